@@ -1,0 +1,83 @@
+package pipeline
+
+import (
+	"path"
+	"strings"
+
+	"github.com/thumbpipe/thumbpipe/pipeline/pixels"
+)
+
+// OutputFormat returns the format a source of format src is written in.
+func (c Config) OutputFormat(src pixels.Format) pixels.Format {
+	if c.Format != FormatAuto {
+		return pixels.Format(c.Format)
+	}
+	if src.Writable() {
+		return src
+	}
+	return pixels.JPEG
+}
+
+// VariantKey returns where the thumbnail of key in box size, written as
+// format out, is stored: <Prefix><W>x<H>/<key>, with out's extension appended
+// when the key does not already end in one that names out
+// ("a/b.png" as JPEG → "thumbnails/200x200/a/b.png.jpg").
+func (c Config) VariantKey(key string, size Size, out pixels.Format) string {
+	k := c.Prefix + size.Box() + "/" + key
+	if !extNames(path.Ext(key), out) {
+		k += out.Ext()
+	}
+	return k
+}
+
+// variantKeys returns every key a thumbnail of key in box size may have,
+// whatever format it was written in: the candidates [Thumbnailer.Delete]
+// looks at.
+func (c Config) variantKeys(key string, size Size) []string {
+	seen := map[string]bool{}
+	var keys []string
+	for _, f := range []pixels.Format{pixels.JPEG, pixels.PNG, pixels.GIF} {
+		k := c.VariantKey(key, size, f)
+		if !seen[k] {
+			seen[k] = true
+			keys = append(keys, k)
+		}
+	}
+	return keys
+}
+
+// extNames reports whether a file extension (with its dot, any case) is one
+// that format f is usually written with.
+func extNames(ext string, f pixels.Format) bool {
+	switch strings.ToLower(ext) {
+	case ".jpg", ".jpeg", ".jpe", ".jfif":
+		return f == pixels.JPEG
+	case ".png":
+		return f == pixels.PNG
+	case ".gif":
+		return f == pixels.GIF
+	}
+	return false
+}
+
+// IsOutput reports whether key lies under the output prefix, where only
+// thumbnails live.
+func (c Config) IsOutput(key string) bool {
+	return c.Prefix != "" && strings.HasPrefix(key, c.Prefix)
+}
+
+// Selects reports whether key is a source this config processes, and if not,
+// why. It looks at the key alone: the first layer of the recursion guard.
+func (c Config) Selects(key string) (ok bool, reason string) {
+	switch {
+	case key == "" || strings.HasSuffix(key, "/"):
+		return false, "not an object (folder marker)"
+	case c.IsOutput(key):
+		return false, "under the output prefix " + c.Prefix
+	case len(c.Include) > 0 && !matchAny(c.Include, key):
+		return false, "matches no include glob"
+	case matchAny(c.Exclude, key):
+		return false, "matches an exclude glob"
+	}
+	return true, ""
+}

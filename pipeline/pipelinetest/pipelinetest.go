@@ -1,0 +1,347 @@
+// Package pipelinetest is a conformance suite for the thumbnail pipeline:
+// the same checks run against every storage backend thumbpipe supports, as
+// gocloud's drivertest runs against every blob driver.
+package pipelinetest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"image"
+	_ "image/gif" // decode outputs in assertions
+	_ "image/jpeg"
+	_ "image/png"
+	"net/url"
+	"strings"
+	"testing"
+
+	"gocloud.dev/blob"
+
+	"github.com/thumbpipe/thumbpipe/internal/testimages"
+	"github.com/thumbpipe/thumbpipe/pipeline"
+)
+
+// Opener returns a new, empty bucket for one test; the suite closes it.
+// Each call must return a distinct bucket: the separate-output test asks
+// for two.
+type Opener func(t *testing.T) *blob.Bucket
+
+// Run runs the suite on buckets from open.
+func Run(t *testing.T, open Opener) {
+	t.Helper()
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, open Opener)
+	}{
+		{"ProcessWritesEveryVariant", testProcess},
+		{"RerunWritesNothing", testRerun},
+		{"NewSourceVersionRewrites", testNewVersion},
+		{"DeleteRemovesVariants", testDelete},
+		{"NoThumbnailOfThumbnail", testNoRecursion},
+		{"SeparateOutputBucket", testSeparateOutput},
+		{"FormatFromBytesNotName", testSniffedFormat},
+		{"AwkwardKeys", testAwkwardKeys},
+		{"CorruptWritesNothing", testCorrupt},
+		{"CollisionIsRefused", testCollision},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open) })
+	}
+}
+
+func openBucket(t *testing.T, open Opener) *blob.Bucket {
+	t.Helper()
+	b := open(t)
+	t.Cleanup(func() { b.Close() })
+	return b
+}
+
+func newThumbnailer(t *testing.T, cfg pipeline.Config, out *blob.Bucket) *pipeline.Thumbnailer {
+	t.Helper()
+	th, err := pipeline.NewThumbnailer(cfg, out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return th
+}
+
+func put(t *testing.T, b *blob.Bucket, key string, data []byte, contentType string) {
+	t.Helper()
+	opts := &blob.WriterOptions{ContentType: contentType, CacheControl: "public, max-age=60"}
+	if err := b.WriteAll(context.Background(), key, data, opts); err != nil {
+		t.Fatalf("put %q: %v", key, err)
+	}
+}
+
+// CheckVariant asserts that key in b is a thumbnail of source: decodable,
+// of Content-Type contentType, at most (or, exact, exactly) w×h pixels, and
+// carrying the marker. It returns the decoded image.
+func CheckVariant(t *testing.T, b *blob.Bucket, key, source, contentType string, w, h int, exact bool) image.Image {
+	t.Helper()
+	ctx := context.Background()
+	a, err := b.Attributes(ctx, key)
+	if err != nil {
+		t.Fatalf("variant %q: %v", key, err)
+	}
+	if a.ContentType != contentType {
+		t.Errorf("variant %q: Content-Type %q, want %q", key, a.ContentType, contentType)
+	}
+	if got, _ := url.PathUnescape(a.Metadata[pipeline.MetaSource]); got != source {
+		t.Errorf("variant %q: marker source %q, want %q (metadata %v)", key, got, source, a.Metadata)
+	}
+	if a.Metadata[pipeline.MetaETag] == "" || a.Metadata[pipeline.MetaConfig] == "" {
+		t.Errorf("variant %q: marker incomplete: %v", key, a.Metadata)
+	}
+	data, err := b.ReadAll(ctx, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, _, err := image.Decode(bytes.NewReader(data))
+	if err != nil {
+		t.Fatalf("variant %q does not decode: %v", key, err)
+	}
+	gw, gh := img.Bounds().Dx(), img.Bounds().Dy()
+	if exact && (gw != w || gh != h) || !exact && (gw > w || gh > h) {
+		t.Errorf("variant %q is %dx%d, want %s %dx%d", key, gw, gh, map[bool]string{true: "exactly", false: "within"}[exact], w, h)
+	}
+	return img
+}
+
+func testProcess(t *testing.T, open Opener) {
+	b := openBucket(t, open)
+	ctx := context.Background()
+	put(t, b, "uploads/cat.jpg", testimages.JPEG(testimages.Photo(640, 480, 1), 90), "application/octet-stream")
+	cfg := pipeline.DefaultConfig()
+	cfg.Sizes = []pipeline.Size{{Width: 200, Height: 200, Mode: "fit"}, {Width: 64, Height: 64, Mode: "fill"}}
+	th := newThumbnailer(t, cfg, nil)
+	res, err := th.Process(ctx, b, "uploads/cat.jpg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Skipped != "" || len(res.Variants) != 2 || res.Written() != 2 {
+		t.Fatalf("result %+v, want two variants written", res)
+	}
+	CheckVariant(t, b, "thumbnails/200x200/uploads/cat.jpg", "uploads/cat.jpg", "image/jpeg", 200, 150, true)
+	CheckVariant(t, b, "thumbnails/64x64/uploads/cat.jpg", "uploads/cat.jpg", "image/jpeg", 64, 64, true)
+	a, err := b.Attributes(ctx, "thumbnails/200x200/uploads/cat.jpg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.CacheControl != "public, max-age=60" {
+		t.Errorf("Cache-Control %q, want the source's", a.CacheControl)
+	}
+}
+
+func testRerun(t *testing.T, open Opener) {
+	b := openBucket(t, open)
+	ctx := context.Background()
+	put(t, b, "a.png", testimages.PNG(testimages.Photo(300, 300, 2)), "image/png")
+	th := newThumbnailer(t, pipeline.DefaultConfig(), nil)
+	if _, err := th.Process(ctx, b, "a.png"); err != nil {
+		t.Fatal(err)
+	}
+	before, err := b.Attributes(ctx, "thumbnails/200x200/a.png")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 2; i++ {
+		res, err := th.Process(ctx, b, "a.png")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Written() != 0 || res.Variants[0].Status != pipeline.UpToDate || res.SourceBytes != 0 {
+			t.Fatalf("re-run %d: %+v, want up-to-date without reading the source", i, res)
+		}
+	}
+	after, err := b.Attributes(ctx, "thumbnails/200x200/a.png")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if before.ETag != after.ETag || !before.ModTime.Equal(after.ModTime) {
+		t.Errorf("thumbnail rewritten by a re-run: %v/%v -> %v/%v", before.ETag, before.ModTime, after.ETag, after.ModTime)
+	}
+}
+
+func testNewVersion(t *testing.T, open Opener) {
+	b := openBucket(t, open)
+	ctx := context.Background()
+	th := newThumbnailer(t, pipeline.DefaultConfig(), nil)
+	put(t, b, "v.jpg", testimages.JPEG(testimages.Photo(400, 400, 3), 90), "image/jpeg")
+	if _, err := th.Process(ctx, b, "v.jpg"); err != nil {
+		t.Fatal(err)
+	}
+	put(t, b, "v.jpg", testimages.JPEG(testimages.Photo(800, 400, 4), 90), "image/jpeg")
+	res, err := th.Process(ctx, b, "v.jpg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Written() != 1 {
+		t.Fatalf("new version: %+v, want the thumbnail rewritten", res)
+	}
+	CheckVariant(t, b, "thumbnails/200x200/v.jpg", "v.jpg", "image/jpeg", 200, 100, true)
+}
+
+func testDelete(t *testing.T, open Opener) {
+	b := openBucket(t, open)
+	ctx := context.Background()
+	cfg := pipeline.DefaultConfig()
+	cfg.Sizes = []pipeline.Size{{Width: 200, Height: 200, Mode: "fit"}, {Width: 50, Height: 50, Mode: "fit"}}
+	th := newThumbnailer(t, cfg, nil)
+	put(t, b, "d/x.webp", testimages.File("lossy.webp"), "image/webp")
+	put(t, b, "d/keep.jpg", testimages.JPEG(testimages.Photo(100, 100, 5), 90), "image/jpeg")
+	for _, k := range []string{"d/x.webp", "d/keep.jpg"} {
+		if _, err := th.Process(ctx, b, k); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Still there: a delete event that arrives after a re-upload removes nothing.
+	if removed, err := th.Delete(ctx, b, "d/x.webp"); err != nil || len(removed) != 0 {
+		t.Fatalf("delete of an existing source removed %v, %v", removed, err)
+	}
+	if err := b.Delete(ctx, "d/x.webp"); err != nil {
+		t.Fatal(err)
+	}
+	removed, err := th.Delete(ctx, b, "d/x.webp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"thumbnails/200x200/d/x.webp.jpg", "thumbnails/50x50/d/x.webp.jpg"}
+	if strings.Join(removed, ",") != strings.Join(want, ",") {
+		t.Errorf("removed %v, want %v", removed, want)
+	}
+	for _, k := range want {
+		if ok, _ := b.Exists(ctx, k); ok {
+			t.Errorf("%q still exists", k)
+		}
+	}
+	if ok, _ := b.Exists(ctx, "thumbnails/200x200/d/keep.jpg"); !ok {
+		t.Error("another source's thumbnail was removed")
+	}
+	if removed, err := th.Delete(ctx, b, "d/x.webp"); err != nil || len(removed) != 0 {
+		t.Errorf("second delete: %v, %v; want nothing, no error", removed, err)
+	}
+}
+
+func testNoRecursion(t *testing.T, open Opener) {
+	b := openBucket(t, open)
+	ctx := context.Background()
+	th := newThumbnailer(t, pipeline.DefaultConfig(), nil)
+	put(t, b, "p.jpg", testimages.JPEG(testimages.Photo(300, 200, 6), 90), "image/jpeg")
+	if _, err := th.Process(ctx, b, "p.jpg"); err != nil {
+		t.Fatal(err)
+	}
+	// The event for the thumbnail itself.
+	res, err := th.Process(ctx, b, "thumbnails/200x200/p.jpg")
+	if err != nil || res.Skipped == "" {
+		t.Fatalf("thumbnail processed: %+v, %v", res, err)
+	}
+	// A thumbnail copied out of the prefix still carries the marker.
+	if err := b.Copy(ctx, "copies/p.jpg", "thumbnails/200x200/p.jpg", nil); err != nil {
+		t.Fatal(err)
+	}
+	res, err = th.Process(ctx, b, "copies/p.jpg")
+	if err != nil || !strings.Contains(res.Skipped, "marker") {
+		t.Fatalf("marked copy: %+v, %v; want skipped for its marker", res, err)
+	}
+	list := b.List(&blob.ListOptions{Prefix: "thumbnails/"})
+	for {
+		o, err := list.Next(ctx)
+		if err != nil {
+			break
+		}
+		if strings.Count(o.Key, "thumbnails/") > 1 || strings.HasPrefix(o.Key, "thumbnails/200x200/thumbnails") ||
+			strings.HasPrefix(o.Key, "thumbnails/200x200/copies") {
+			t.Errorf("thumbnail of a thumbnail: %q", o.Key)
+		}
+	}
+}
+
+func testSeparateOutput(t *testing.T, open Opener) {
+	src := openBucket(t, open)
+	out := openBucket(t, open)
+	ctx := context.Background()
+	cfg := pipeline.DefaultConfig()
+	cfg.OutputBucket = "separate"
+	th := newThumbnailer(t, cfg, out)
+	put(t, src, "s.gif", testimages.GIF(testimages.Photo(300, 150, 7)), "image/gif")
+	if _, err := th.Process(ctx, src, "s.gif"); err != nil {
+		t.Fatal(err)
+	}
+	CheckVariant(t, out, "thumbnails/200x200/s.gif", "s.gif", "image/gif", 200, 100, true)
+	if ok, _ := src.Exists(ctx, "thumbnails/200x200/s.gif"); ok {
+		t.Error("thumbnail written to the source bucket")
+	}
+	if err := src.Delete(ctx, "s.gif"); err != nil {
+		t.Fatal(err)
+	}
+	if removed, err := th.Delete(ctx, src, "s.gif"); err != nil || len(removed) != 1 {
+		t.Fatalf("delete: %v, %v", removed, err)
+	}
+}
+
+func testSniffedFormat(t *testing.T, open Opener) {
+	b := openBucket(t, open)
+	ctx := context.Background()
+	th := newThumbnailer(t, pipeline.DefaultConfig(), nil)
+	put(t, b, "really-a.png.jpg", testimages.PNG(testimages.Photo(100, 80, 8)), "application/octet-stream")
+	res, err := th.Process(ctx, b, "really-a.png.jpg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	CheckVariant(t, b, "thumbnails/200x200/really-a.png.jpg.png", "really-a.png.jpg", "image/png", 100, 80, true)
+	if res.Variants[0].Key != "thumbnails/200x200/really-a.png.jpg.png" {
+		t.Errorf("variant key %q", res.Variants[0].Key)
+	}
+	put(t, b, "notes.jpg", []byte("these are not pixels, whatever the name says"), "image/jpeg")
+	_, err = th.Process(ctx, b, "notes.jpg")
+	if !errors.Is(err, pipeline.ErrUnsupported) || pipeline.Retryable(err) {
+		t.Fatalf("text named .jpg: %v; want a permanent ErrUnsupported", err)
+	}
+}
+
+func testAwkwardKeys(t *testing.T, open Opener) {
+	b := openBucket(t, open)
+	ctx := context.Background()
+	th := newThumbnailer(t, pipeline.DefaultConfig(), nil)
+	img := testimages.JPEG(testimages.Photo(120, 90, 9), 85)
+	for _, key := range []string{"uploads/my photo+1.jpg", "uploads/ünïcødé/猫.jpg", "a/b/c/d/e.JPG", "100%.jpeg"} {
+		put(t, b, key, img, "image/jpeg")
+		if _, err := th.Process(ctx, b, key); err != nil {
+			t.Fatalf("%q: %v", key, err)
+		}
+		CheckVariant(t, b, "thumbnails/200x200/"+key, key, "image/jpeg", 120, 90, true)
+	}
+}
+
+func testCorrupt(t *testing.T, open Opener) {
+	b := openBucket(t, open)
+	ctx := context.Background()
+	th := newThumbnailer(t, pipeline.DefaultConfig(), nil)
+	full := testimages.JPEG(testimages.Photo(300, 300, 10), 90)
+	put(t, b, "broken.jpg", full[:len(full)/3], "image/jpeg")
+	_, err := th.Process(ctx, b, "broken.jpg")
+	if !errors.Is(err, pipeline.ErrCorrupt) || pipeline.Retryable(err) || !strings.Contains(err.Error(), "broken.jpg") {
+		t.Fatalf("truncated JPEG: %v; want a permanent ErrCorrupt naming the key", err)
+	}
+	if ok, _ := b.Exists(ctx, "thumbnails/200x200/broken.jpg"); ok {
+		t.Error("a thumbnail was written for a corrupt source")
+	}
+}
+
+func testCollision(t *testing.T, open Opener) {
+	b := openBucket(t, open)
+	ctx := context.Background()
+	cfg := pipeline.DefaultConfig()
+	cfg.Format = "jpeg"
+	th := newThumbnailer(t, cfg, nil)
+	put(t, b, "c/b.png", testimages.PNG(testimages.Photo(64, 64, 11)), "image/png")
+	put(t, b, "c/b.png.jpg", testimages.JPEG(testimages.Photo(64, 64, 12), 90), "image/jpeg")
+	if _, err := th.Process(ctx, b, "c/b.png"); err != nil {
+		t.Fatal(err)
+	}
+	_, err := th.Process(ctx, b, "c/b.png.jpg")
+	if !errors.Is(err, pipeline.ErrCollision) {
+		t.Fatalf("second source for one thumbnail key: %v; want ErrCollision", err)
+	}
+	CheckVariant(t, b, "thumbnails/200x200/c/b.png.jpg", "c/b.png", "image/jpeg", 64, 64, true)
+}
