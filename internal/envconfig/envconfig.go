@@ -1,0 +1,139 @@
+// Package envconfig reads pipeline.Config from THUMBPIPE_* environment
+// variables (and the command line's flags, which mirror them). It is the one
+// list of the variables the pipeline reads: the README table, the SAM
+// template and the gcloud deploy script are checked against [Vars].
+package envconfig
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/thumbpipe/thumbpipe/pipeline"
+)
+
+// Var is one environment variable of the pipeline's config.
+type Var struct {
+	Name    string // e.g. THUMBPIPE_SIZES
+	Flag    string // the command line's flag, e.g. sizes
+	Default string
+	Usage   string
+	apply   func(c *pipeline.Config, v string) error
+}
+
+// Vars lists every variable the pipeline's config is read from.
+var Vars = []Var{
+	{"THUMBPIPE_SIZES", "sizes", "200x200", "comma-separated boxes WxH, each optionally :fit (inside the box, default) or :fill (cover and crop)",
+		func(c *pipeline.Config, v string) error {
+			c.Sizes = nil
+			for _, s := range splitList(v) {
+				sz, err := pipeline.ParseSize(s)
+				if err != nil {
+					return err
+				}
+				c.Sizes = append(c.Sizes, sz)
+			}
+			return nil
+		}},
+	{"THUMBPIPE_FORMAT", "format", "auto", "output format: auto (JPEG, PNG, GIF stay; others become JPEG), jpeg, png or gif",
+		func(c *pipeline.Config, v string) error { c.Format = strings.ToLower(v); return nil }},
+	{"THUMBPIPE_JPEG_QUALITY", "jpeg-quality", "85", "JPEG quality, 1 to 100",
+		func(c *pipeline.Config, v string) error { return setInt(&c.JPEGQuality, v) }},
+	{"THUMBPIPE_PREFIX", "prefix", "thumbnails/", "key prefix thumbnails are written under; never processed as sources",
+		func(c *pipeline.Config, v string) error { c.Prefix = v; return nil }},
+	{"THUMBPIPE_OUTPUT_BUCKET", "output-bucket", "", "URL of a separate bucket for thumbnails (empty: the source bucket)",
+		func(c *pipeline.Config, v string) error { c.OutputBucket = v; return nil }},
+	{"THUMBPIPE_INCLUDE", "include", "", "comma-separated key globs a source must match (** crosses folders); empty: every key",
+		func(c *pipeline.Config, v string) error { c.Include = splitList(v); return nil }},
+	{"THUMBPIPE_EXCLUDE", "exclude", "", "comma-separated key globs never processed",
+		func(c *pipeline.Config, v string) error { c.Exclude = splitList(v); return nil }},
+	{"THUMBPIPE_MAX_BYTES", "max-bytes", "50MiB", "largest source object read (bytes, or with KiB/MiB/GiB)",
+		func(c *pipeline.Config, v string) error { return setBytes(&c.MaxBytes, v) }},
+	{"THUMBPIPE_MAX_PIXELS", "max-pixels", "50000000", "largest source image decoded, width×height",
+		func(c *pipeline.Config, v string) error { return setInt64(&c.MaxPixels, v) }},
+	{"THUMBPIPE_CACHE_CONTROL", "cache-control", "", "Cache-Control for thumbnails (empty: copy the source's)",
+		func(c *pipeline.Config, v string) error { c.CacheControl = v; return nil }},
+}
+
+// Load reads the config from getenv (os.Getenv, or a test's map), starting
+// from pipeline.DefaultConfig, and validates it. Every problem is reported.
+func Load(getenv func(string) string) (pipeline.Config, error) {
+	c := pipeline.DefaultConfig()
+	var errs []error
+	for _, v := range Vars {
+		if s := strings.TrimSpace(getenv(v.Name)); s != "" {
+			if err := v.apply(&c, s); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", v.Name, err))
+			}
+		}
+	}
+	if len(errs) == 0 {
+		errs = append(errs, c.Validate())
+	}
+	if err := errors.Join(errs...); err != nil {
+		return c, fmt.Errorf("config: %w", err)
+	}
+	return c, nil
+}
+
+// Flags registers one flag per variable on fs and returns a getenv for
+// [Load] in which a flag that was set wins over the environment.
+func Flags(fs *flag.FlagSet, getenv func(string) string) func(string) string {
+	vals := map[string]*string{}
+	for _, v := range Vars {
+		vals[v.Name] = fs.String(v.Flag, "", fmt.Sprintf("%s (env %s, default %q)", v.Usage, v.Name, v.Default))
+	}
+	return func(name string) string {
+		if p, ok := vals[name]; ok && *p != "" {
+			return *p
+		}
+		return getenv(name)
+	}
+}
+
+func splitList(v string) []string {
+	var out []string
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func setInt(dst *int, v string) error {
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		return fmt.Errorf("%q is not a whole number", v)
+	}
+	*dst = n
+	return nil
+}
+
+func setInt64(dst *int64, v string) error {
+	n, err := strconv.ParseInt(strings.ReplaceAll(v, "_", ""), 10, 64)
+	if err != nil {
+		return fmt.Errorf("%q is not a whole number", v)
+	}
+	*dst = n
+	return nil
+}
+
+// setBytes reads a byte count: "1048576", "512KiB", "50MiB", "1GiB".
+func setBytes(dst *int64, v string) error {
+	mult := int64(1)
+	for suffix, m := range map[string]int64{"KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30} {
+		if strings.HasSuffix(v, suffix) {
+			v, mult = strings.TrimSuffix(v, suffix), m
+			break
+		}
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+	if err != nil {
+		return fmt.Errorf("%q is not a byte count (e.g. 52428800 or 50MiB)", v)
+	}
+	*dst = n * mult
+	return nil
+}

@@ -1,0 +1,83 @@
+package envconfig
+
+import (
+	"flag"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/thumbpipe/thumbpipe/pipeline"
+)
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+// TestDefaultsMatch keeps the documented defaults of Vars and
+// pipeline.DefaultConfig the same.
+func TestDefaultsMatch(t *testing.T) {
+	m := map[string]string{}
+	for _, v := range Vars {
+		m[v.Name] = v.Default
+	}
+	got, err := Load(env(m))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := pipeline.DefaultConfig(); !reflect.DeepEqual(got, want) {
+		t.Errorf("Vars' defaults give %+v; DefaultConfig is %+v", got, want)
+	}
+}
+
+func TestLoad(t *testing.T) {
+	tests := []struct {
+		name  string
+		env   map[string]string
+		check func(c pipeline.Config) bool
+		err   []string
+	}{
+		{"empty env is the default", nil, func(c pipeline.Config) bool { return reflect.DeepEqual(c, pipeline.DefaultConfig()) }, nil},
+		{"sizes", map[string]string{"THUMBPIPE_SIZES": "800x600, 64x64:fill"}, func(c pipeline.Config) bool {
+			return len(c.Sizes) == 2 && c.Sizes[1].Mode == "fill" && c.Sizes[0].Width == 800
+		}, nil},
+		{"bytes with unit", map[string]string{"THUMBPIPE_MAX_BYTES": "5MiB"}, func(c pipeline.Config) bool { return c.MaxBytes == 5<<20 }, nil},
+		{"globs", map[string]string{"THUMBPIPE_INCLUDE": "uploads/**,*.png", "THUMBPIPE_EXCLUDE": "**/*.tmp"}, func(c pipeline.Config) bool {
+			return len(c.Include) == 2 && c.Exclude[0] == "**/*.tmp"
+		}, nil},
+		{"every problem reported", map[string]string{"THUMBPIPE_SIZES": "big", "THUMBPIPE_JPEG_QUALITY": "high", "THUMBPIPE_MAX_BYTES": "lots"},
+			nil, []string{"THUMBPIPE_SIZES", "THUMBPIPE_JPEG_QUALITY", "THUMBPIPE_MAX_BYTES"}},
+		{"validation runs", map[string]string{"THUMBPIPE_INCLUDE": "**"}, nil, []string{"would be thumbnailed"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := Load(env(tc.env))
+			if tc.err != nil {
+				if err == nil {
+					t.Fatal("want an error")
+				}
+				for _, w := range tc.err {
+					if !strings.Contains(err.Error(), w) {
+						t.Errorf("error %q does not name %s", err, w)
+					}
+				}
+				return
+			}
+			if err != nil || !tc.check(c) {
+				t.Fatalf("Load = %+v, %v", c, err)
+			}
+		})
+	}
+}
+
+func TestFlagsWinOverEnv(t *testing.T) {
+	fs := flag.NewFlagSet("x", flag.ContinueOnError)
+	getenv := Flags(fs, env(map[string]string{"THUMBPIPE_SIZES": "10x10", "THUMBPIPE_FORMAT": "png"}))
+	if err := fs.Parse([]string{"--sizes", "20x20"}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load(getenv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Sizes[0].Width != 20 || c.Format != "png" {
+		t.Errorf("got %+v; want the flag's size and the env's format", c)
+	}
+}
