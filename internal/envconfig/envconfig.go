@@ -41,7 +41,7 @@ var Vars = []Var{
 		func(c *pipeline.Config, v string) error { c.Format = strings.ToLower(v); return nil }},
 	{"THUMBPIPE_JPEG_QUALITY", "jpeg-quality", "85", "JPEG quality, 1 to 100",
 		func(c *pipeline.Config, v string) error { return setInt(&c.JPEGQuality, v) }},
-	{"THUMBPIPE_PREFIX", "prefix", "thumbnails/", "key prefix thumbnails are written under; never processed as sources",
+	{"THUMBPIPE_OUTPUT_PREFIX", "output-prefix", "thumbnails/", "key prefix thumbnails are written under; never processed as sources",
 		func(c *pipeline.Config, v string) error { c.Prefix = v; return nil }},
 	{"THUMBPIPE_OUTPUT_BUCKET", "output-bucket", "", "URL of a separate bucket for thumbnails (empty: the source bucket)",
 		func(c *pipeline.Config, v string) error { c.OutputBucket = v; return nil }},
