@@ -1,0 +1,172 @@
+// Package s3event decodes S3-style bucket notifications: the records that
+// AWS S3 hands a Lambda function and that MinIO POSTs to a webhook. Both
+// doors share it so that a key is unescaped and checked the same way
+// wherever it arrives.
+//
+// # Keys
+//
+// The key in a record is URL-query-escaped: "uploads/my photo+1.jpg"
+// arrives as "uploads%2Fmy+photo%2B1.jpg". [Record.Key] undoes that ('+'
+// becomes a space, "%2B" a '+') and refuses keys that are unsafe to pass on
+// (see [CheckKey]).
+//
+// # Event names
+//
+// AWS names events "ObjectCreated:Put"; MinIO says "s3:ObjectCreated:Put".
+// [ParseAction] accepts both.
+package s3event
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Event is one notification: a batch of records. MinIO adds the top-level
+// EventName and Key ("bucket/raw key") for the first record; AWS sends only
+// Records.
+type Event struct {
+	EventName string   `json:"EventName,omitempty"`
+	Key       string   `json:"Key,omitempty"`
+	Records   []Record `json:"Records"`
+}
+
+// Record is one object event.
+type Record struct {
+	EventVersion string `json:"eventVersion"`
+	EventSource  string `json:"eventSource"` // "aws:s3" or "minio:s3"
+	AWSRegion    string `json:"awsRegion"`
+	EventTime    string `json:"eventTime"` // RFC 3339, e.g. 2026-11-25T18:21:02.338Z
+	EventName    string `json:"eventName"` // e.g. ObjectCreated:Put or s3:ObjectRemoved:Delete
+	S3           Entity `json:"s3"`
+}
+
+// Entity is the bucket and object a record is about.
+type Entity struct {
+	SchemaVersion   string `json:"s3SchemaVersion"`
+	ConfigurationID string `json:"configurationId"`
+	Bucket          Bucket `json:"bucket"`
+	Object          Object `json:"object"`
+}
+
+// Bucket names the bucket of a record.
+type Bucket struct {
+	Name string `json:"name"`
+	ARN  string `json:"arn"`
+}
+
+// Object describes the object of a record. Key is still escaped; use
+// [Record.Key].
+type Object struct {
+	Key         string `json:"key"`
+	Size        int64  `json:"size"`
+	ETag        string `json:"eTag"`
+	VersionID   string `json:"versionId,omitempty"`
+	ContentType string `json:"contentType,omitempty"` // MinIO only
+	Sequencer   string `json:"sequencer"`
+}
+
+// ErrUnsafeKey is wrapped by the errors of [CheckKey] and [Record.Key].
+var ErrUnsafeKey = errors.New("unsafe object key")
+
+// Parse decodes an event. It fails on malformed JSON, on trailing data and
+// on a body with no "Records" field at all; an empty Records list is valid.
+func Parse(data []byte) (Event, error) {
+	var raw struct {
+		Event
+		Records *[]Record `json:"Records"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&raw); err != nil {
+		return Event{}, fmt.Errorf("decode s3 event: %w", err)
+	}
+	if dec.More() {
+		return Event{}, errors.New("decode s3 event: data after the JSON object")
+	}
+	if raw.Records == nil {
+		return Event{}, errors.New(`decode s3 event: no "Records" field`)
+	}
+	ev := raw.Event
+	ev.Records = *raw.Records
+	return ev, nil
+}
+
+// Key returns the record's object key unescaped and checked with
+// [CheckKey].
+func (r Record) Key() (string, error) {
+	key, err := url.QueryUnescape(r.S3.Object.Key)
+	if err != nil {
+		return "", fmt.Errorf("%w: %q is not query-escaped: %v", ErrUnsafeKey, r.S3.Object.Key, err)
+	}
+	if err := CheckKey(key); err != nil {
+		return "", err
+	}
+	return key, nil
+}
+
+// Action returns what the record's event does to its object.
+func (r Record) Action() Action { return ParseAction(r.EventName) }
+
+// Action classifies an event name.
+type Action int
+
+// Actions. Other covers everything a thumbnailer ignores (tagging, ACLs,
+// restores, replication, access events...).
+const (
+	Other   Action = iota
+	Created        // ObjectCreated:*: make the thumbnails
+	Removed        // ObjectRemoved:*: delete them
+)
+
+func (a Action) String() string {
+	switch a {
+	case Created:
+		return "created"
+	case Removed:
+		return "removed"
+	}
+	return "other"
+}
+
+// ParseAction classifies an event name in AWS's spelling
+// ("ObjectCreated:Put") or MinIO's ("s3:ObjectCreated:Put").
+func ParseAction(eventName string) Action {
+	name := strings.TrimPrefix(eventName, "s3:")
+	kind, _, _ := strings.Cut(name, ":")
+	switch kind {
+	case "ObjectCreated":
+		return Created
+	case "ObjectRemoved":
+		return Removed
+	}
+	return Other
+}
+
+// CheckKey reports whether an unescaped key is safe to read and write: not
+// empty, valid UTF-8, without control characters and without "." or ".."
+// path segments (which some backends, such as fileblob, would resolve
+// outside the bucket).
+func CheckKey(key string) error {
+	if key == "" {
+		return fmt.Errorf("%w: empty", ErrUnsafeKey)
+	}
+	if !utf8.ValidString(key) {
+		return fmt.Errorf("%w: %q is not valid UTF-8", ErrUnsafeKey, key)
+	}
+	for _, c := range key {
+		if unicode.IsControl(c) {
+			return fmt.Errorf("%w: %q has a control character", ErrUnsafeKey, key)
+		}
+	}
+	for _, seg := range strings.Split(key, "/") {
+		if seg == ".." || seg == "." {
+			return fmt.Errorf("%w: %q has a %q segment", ErrUnsafeKey, key, seg)
+		}
+	}
+	return nil
+}
