@@ -1,0 +1,170 @@
+package jpegdec
+
+import (
+	"image"
+)
+
+// output reconstructs progressive coefficients if needed and converts the
+// component planes to the final image at the reduced size.
+func (d *decoder) output() (image.Image, error) {
+	if d.progressive {
+		if err := d.reconstruct(); err != nil {
+			return nil, err
+		}
+	}
+	w := (d.width + d.scale - 1) / d.scale
+	h := (d.height + d.scale - 1) / d.scale
+	if d.ncomp == 1 {
+		c := &d.comp[0]
+		img := &image.Gray{Pix: c.plane, Stride: c.stride, Rect: image.Rect(0, 0, w, h)}
+		c.plane = nil // now owned by the caller
+		return img, nil
+	}
+	img := image.NewNRGBA(image.Rect(0, 0, w, h))
+	// Per component, the plane column for each output column.
+	var xmaps [4][]int32
+	identity := true
+	for i := 0; i < d.ncomp; i++ {
+		c := &d.comp[i]
+		if c.sx != 1 || c.sy != 1 {
+			identity = false
+		}
+	}
+	if !identity {
+		for i := 0; i < d.ncomp; i++ {
+			c := &d.comp[i]
+			m := make([]int32, w)
+			for x := range m {
+				m[x] = int32(x / c.sx)
+			}
+			xmaps[i] = m
+		}
+	}
+	cs := d.colorSpace()
+	for y := 0; y < h; y++ {
+		var rows [4][]byte
+		for i := 0; i < d.ncomp; i++ {
+			c := &d.comp[i]
+			off := (y / c.sy) * c.stride
+			rows[i] = c.plane[off : off+c.stride]
+		}
+		dst := img.Pix[y*img.Stride : y*img.Stride+4*w]
+		if identity {
+			switch cs {
+			case YCbCr:
+				ycbcrRow(dst, rows[0][:w], rows[1][:w], rows[2][:w])
+			case RGB:
+				rgbRow(dst, rows[0][:w], rows[1][:w], rows[2][:w])
+			default:
+				cmykRow(dst, rows[0][:w], rows[1][:w], rows[2][:w], rows[3][:w], cs == YCCK)
+			}
+			continue
+		}
+		// Gather upsampled (replicated) rows, then convert.
+		var g [4][]byte
+		for i := 0; i < d.ncomp; i++ {
+			if d.comp[i].sx == 1 {
+				g[i] = rows[i][:w]
+				continue
+			}
+			g[i] = d.rowBuf(i, w)
+			src, m := rows[i], xmaps[i]
+			for x := range g[i] {
+				g[i][x] = src[m[x]]
+			}
+		}
+		switch cs {
+		case YCbCr:
+			ycbcrRow(dst, g[0], g[1], g[2])
+		case RGB:
+			rgbRow(dst, g[0], g[1], g[2])
+		default:
+			cmykRow(dst, g[0], g[1], g[2], g[3], cs == YCCK)
+		}
+	}
+	return img, nil
+}
+
+// rowBuf returns a scratch row for component i, carved from the spare
+// capacity of the decoder's segment buffer area.
+func (d *decoder) rowBuf(i, w int) []byte {
+	need := 4 * w
+	if cap(d.rows) < need {
+		d.rows = make([]byte, need)
+	}
+	return d.rows[i*w : (i+1)*w]
+}
+
+// ycbcrRow converts one row exactly like color.YCbCrToRGB.
+func ycbcrRow(dst, ys, cbs, crs []byte) {
+	n := len(ys)
+	cbs, crs = cbs[:n], crs[:n]
+	dst = dst[:4*n]
+	for i := 0; i < n; i++ {
+		yy1 := int32(ys[i]) * 0x10101
+		cb1 := int32(cbs[i]) - 128
+		cr1 := int32(crs[i]) - 128
+
+		r := yy1 + 91881*cr1
+		if uint32(r)&0xff000000 == 0 {
+			r >>= 16
+		} else {
+			r = ^(r >> 31)
+		}
+		g := yy1 - 22554*cb1 - 46802*cr1
+		if uint32(g)&0xff000000 == 0 {
+			g >>= 16
+		} else {
+			g = ^(g >> 31)
+		}
+		b := yy1 + 116130*cb1
+		if uint32(b)&0xff000000 == 0 {
+			b >>= 16
+		} else {
+			b = ^(b >> 31)
+		}
+		p := dst[4*i : 4*i+4 : 4*i+4]
+		p[0] = uint8(r)
+		p[1] = uint8(g)
+		p[2] = uint8(b)
+		p[3] = 0xFF
+	}
+}
+
+func rgbRow(dst, rs, gs, bs []byte) {
+	n := len(rs)
+	gs, bs = gs[:n], bs[:n]
+	dst = dst[:4*n]
+	for i := 0; i < n; i++ {
+		p := dst[4*i : 4*i+4 : 4*i+4]
+		p[0], p[1], p[2], p[3] = rs[i], gs[i], bs[i], 0xFF
+	}
+}
+
+// cmykRow converts Adobe CMYK or YCCK to RGB with the same semantics as
+// image/jpeg followed by color.CMYKToRGB: Adobe stores inverted CMYK, and
+// YCCK's YCbCr part converts to the (inverted) CMY directly.
+func cmykRow(dst, c0, c1, c2, c3 []byte, ycck bool) {
+	n := len(c0)
+	c1, c2, c3 = c1[:n], c2[:n], c3[:n]
+	dst = dst[:4*n]
+	for i := 0; i < n; i++ {
+		var c, m, y uint32
+		if ycck {
+			// image/jpeg stores R, G, B in the C, M, Y slots.
+			var tmp [4]byte
+			ycbcrRow(tmp[:], c0[i:i+1], c1[i:i+1], c2[i:i+1])
+			c, m, y = uint32(tmp[0]), uint32(tmp[1]), uint32(tmp[2])
+		} else {
+			c, m, y = 255-uint32(c0[i]), 255-uint32(c1[i]), 255-uint32(c2[i])
+		}
+		k := 255 - uint32(c3[i])
+		// color.CMYKToRGB.
+		w := 0xffff - k*0x101
+		p := dst[4*i : 4*i+4 : 4*i+4]
+		p[0] = uint8(((0xffff - c*0x101) * w / 0xffff) >> 8)
+		p[1] = uint8(((0xffff - m*0x101) * w / 0xffff) >> 8)
+		p[2] = uint8(((0xffff - y*0x101) * w / 0xffff) >> 8)
+		p[3] = 0xFF
+	}
+}

@@ -1,0 +1,177 @@
+package jpegdec
+
+// lutBits is the number of bits of lookahead in the Huffman fast tables.
+const lutBits = 9
+
+type huffTable struct {
+	defined bool
+	// lut maps the next lutBits bits to (codeLength<<8 | symbol), or 0 when
+	// the code is longer than lutBits.
+	lut [1 << lutBits]uint16
+	// fastAC (AC tables only) maps the next lutBits bits to a whole
+	// coefficient when its code and magnitude bits fit in lutBits:
+	// value<<16 | run<<8 | totalLength, or 0.
+	fastAC [1 << lutBits]int32
+	// Canonical decoding for codes longer than lutBits: maxCode[l] is the
+	// largest code of length l (-1 if none) and valPtr[l] is the index in
+	// vals of the first code of length l minus that code.
+	maxCode [17]int32
+	valPtr  [17]int32
+	nvals   int
+	vals    [256]uint8
+}
+
+func (d *decoder) processDHT(n int) error {
+	p, err := d.readSegment(n)
+	if err != nil {
+		return err
+	}
+	for len(p) > 0 {
+		if len(p) < 17 {
+			return FormatError("short DHT segment")
+		}
+		tc, th := p[0]>>4, p[0]&15
+		if tc > 1 || th > 3 {
+			return FormatError("bad Huffman table class or id")
+		}
+		var counts [17]int
+		total := 0
+		for l := 1; l <= 16; l++ {
+			counts[l] = int(p[l])
+			total += counts[l]
+		}
+		if total == 0 || total > 256 {
+			return FormatError("bad Huffman table size")
+		}
+		p = p[17:]
+		if len(p) < total {
+			return FormatError("short DHT segment")
+		}
+		if err := d.huff[tc][th].build(&counts, p[:total], tc == 1); err != nil {
+			return err
+		}
+		p = p[total:]
+	}
+	return nil
+}
+
+func (t *huffTable) build(counts *[17]int, vals []byte, ac bool) error {
+	t.defined = false
+	t.nvals = copy(t.vals[:], vals)
+	clear(t.lut[:])
+	clear(t.fastAC[:])
+	code, k := int32(0), 0
+	for l := 1; l <= 16; l++ {
+		cnt := counts[l]
+		t.valPtr[l] = int32(k) - code
+		if cnt == 0 {
+			t.maxCode[l] = -1
+		} else {
+			if code+int32(cnt) > 1<<l {
+				return FormatError("bad Huffman table (code space overflow)")
+			}
+			for i := 0; i < cnt; i++ {
+				if l <= lutBits {
+					sh := uint(lutBits - l)
+					lo, hi := (code+int32(i))<<sh, (code+int32(i)+1)<<sh
+					e := uint16(l)<<8 | uint16(vals[k+i])
+					for j := lo; j < hi; j++ {
+						t.lut[j] = e
+					}
+				}
+			}
+			t.maxCode[l] = code + int32(cnt) - 1
+		}
+		code += int32(cnt)
+		k += cnt
+		code <<= 1
+	}
+	if ac {
+		for i, e := range t.lut {
+			if e == 0 {
+				continue
+			}
+			l := int(e >> 8)
+			rs := uint8(e)
+			r, s := int(rs>>4), int(rs&15)
+			if s == 0 || l+s > lutBits {
+				continue
+			}
+			bits := int32(i>>(lutBits-l-s)) & (1<<s - 1)
+			v := extend(bits, uint(s))
+			t.fastAC[i] = v<<16 | int32(r)<<8 | int32(l+s)
+		}
+	}
+	t.defined = true
+	return nil
+}
+
+// extend converts s magnitude bits to a signed coefficient (JPEG F.12).
+func extend(v int32, s uint) int32 {
+	if v < 1<<(s-1) {
+		v -= 1<<s - 1
+	}
+	return v
+}
+
+// slowSym decodes a code longer than lutBits from the top of acc. It
+// returns the symbol and code length, or length 0 for an invalid code.
+func (t *huffTable) slowSym(acc uint64) (uint8, uint) {
+	for l := lutBits + 1; l <= 16; l++ {
+		c := int32(acc >> (64 - l))
+		if c <= t.maxCode[l] {
+			i := c + t.valPtr[l]
+			if uint(i) >= uint(t.nvals) {
+				return 0, 0
+			}
+			return t.vals[i], uint(l)
+		}
+	}
+	return 0, 0
+}
+
+var errBadCode = FormatError("bad Huffman code")
+
+// sym decodes one Huffman symbol using the decoder's bit state.
+func (d *decoder) sym(t *huffTable) (uint8, error) {
+	if d.n < 32 {
+		d.acc, d.n = d.refill(d.acc, d.n)
+	}
+	if e := t.lut[d.acc>>(64-lutBits)]; e != 0 {
+		l := uint(e >> 8)
+		d.acc <<= l
+		d.n -= l
+		return uint8(e), nil
+	}
+	s, l := t.slowSym(d.acc)
+	if l == 0 {
+		return 0, errBadCode
+	}
+	d.acc <<= l
+	d.n -= l
+	return s, nil
+}
+
+// bits returns the next s (<= 16) bits as an unsigned value.
+func (d *decoder) bits(s uint) int32 {
+	if d.n < 32 {
+		d.acc, d.n = d.refill(d.acc, d.n)
+	}
+	v := int32(d.acc >> (64 - s))
+	if s == 0 {
+		v = 0
+	}
+	d.acc <<= s
+	d.n -= s
+	return v
+}
+
+func (d *decoder) bit() bool {
+	if d.n < 32 {
+		d.acc, d.n = d.refill(d.acc, d.n)
+	}
+	b := d.acc>>63 != 0
+	d.acc <<= 1
+	d.n--
+	return b
+}

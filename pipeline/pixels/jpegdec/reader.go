@@ -1,0 +1,235 @@
+package jpegdec
+
+import (
+	"encoding/binary"
+	"io"
+)
+
+// bufSize is the size of the decoder's own input buffer. The entropy
+// decoder reads straight out of it, so no per-byte io calls are made.
+const bufSize = 32 << 10
+
+// ensure makes at least need bytes available in d.buf[d.pos:d.end],
+// reading from d.r as required. It reports whether it succeeded; on
+// failure d.readErr holds a non-EOF read error, if any.
+func (d *decoder) ensure(need int) bool {
+	if d.end-d.pos >= need {
+		return true
+	}
+	if d.pos > 0 {
+		n := copy(d.buf, d.buf[d.pos:d.end])
+		d.pos, d.end = 0, n
+	}
+	if d.eof {
+		return false
+	}
+	empty := 0
+	for d.end < need {
+		n, err := d.r.Read(d.buf[d.end:])
+		d.end += n
+		if err != nil {
+			d.eof = true
+			if err != io.EOF {
+				d.readErr = err
+			}
+			break
+		}
+		if n == 0 {
+			empty++
+			if empty > 100 {
+				d.eof = true
+				d.readErr = io.ErrNoProgress
+				break
+			}
+		}
+	}
+	return d.end >= need
+}
+
+// ioErr is the error to report when input ran out unexpectedly.
+func (d *decoder) ioErr() error {
+	if d.readErr != nil {
+		return d.readErr
+	}
+	return errTruncated
+}
+
+func (d *decoder) readByte() (byte, error) {
+	if !d.ensure(1) {
+		return 0, d.ioErr()
+	}
+	b := d.buf[d.pos]
+	d.pos++
+	return b, nil
+}
+
+func (d *decoder) readU16() (int, error) {
+	if !d.ensure(2) {
+		return 0, d.ioErr()
+	}
+	v := int(d.buf[d.pos])<<8 | int(d.buf[d.pos+1])
+	d.pos += 2
+	return v, nil
+}
+
+// readSegment reads n bytes into d.seg and returns them.
+func (d *decoder) readSegment(n int) ([]byte, error) {
+	if cap(d.seg) < n {
+		d.seg = make([]byte, n)
+	}
+	p := d.seg[:n]
+	for off := 0; off < n; {
+		if !d.ensure(1) {
+			return nil, d.ioErr()
+		}
+		c := copy(p[off:], d.buf[d.pos:d.end])
+		d.pos += c
+		off += c
+	}
+	return p, nil
+}
+
+func (d *decoder) skip(n int) error {
+	for n > 0 {
+		if !d.ensure(1) {
+			return d.ioErr()
+		}
+		c := min(n, d.end-d.pos)
+		d.pos += c
+		n -= c
+	}
+	return nil
+}
+
+// nextMarker skips to the next marker and returns its code (the byte after
+// 0xFF). Bytes that are not part of a marker (stuffed 0xFF00 pairs, fill
+// bytes, stray entropy data) are skipped, as libjpeg and image/jpeg do.
+func (d *decoder) nextMarker() (byte, error) {
+	for {
+		if !d.ensure(2) {
+			return 0, d.ioErr()
+		}
+		buf := d.buf[d.pos:d.end]
+		i := 0
+		for i+1 < len(buf) {
+			if buf[i] != 0xFF {
+				// Jump to the next 0xFF, if any.
+				j := indexFF(buf[i+1:])
+				if j < 0 {
+					i = len(buf)
+					break
+				}
+				i += 1 + j
+				continue
+			}
+			m := buf[i+1]
+			if m != 0 && m != 0xFF {
+				d.pos += i + 2
+				return m, nil
+			}
+			i++
+		}
+		d.pos += i
+	}
+}
+
+func indexFF(b []byte) int {
+	for i, c := range b {
+		if c == 0xFF {
+			return i
+		}
+	}
+	return -1
+}
+
+// skipEntropy skips entropy-coded data (including RSTn markers) up to, but
+// not including, the next other marker.
+func (d *decoder) skipEntropy() error {
+	for {
+		if !d.ensure(2) {
+			return d.ioErr()
+		}
+		buf := d.buf[d.pos:d.end]
+		i := 0
+		for i+1 < len(buf) {
+			j := indexFF(buf[i:])
+			if j < 0 {
+				i = len(buf)
+				break
+			}
+			i += j
+			if i+1 >= len(buf) {
+				break
+			}
+			m := buf[i+1]
+			if m == 0 || (m >= 0xD0 && m <= 0xD7) {
+				i += 2
+				continue
+			}
+			if m == 0xFF {
+				i++
+				continue
+			}
+			d.pos += i
+			return nil
+		}
+		d.pos += i
+	}
+}
+
+// Bit reader. d.acc holds d.n valid bits, most significant first; bits
+// below them are zero. When a marker or the end of input is reached the
+// accumulator is padded with zero bits and d.pad counts how many padding
+// bits are in it: if d.n ever drops below d.pad, the decoder consumed bits
+// that do not exist, i.e. the data is truncated or corrupt.
+
+// refill tops the accumulator up to at least 57 bits.
+func (d *decoder) refill(acc uint64, n uint) (uint64, uint) {
+	for n <= 56 {
+		if d.pos+8 <= d.end && !d.marker {
+			x := binary.BigEndian.Uint64(d.buf[d.pos : d.pos+8])
+			// Fast path: none of the 8 bytes is 0xFF (so no stuffing and no
+			// marker); take as many whole bytes as fit.
+			y := ^x
+			if (y-0x0101010101010101)&^y&0x8080808080808080 == 0 {
+				k := (64 - n) >> 3
+				sh := 64 - 8*k
+				acc |= (x >> sh << sh) >> n
+				d.pos += int(k)
+				return acc, n + 8*k
+			}
+		}
+		acc, n = d.refillByte(acc, n)
+	}
+	return acc, n
+}
+
+// refillByte adds one byte (or 8 padding bits) to the accumulator.
+func (d *decoder) refillByte(acc uint64, n uint) (uint64, uint) {
+	if !d.marker {
+		if d.ensure(1) {
+			b := d.buf[d.pos]
+			if b != 0xFF {
+				d.pos++
+				return acc | uint64(b)<<(56-n), n + 8
+			}
+			if d.ensure(2) && d.buf[d.pos+1] == 0 {
+				d.pos += 2
+				return acc | 0xFF<<(56-n), n + 8
+			}
+		}
+		// A marker, or the end of the input.
+		d.marker = true
+	}
+	d.pad += 8
+	return acc, n + 8
+}
+
+// resetBits discards the bit accumulator, e.g. at the end of a scan or at
+// a restart marker.
+func (d *decoder) resetBits() {
+	d.acc, d.n, d.pad, d.marker = 0, 0, 0, false
+}
+
+// truncated reports whether the entropy decoder consumed padding bits.
+func (d *decoder) truncated() bool { return d.n < d.pad }
