@@ -26,7 +26,6 @@ func dcPixel(dc int32) byte {
 	return clamp8((dc + 4) >> 3)
 }
 
-
 // storeBlock level-shifts, clamps and writes an 8x8 IDCT output.
 func storeBlock(b *[64]int32, dst []byte, stride int) {
 	for y := 0; y < 8; y++ {

@@ -193,8 +193,8 @@ func TestScaleFor(t *testing.T) {
 	tests := []struct {
 		srcW, srcH, boxW, boxH, want int
 	}{
-		{6000, 4000, 200, 200, 8},  // fill needs 300x200; 750x500 covers it
-		{6000, 4000, 800, 800, 4},  // fill needs 1200x800; 1500x1000 covers it
+		{6000, 4000, 200, 200, 8},   // fill needs 300x200; 750x500 covers it
+		{6000, 4000, 800, 800, 4},   // fill needs 1200x800; 1500x1000 covers it
 		{6000, 4000, 1000, 1000, 4}, // fill needs 1500x1000, exactly 1/4
 		{6000, 4000, 1000, 1001, 2},
 		{6000, 4000, 3000, 2000, 2},
