@@ -204,14 +204,10 @@ func matchAny(globs []string, key string) bool {
 	return false
 }
 
-// Hash names the settings that shape a thumbnail's bytes. It is stored in
-// every thumbnail's marker, so a config change makes thumbnails stale.
-func (c Config) Hash() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "v1|%s|%d|%s|", c.Format, c.JPEGQuality, c.CacheControl)
-	for _, s := range c.Sizes {
-		b.WriteString(s.String() + ",")
-	}
-	sum := sha256.Sum256([]byte(b.String()))
+// Hash names the settings that shape the bytes of a thumbnail in box s. It
+// is stored in every thumbnail's marker, so changing a setting makes the
+// thumbnails it shapes stale, and adding a size leaves the others alone.
+func (c Config) Hash(s Size) string {
+	sum := sha256.Sum256([]byte(fmt.Sprintf("v1|%s|%d|%s|%s", c.Format, c.JPEGQuality, c.CacheControl, s)))
 	return hex.EncodeToString(sum[:8])
 }

@@ -22,7 +22,7 @@ const (
 	MetaSource = "thumbpipe-source"
 	// MetaETag is the source's ETag when the thumbnail was made.
 	MetaETag = "thumbpipe-source-etag"
-	// MetaConfig is Config.Hash of the config that made the thumbnail.
+	// MetaConfig is Config.Hash of the settings that made the thumbnail.
 	MetaConfig = "thumbpipe-config"
 )
 
@@ -69,9 +69,8 @@ func (r Result) Written() int {
 // Thumbnailer makes and deletes the thumbnails of objects in a bucket.
 // It is safe for concurrent use.
 type Thumbnailer struct {
-	cfg  Config
-	hash string
-	out  *blob.Bucket
+	cfg Config
+	out *blob.Bucket
 	// DryRun makes Process report what it would write without reading the
 	// source's body or writing anything.
 	DryRun bool
@@ -92,7 +91,7 @@ func NewThumbnailer(cfg Config, out *blob.Bucket) (*Thumbnailer, error) {
 		return sizes[i].Width*sizes[i].Height > sizes[j].Width*sizes[j].Height
 	})
 	cfg.Sizes = sizes
-	return &Thumbnailer{cfg: cfg, hash: cfg.Hash(), out: out}, nil
+	return &Thumbnailer{cfg: cfg, out: out}, nil
 }
 
 // Config returns the validated config.
@@ -156,7 +155,7 @@ func (t *Thumbnailer) process(ctx context.Context, bucket *blob.Bucket, key stri
 	var todo []int // indexes into res.Variants still to write
 	for _, s := range t.cfg.Sizes {
 		v := Variant{Size: s, Key: t.cfg.VariantKey(key, s, outFormat), Status: UpToDate}
-		fresh, err := t.fresh(ctx, out, v.Key, key, version)
+		fresh, err := t.fresh(ctx, out, v.Key, key, version, t.cfg.Hash(s))
 		if err != nil {
 			return res, err
 		}
@@ -192,11 +191,6 @@ func (t *Thumbnailer) process(ctx context.Context, bucket *blob.Bucket, key stri
 	if cacheControl == "" {
 		cacheControl = attrs.CacheControl
 	}
-	meta := map[string]string{
-		MetaSource: url.PathEscape(key),
-		MetaETag:   version,
-		MetaConfig: t.hash,
-	}
 	for _, i := range todo {
 		v := &res.Variants[i]
 		w, h := v.Size.Width, v.Size.Height
@@ -209,6 +203,11 @@ func (t *Thumbnailer) process(ctx context.Context, bucket *blob.Bucket, key stri
 		if err := pixels.Encode(&buf, thumb, outFormat, t.cfg.JPEGQuality); err != nil {
 			return res, err
 		}
+		meta := map[string]string{
+			MetaSource: url.PathEscape(key),
+			MetaETag:   version,
+			MetaConfig: t.cfg.Hash(v.Size),
+		}
 		opts := &blob.WriterOptions{ContentType: outFormat.ContentType(), CacheControl: cacheControl, Metadata: meta}
 		if err := write(ctx, out, v.Key, buf.Bytes(), opts); err != nil {
 			return res, fmt.Errorf("write %q: %w", v.Key, err)
@@ -220,9 +219,9 @@ func (t *Thumbnailer) process(ctx context.Context, bucket *blob.Bucket, key stri
 }
 
 // fresh reports whether the thumbnail at vkey was made from this version of
-// source with this config. A thumbnail of another source at vkey is an
+// source with the settings hash names. A thumbnail of another source at vkey is an
 // ErrCollision: it is never overwritten.
-func (t *Thumbnailer) fresh(ctx context.Context, out *blob.Bucket, vkey, source, version string) (bool, error) {
+func (t *Thumbnailer) fresh(ctx context.Context, out *blob.Bucket, vkey, source, version, hash string) (bool, error) {
 	a, err := out.Attributes(ctx, vkey)
 	if gcerrors.Code(err) == gcerrors.NotFound {
 		return false, nil
@@ -238,7 +237,7 @@ func (t *Thumbnailer) fresh(ctx context.Context, out *blob.Bucket, vkey, source,
 		}
 		return false, fmt.Errorf("%w: %q holds %s", ErrCollision, vkey, what)
 	}
-	return a.Metadata[MetaETag] == version && a.Metadata[MetaConfig] == t.hash, nil
+	return a.Metadata[MetaETag] == version && a.Metadata[MetaConfig] == hash, nil
 }
 
 // Delete removes every thumbnail of key, in every size and output format.

@@ -196,19 +196,20 @@ const (
 )
 
 // Resize scales img into a box of w×h pixels as mode says, with Lanczos.
-// It never upscales: an image smaller than the box keeps its size (for Fill,
-// the part that overhangs the box is still cropped).
+// It never upscales: Fit leaves an image that fits the box as it is, and
+// Fill, when covering the box would mean enlarging, crops the centre to the
+// box's aspect ratio at the largest size the image has.
 func Resize(img image.Image, w, h int, mode Mode) image.Image {
 	b := img.Bounds()
 	sw, sh := b.Dx(), b.Dy()
 	if mode == Fill {
-		if sw <= w || sh <= h {
-			// Covering the box would upscale: crop what overhangs instead.
-			cw, ch := min(sw, w), min(sh, h)
+		if sw*h >= sh*w && sh <= h || sw*h < sh*w && sw <= w {
+			// The side that must cover the box is already no larger than it.
+			cw, ch := min(sw, sh*w/h), min(sh, sw*h/w)
 			if cw == sw && ch == sh {
 				return img
 			}
-			return imaging.CropCenter(img, cw, ch)
+			return imaging.CropCenter(img, max(cw, 1), max(ch, 1))
 		}
 		return imaging.Fill(img, w, h, imaging.Center, imaging.Lanczos)
 	}

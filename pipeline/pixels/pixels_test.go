@@ -1,0 +1,252 @@
+package pixels_test
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"image"
+	"image/color"
+	"testing"
+
+	"github.com/thumbpipe/thumbpipe/internal/testimages"
+	"github.com/thumbpipe/thumbpipe/pipeline/pixels"
+)
+
+func TestSniff(t *testing.T) {
+	small := testimages.Photo(16, 16, 1)
+	tests := []struct {
+		name string
+		data []byte
+		want pixels.Format
+	}{
+		{"jpeg", testimages.JPEG(small, 80), pixels.JPEG},
+		{"png", testimages.PNG(small), pixels.PNG},
+		{"gif", testimages.GIF(small), pixels.GIF},
+		{"webp", testimages.File("lossy.webp"), pixels.WebP},
+		{"tiff", testimages.TIFF(small), pixels.TIFF},
+		{"bmp", testimages.BMP(small), pixels.BMP},
+		{"text", []byte("hello, I am not an image"), pixels.Unknown},
+		{"html", []byte("<!doctype html><img src=x onerror=alert(1)>"), pixels.Unknown},
+		{"empty", nil, pixels.Unknown},
+		{"two bytes of jpeg", []byte{0xFF, 0xD8}, pixels.Unknown},
+		{"RIFF but not WebP", []byte("RIFF\x00\x00\x00\x00WAVEfmt "), pixels.Unknown},
+	}
+	for _, tc := range tests {
+		if got := pixels.Sniff(tc.data); got != tc.want {
+			t.Errorf("%s: Sniff = %q, want %q", tc.name, got, tc.want)
+		}
+	}
+}
+
+// thumbnail runs the pixel path the pipeline runs: header, decode, resize in
+// the turned box, orient, encode as out, and decode the result back.
+func thumbnail(t *testing.T, data []byte, w, h int, mode pixels.Mode, out pixels.Format) image.Image {
+	t.Helper()
+	cfg, err := pixels.DecodeConfig(data)
+	if err != nil {
+		t.Fatalf("DecodeConfig: %v", err)
+	}
+	img, err := pixels.Decode(data, cfg)
+	if err != nil {
+		t.Fatalf("Decode: %v", err)
+	}
+	if pixels.Swaps(cfg.Orientation) {
+		w, h = h, w
+	}
+	thumb := pixels.Orient(pixels.Resize(img, w, h, mode), cfg.Orientation)
+	var buf bytes.Buffer
+	if err := pixels.Encode(&buf, thumb, out, 90); err != nil {
+		t.Fatal(err)
+	}
+	if got := pixels.Sniff(buf.Bytes()); got != out {
+		t.Fatalf("encoded %s, sniffed %s", out, got)
+	}
+	back, _, err := image.Decode(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return back
+}
+
+// near reports whether two colours are within tol per channel.
+func near(c color.Color, want color.NRGBA, tol int) bool {
+	n := color.NRGBAModel.Convert(c).(color.NRGBA)
+	d := func(a, b uint8) bool { x := int(a) - int(b); return x <= tol && x >= -tol }
+	return d(n.R, want.R) && d(n.G, want.G) && d(n.B, want.B)
+}
+
+// TestOrientation stores the same upright picture as a camera would under
+// each EXIF orientation 1 to 8: every thumbnail comes out upright, with the
+// red marker top-left and the expected landscape size.
+func TestOrientation(t *testing.T) {
+	for o := 1; o <= 8; o++ {
+		t.Run(fmt.Sprint(o), func(t *testing.T) {
+			data := testimages.OrientedJPEG(160, 120, o)
+			cfg, err := pixels.DecodeConfig(data)
+			if err != nil || cfg.Orientation != o {
+				t.Fatalf("orientation read as %d (%v), want %d", cfg.Orientation, err, o)
+			}
+			img := thumbnail(t, data, 80, 80, pixels.Fit, pixels.PNG)
+			if b := img.Bounds(); b.Dx() != 80 || b.Dy() != 60 {
+				t.Fatalf("thumbnail %dx%d, want 80x60 (upright)", b.Dx(), b.Dy())
+			}
+			corners := map[image.Point]color.NRGBA{
+				{3, 3}:   testimages.Marker,
+				{76, 3}:  {G: 255, A: 255},
+				{3, 56}:  {B: 255, A: 255},
+				{76, 56}: {A: 255},
+			}
+			for p, want := range corners {
+				if got := img.At(p.X, p.Y); !near(got, want, 60) {
+					t.Errorf("pixel %v = %v, want about %v", p, got, want)
+				}
+			}
+		})
+	}
+}
+
+func TestFormats(t *testing.T) {
+	white := color.NRGBA{255, 255, 255, 255}
+	blue := color.NRGBA{0, 0, 255, 255}
+	tests := []struct {
+		name   string
+		data   []byte
+		out    pixels.Format
+		w, h   int                         // expected thumbnail size in a 64x64 fit box
+		checks map[image.Point]color.NRGBA // colours in the thumbnail
+	}{
+		{"baseline jpeg", testimages.JPEG(testimages.Photo(128, 96, 1), 90), pixels.JPEG, 64, 48, nil},
+		{"progressive jpeg", testimages.File("progressive.jpg"), pixels.JPEG, 64, 42, nil},
+		{"cmyk jpeg", testimages.File("cmyk.jpg"), pixels.JPEG, 64, 42,
+			map[image.Point]color.NRGBA{{1, 1}: {255, 0, 0, 255}, {1, 41}: {0, 0, 255, 255}}},
+		{"16-bit png", testimages.PNG(testimages.Deep(100, 50)), pixels.PNG, 64, 32, nil},
+		{"palette png with transparency as jpeg", testimages.PNG(testimages.TransparentPalette(128, 64)), pixels.JPEG, 64, 32,
+			map[image.Point]color.NRGBA{{5, 16}: white, {58, 16}: blue}},
+		{"palette png with transparency as png", testimages.PNG(testimages.TransparentPalette(128, 64)), pixels.PNG, 64, 32,
+			map[image.Point]color.NRGBA{{58, 16}: blue}},
+		{"gif", testimages.GIF(testimages.Photo(100, 100, 2)), pixels.GIF, 64, 64, nil},
+		{"lossy webp", testimages.File("lossy.webp"), pixels.JPEG, 64, 42, nil},
+		{"lossless webp", testimages.File("lossless.webp"), pixels.JPEG, 64, 42, nil},
+		{"webp with alpha as jpeg", testimages.File("alpha.webp"), pixels.JPEG, 64, 42,
+			map[image.Point]color.NRGBA{{5, 20}: white, {58, 20}: blue}},
+		{"tiff", testimages.TIFF(testimages.Photo(64, 128, 3)), pixels.JPEG, 32, 64, nil},
+		{"bmp", testimages.BMP(testimages.Photo(30, 20, 4)), pixels.JPEG, 30, 20, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			img := thumbnail(t, tc.data, 64, 64, pixels.Fit, tc.out)
+			if b := img.Bounds(); b.Dx() != tc.w || b.Dy() != tc.h {
+				t.Errorf("thumbnail %dx%d, want %dx%d", b.Dx(), b.Dy(), tc.w, tc.h)
+			}
+			for p, want := range tc.checks {
+				if got := img.At(p.X, p.Y); !near(got, want, 40) {
+					t.Errorf("pixel %v = %v, want about %v", p, got, want)
+				}
+			}
+		})
+	}
+}
+
+func TestResize(t *testing.T) {
+	src := testimages.Photo(400, 100, 1)
+	tests := []struct {
+		w, h int
+		mode pixels.Mode
+		want image.Point
+	}{
+		{200, 200, pixels.Fit, image.Pt(200, 50)},
+		{200, 200, pixels.Fill, image.Pt(100, 100)}, // covering would upscale: crop what overhangs
+		{50, 50, pixels.Fill, image.Pt(50, 50)},
+		{800, 800, pixels.Fit, image.Pt(400, 100)}, // never upscale
+		{800, 800, pixels.Fill, image.Pt(100, 100)},
+		{100, 50, pixels.Fill, image.Pt(100, 50)},
+		{1000, 100, pixels.Fill, image.Pt(400, 40)},
+		{300, 200, pixels.Fill, image.Pt(150, 100)},
+		{400, 100, pixels.Fit, image.Pt(400, 100)},
+	}
+	for _, tc := range tests {
+		got := pixels.Resize(src, tc.w, tc.h, tc.mode).Bounds().Size()
+		if got != tc.want {
+			t.Errorf("Resize 400x100 into %dx%d %s = %v, want %v", tc.w, tc.h, tc.mode, got, tc.want)
+		}
+	}
+}
+
+func TestRefusals(t *testing.T) {
+	full := testimages.JPEG(testimages.Photo(200, 200, 1), 90)
+	png := testimages.PNG(testimages.Photo(200, 200, 1))
+	tests := []struct {
+		name       string
+		data       []byte
+		headerErr  error // from DecodeConfig; nil means the header reads
+		decodeFail bool
+	}{
+		{"empty", nil, pixels.ErrUnsupported, false},
+		{"text", []byte("not an image"), pixels.ErrUnsupported, false},
+		{"jpeg cut in the header", full[:20], pixels.ErrCorrupt, false},
+		{"jpeg cut in the scan", full[:len(full)/2], nil, true},
+		{"png cut in the header", png[:20], pixels.ErrCorrupt, false},
+		{"png cut in the data", png[:len(png)/2], nil, true},
+		{"gif without frames", []byte("GIF89a\x10\x00\x10\x00\x00\x00\x00;"), nil, true},
+		{"zero-size png", testimages.PNGBomb(0, 10), pixels.ErrCorrupt, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := pixels.DecodeConfig(tc.data)
+			if tc.headerErr != nil {
+				if !errors.Is(err, tc.headerErr) {
+					t.Fatalf("DecodeConfig: %v, want %v", err, tc.headerErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("DecodeConfig: %v", err)
+			}
+			_, err = pixels.Decode(tc.data, cfg)
+			if tc.decodeFail && !errors.Is(err, pixels.ErrCorrupt) {
+				t.Fatalf("Decode: %v, want ErrCorrupt", err)
+			}
+		})
+	}
+}
+
+// FuzzDecode feeds arbitrary bytes through the pixel path under a pixel
+// limit, as the pipeline does: it must never panic, and nothing over the
+// limit is decoded.
+func FuzzDecode(f *testing.F) {
+	small := testimages.Photo(24, 16, 1)
+	for _, seed := range [][]byte{
+		testimages.JPEG(small, 80), testimages.PNG(small), testimages.GIF(small), testimages.TIFF(small),
+		testimages.BMP(small), testimages.File("lossy.webp"), testimages.File("alpha.webp"),
+		testimages.File("cmyk.jpg"), testimages.File("progressive.jpg"), testimages.OrientedJPEG(16, 8, 6),
+		testimages.PNGBomb(60000, 60000), testimages.GIFBomb(60000, 60000), testimages.JPEGBomb(60000, 60000),
+		testimages.PNG(testimages.TransparentPalette(8, 8)), testimages.PNG(testimages.Deep(8, 8)),
+		[]byte("GIF89a"), []byte("\x89PNG\r\n\x1a\n"), {0xFF, 0xD8, 0xFF, 0xE1, 0x00, 0x08, 'E', 'x', 'i', 'f', 0, 0},
+	} {
+		f.Add(seed)
+	}
+	const limit = 1 << 20
+	f.Fuzz(func(t *testing.T, data []byte) {
+		cfg, err := pixels.DecodeConfig(data)
+		if err != nil || cfg.Pixels() > limit {
+			return
+		}
+		img, err := pixels.Decode(data, cfg)
+		if err != nil {
+			return
+		}
+		if cfg.Orientation < 1 || cfg.Orientation > 8 {
+			t.Fatalf("orientation %d", cfg.Orientation)
+		}
+		thumb := pixels.Orient(pixels.Resize(img, 16, 16, pixels.Fill), cfg.Orientation)
+		if err := pixels.Encode(&bytes.Buffer{}, thumb, pixels.JPEG, 80); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+func ExampleSniff() {
+	png := testimages.PNG(testimages.Photo(8, 8, 1))
+	fmt.Println(pixels.Sniff(png), pixels.Sniff([]byte("<html>")) == pixels.Unknown)
+	// Output: png true
+}
