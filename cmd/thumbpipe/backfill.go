@@ -1,0 +1,172 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"strconv"
+	"sync"
+
+	"github.com/mattn/go-isatty"
+	"github.com/schollz/progressbar/v3"
+	"gocloud.dev/blob"
+
+	"github.com/thumbpipe/thumbpipe/pipeline"
+)
+
+// tally counts what a run did to its sources.
+type tally struct {
+	processed, upToDate, skipped, failed int
+}
+
+func (t *tally) add(res pipeline.Result, err error) {
+	switch {
+	case err != nil:
+		t.failed++
+	case res.Skipped != "":
+		t.skipped++
+	case res.Written() > 0 || hasStatus(res, pipeline.WouldWrite):
+		t.processed++
+	default:
+		t.upToDate++
+	}
+}
+
+func hasStatus(res pipeline.Result, s pipeline.Status) bool {
+	for _, v := range res.Variants {
+		if v.Status == s {
+			return true
+		}
+	}
+	return false
+}
+
+func (t tally) String() string {
+	return fmt.Sprintf("processed %d, up-to-date %d, skipped %d, failed %d", t.processed, t.upToDate, t.skipped, t.failed)
+}
+
+func runBackfill(ctx context.Context, args []string, e env) error {
+	fs := newFlags("backfill", "--bucket URL [--prefix P] [--dry-run] [--concurrency N] [flags]", e)
+	open := bucketFlags(fs, e)
+	prefix := fs.String("prefix", "", "only sources under this key prefix (env THUMBPIPE_BACKFILL_PREFIX)")
+	dryRun := fs.Bool("dry-run", false, "report what would be written; write nothing")
+	concurrency := fs.Int("concurrency", 0, "objects processed at once (env THUMBPIPE_CONCURRENCY, default: the number of CPUs)")
+	quiet := fs.Bool("quiet", false, "print only failures and the summary")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *prefix == "" {
+		*prefix = e.getenv("THUMBPIPE_BACKFILL_PREFIX")
+	}
+	n, err := workers(*concurrency, e.getenv("THUMBPIPE_CONCURRENCY"))
+	if err != nil {
+		return err
+	}
+	t, err := open(ctx)
+	if err != nil {
+		return err
+	}
+	defer t.Close()
+	t.th.DryRun = *dryRun
+
+	keys, err := listSources(ctx, t.bucket, *prefix, t.th.Config())
+	if err != nil {
+		return err
+	}
+	bar := progress(e.stderr, len(keys))
+	var (
+		mu   sync.Mutex
+		sum  tally
+		jobs = make(chan string)
+		wg   sync.WaitGroup
+	)
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for key := range jobs {
+				res, err := t.th.Process(ctx, t.bucket, key)
+				mu.Lock()
+				sum.add(res, err)
+				if err != nil || !*quiet {
+					report(e.stdout, res, err)
+				}
+				if bar != nil {
+					bar.Add(1)
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	for _, k := range keys {
+		if ctx.Err() != nil {
+			break
+		}
+		jobs <- k
+	}
+	close(jobs)
+	wg.Wait()
+	if bar != nil {
+		bar.Finish()
+		fmt.Fprintln(e.stderr)
+	}
+	fmt.Fprintln(e.stdout, sum)
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("backfill interrupted: %w", err)
+	}
+	if sum.failed > 0 {
+		return fmt.Errorf("%d objects failed: %w", sum.failed, errQuiet)
+	}
+	return nil
+}
+
+// listSources lists the keys under prefix that are not under the output
+// prefix: the sources a backfill considers.
+func listSources(ctx context.Context, b *blob.Bucket, prefix string, cfg pipeline.Config) ([]string, error) {
+	var keys []string
+	it := b.List(&blob.ListOptions{Prefix: prefix})
+	for {
+		o, err := it.Next(ctx)
+		if errors.Is(err, io.EOF) {
+			return keys, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("list bucket: %w", err)
+		}
+		if !o.IsDir && !cfg.IsOutput(o.Key) {
+			keys = append(keys, o.Key)
+		}
+	}
+}
+
+// workers returns the concurrency a flag or variable asks for, or the
+// number of CPUs.
+func workers(flagValue int, envValue string) (int, error) {
+	n := flagValue
+	if n == 0 && envValue != "" {
+		var err error
+		if n, err = strconv.Atoi(envValue); err != nil {
+			return 0, fmt.Errorf("%w: THUMBPIPE_CONCURRENCY %q is not a number", errUsage, envValue)
+		}
+	}
+	if n < 0 {
+		return 0, fmt.Errorf("%w: concurrency %d must be positive", errUsage, n)
+	}
+	if n == 0 {
+		n = runtime.NumCPU()
+	}
+	return n, nil
+}
+
+// progress returns a progress bar on w when w is a terminal, else nil.
+func progress(w io.Writer, total int) *progressbar.ProgressBar {
+	f, ok := w.(*os.File)
+	if !ok || !isatty.IsTerminal(f.Fd()) {
+		return nil
+	}
+	return progressbar.NewOptions(total, progressbar.OptionSetWriter(w), progressbar.OptionSetDescription("thumbnails"),
+		progressbar.OptionShowCount(), progressbar.OptionThrottle(100_000_000))
+}

@@ -1,0 +1,137 @@
+// Command thumbpipe makes thumbnails of the images in a bucket: it processes
+// keys, backfills whole buckets, watches a local folder, and serves the
+// MinIO webhook.
+//
+// Buckets are gocloud URLs: file:///dir (or a plain directory path),
+// mem://, s3://name (MinIO with ?endpoint=...&use_path_style=true) and
+// gs://name. Every flag of the pipeline's config mirrors a THUMBPIPE_*
+// environment variable; a flag that is set wins.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+	"strings"
+	"syscall"
+
+	_ "gocloud.dev/blob/fileblob"
+	_ "gocloud.dev/blob/gcsblob"
+	_ "gocloud.dev/blob/memblob"
+	_ "gocloud.dev/blob/s3blob"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		if !errors.Is(err, errQuiet) {
+			fmt.Fprintln(os.Stderr, "thumbpipe:", err)
+		}
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(0)
+		}
+		if errors.Is(err, errUsage) {
+			os.Exit(2)
+		}
+		os.Exit(1)
+	}
+}
+
+// env is what a command reads from its surroundings: the environment and
+// where it writes.
+type env struct {
+	getenv         func(string) string
+	stdout, stderr io.Writer
+}
+
+// command is one subcommand.
+type command struct {
+	summary string
+	run     func(ctx context.Context, args []string, e env) error
+}
+
+// commands lists the subcommands by name; each lives in its own file.
+var commands = map[string]command{
+	"process":  {"make the thumbnails of the given keys", runProcess},
+	"backfill": {"make the thumbnails of every object in a bucket", runBackfill},
+	"watch":    {"watch a folder (or bucket) and keep its thumbnails current", runWatch},
+}
+
+var (
+	errUsage = errors.New("usage")
+	// errQuiet marks an error the command has already reported.
+	errQuiet = errors.New("already reported")
+)
+
+// run is main without the process: tests drive it end to end.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	e := env{getenv: getenv, stdout: stdout, stderr: stderr}
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		usage(stderr)
+		if len(args) == 0 {
+			return errUsage
+		}
+		return nil
+	}
+	cmd, ok := commands[args[0]]
+	if !ok {
+		usage(stderr)
+		return fmt.Errorf("%w: unknown command %q", errUsage, args[0])
+	}
+	return cmd.run(ctx, args[1:], e)
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "thumbpipe makes thumbnails of the images in a bucket.\n\nUsage: thumbpipe COMMAND [flags]\n\nCommands:")
+	names := make([]string, 0, len(commands))
+	for n := range commands {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-12s %s\n", n, commands[n].summary)
+	}
+	fmt.Fprintln(w, "\nRun 'thumbpipe COMMAND --help' for a command's flags.")
+}
+
+// newFlags returns a flag set for a subcommand that prints its usage to
+// e.stderr.
+func newFlags(name, synopsis string, e env) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(e.stderr, "Usage: thumbpipe %s %s\n\nFlags:\n", name, synopsis)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parse parses args, turning -h into flag.ErrHelp for run's caller.
+func parse(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	return nil
+}
+
+// bucketURL turns the --bucket value into a gocloud URL: a plain directory
+// path becomes a file:// URL.
+func bucketURL(v string) (string, error) {
+	if v == "" {
+		return "", fmt.Errorf("%w: --bucket (or THUMBPIPE_BUCKET) is required, e.g. --bucket ./photos or s3://name", errUsage)
+	}
+	if strings.Contains(v, "://") {
+		return v, nil
+	}
+	return dirURL(v)
+}

@@ -1,0 +1,127 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"path/filepath"
+
+	"gocloud.dev/blob"
+
+	"github.com/thumbpipe/thumbpipe/internal/buckets"
+	"github.com/thumbpipe/thumbpipe/internal/envconfig"
+	"github.com/thumbpipe/thumbpipe/pipeline"
+)
+
+// target is what every bucket command works on: the bucket and a
+// Thumbnailer for the config the flags and environment give.
+type target struct {
+	cache  buckets.Cache
+	bucket *blob.Bucket
+	th     *pipeline.Thumbnailer
+}
+
+// bucketFlags registers --bucket and the pipeline's config flags and
+// returns a function that, after parsing, opens what they name.
+func bucketFlags(fs *flag.FlagSet, e env) func(ctx context.Context) (*target, error) {
+	bucket := fs.String("bucket", "", "bucket URL (file:///dir or a directory, mem://, s3://name, gs://name) (env THUMBPIPE_BUCKET)")
+	getenv := envconfig.Flags(fs, e.getenv)
+	return func(ctx context.Context) (*target, error) {
+		if *bucket == "" {
+			*bucket = e.getenv("THUMBPIPE_BUCKET")
+		}
+		u, err := bucketURL(*bucket)
+		if err != nil {
+			return nil, err
+		}
+		cfg, err := envconfig.Load(getenv)
+		if err != nil {
+			return nil, err
+		}
+		t := &target{}
+		if t.bucket, err = t.cache.Open(ctx, u); err != nil {
+			return nil, err
+		}
+		if t.th, err = buckets.NewThumbnailer(ctx, cfg, &t.cache); err != nil {
+			t.cache.Close()
+			return nil, err
+		}
+		return t, nil
+	}
+}
+
+func (t *target) Close() error { return t.cache.Close() }
+
+func runProcess(ctx context.Context, args []string, e env) error {
+	fs := newFlags("process", "--bucket URL [flags] KEY...", e)
+	open := bucketFlags(fs, e)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() == 0 {
+		fs.Usage()
+		return fmt.Errorf("%w: process needs at least one KEY", errUsage)
+	}
+	t, err := open(ctx)
+	if err != nil {
+		return err
+	}
+	defer t.Close()
+	failed := 0
+	for _, key := range fs.Args() {
+		res, err := t.th.Process(ctx, t.bucket, key)
+		report(e.stdout, res, err)
+		if err != nil {
+			failed++
+		}
+	}
+	if failed > 0 {
+		return fmt.Errorf("%d of %d keys failed: %w", failed, fs.NArg(), errQuiet)
+	}
+	return nil
+}
+
+// report prints one line per variant of a result, or one line saying why
+// the source was skipped or failed.
+func report(w io.Writer, res pipeline.Result, err error) {
+	switch {
+	case err != nil:
+		fmt.Fprintf(w, "failed      %s: %v\n", res.Key, reason(err))
+	case res.Skipped != "":
+		fmt.Fprintf(w, "skipped     %s: %s\n", res.Key, res.Skipped)
+	default:
+		for _, v := range res.Variants {
+			if v.Status == pipeline.Written {
+				fmt.Fprintf(w, "%-11s %s (%dx%d, %d bytes)\n", v.Status, v.Key, v.Width, v.Height, v.Bytes)
+			} else {
+				fmt.Fprintf(w, "%-11s %s\n", v.Status, v.Key)
+			}
+		}
+	}
+}
+
+// reason is err without the *pipeline.Error wrapper, whose key the line
+// already names.
+func reason(err error) error {
+	var pe *pipeline.Error
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// dirURL returns the file:// URL of a directory, creating it if needed.
+func dirURL(dir string) (string, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", err
+	}
+	if err := os.MkdirAll(abs, 0o755); err != nil {
+		return "", fmt.Errorf("bucket folder: %w", err)
+	}
+	return (&url.URL{Scheme: "file", Path: filepath.ToSlash(abs)}).String(), nil
+}

@@ -1,0 +1,113 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"gocloud.dev/blob"
+
+	"github.com/thumbpipe/thumbpipe/pipeline"
+)
+
+func runWatch(ctx context.Context, args []string, e env) error {
+	fs := newFlags("watch", "--bucket DIR|URL [--interval D] [flags]", e)
+	open := bucketFlags(fs, e)
+	interval := fs.Duration("interval", 250*time.Millisecond, "how often the bucket is listed")
+	once := fs.Bool("once", false, "make one pass and exit (what a cron job wants)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *interval <= 0 {
+		return fmt.Errorf("%w: --interval must be positive", errUsage)
+	}
+	t, err := open(ctx)
+	if err != nil {
+		return err
+	}
+	defer t.Close()
+	w := &watcher{th: t.th, bucket: t.bucket, out: e.stdout, seen: map[string]version{}, done: map[string]version{}}
+	fmt.Fprintf(e.stderr, "watching for images; thumbnails go under %q (Ctrl-C to stop)\n", t.th.Config().Prefix)
+	tick := time.NewTicker(*interval)
+	defer tick.Stop()
+	for {
+		if err := w.poll(ctx, *once); err != nil && ctx.Err() == nil {
+			fmt.Fprintf(e.stderr, "thumbpipe: %v (retrying)\n", err)
+		}
+		if *once {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+	}
+}
+
+// version is what a listing says of an object: enough to see it change.
+type version struct {
+	mod  time.Time
+	size int64
+}
+
+// watcher turns successive listings of a bucket into Process and Delete
+// calls. An object is processed once it has looked the same in two listings
+// in a row, so a file still being copied in is not read half-written.
+type watcher struct {
+	th     *pipeline.Thumbnailer
+	bucket *blob.Bucket
+	out    io.Writer
+	seen   map[string]version // every source in the last listing
+	done   map[string]version // sources handled at this version
+}
+
+func (w *watcher) poll(ctx context.Context, now bool) error {
+	cfg := w.th.Config()
+	current := map[string]version{}
+	it := w.bucket.List(nil)
+	for {
+		o, err := it.Next(ctx)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("list bucket: %w", err)
+		}
+		if o.IsDir || cfg.IsOutput(o.Key) {
+			continue
+		}
+		current[o.Key] = version{mod: o.ModTime, size: o.Size}
+	}
+	for key, v := range current {
+		if d, ok := w.done[key]; ok && d == v {
+			continue
+		}
+		if prev, ok := w.seen[key]; !now && (!ok || prev != v) {
+			continue // new or still changing: look again next time
+		}
+		res, err := w.th.Process(ctx, w.bucket, key)
+		report(w.out, res, err)
+		if err == nil || !pipeline.Retryable(err) {
+			w.done[key] = v
+		}
+	}
+	for key := range w.done {
+		if _, ok := current[key]; ok {
+			continue
+		}
+		removed, err := w.th.Delete(ctx, w.bucket, key)
+		if err != nil {
+			report(w.out, pipeline.Result{Key: key}, err)
+			continue
+		}
+		for _, k := range removed {
+			fmt.Fprintf(w.out, "%-11s %s\n", "deleted", k)
+		}
+		delete(w.done, key)
+	}
+	w.seen = current
+	return nil
+}
