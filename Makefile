@@ -1,0 +1,39 @@
+# thumbpipe — see README.md. `make run` and `make test` are the two commands.
+SHELL := bash
+GO    ?= go
+export THUMBPIPE_TOOLS_DIR ?= $(HOME)/.cache/thumbpipe/tools
+
+.PHONY: all build run test test-tools lint check-deps bench fuzz \
+	build-lambda deploy-sam deploy-gcf compose-config clean
+
+all: build
+
+build: ## build the command line into bin/
+	$(GO) build -trimpath -o bin/thumbpipe ./cmd/thumbpipe
+
+run: ## watch ./photos: drop images in photos/uploads, thumbnails appear in photos/thumbnails
+	$(GO) run ./cmd/thumbpipe watch --bucket ./photos
+
+test: test-tools lint check-deps ## everything CI runs
+	$(GO) test -race -timeout 40m ./...
+
+test-tools: ## install the pinned MinIO, Lambda emulator and GCS emulator binaries
+	scripts/install-test-tools.sh
+
+lint: ## gofmt and go vet
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+check-deps: ## the core imports no cloud SDK, driver or function framework
+	scripts/check-deps.sh
+
+bench: ## in-process benchmarks of the pipeline
+	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./pipeline/...
+
+FUZZTIME ?= 30s
+fuzz: ## run every fuzz target for FUZZTIME each
+	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./pipeline/pixels
+
+clean:
+	rm -rf bin dist .aws-sam

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# check-deps.sh keeps the core free of cloud SDKs, blob drivers and function
+# frameworks: it compares the non-standard packages that ./pipeline/...
+# depends on with the checked-in allow-list pipeline/deps.allow.
+#   scripts/check-deps.sh           check (CI)
+#   scripts/check-deps.sh --update  rewrite the allow-list after a reviewed change
+set -euo pipefail
+cd "$(dirname "$0")/.."
+allow=pipeline/deps.allow
+current=$(go list -deps -f '{{if not .Standard}}{{.ImportPath}}{{end}}' ./pipeline/... | sort -u | sed '/^$/d')
+
+forbidden=$(grep -E 'aws|lambda|functions-framework|cloudevents|minio|cloud.google.com/go/storage|gocloud.dev/blob/(s3|gcs|file|mem|azure)blob' <<<"$current" || true)
+if [ -n "$forbidden" ]; then
+	echo "pipeline/ must not depend on a cloud SDK, blob driver or function framework; it does on:" >&2
+	sed 's/^/  /' <<<"$forbidden" >&2
+	exit 1
+fi
+if [ "${1:-}" = "--update" ]; then
+	printf '%s\n' "$current" >"$allow"
+	echo "wrote $allow ($(wc -l <"$allow") packages)"
+	exit 0
+fi
+extra=$(comm -13 "$allow" <(printf '%s\n' "$current"))
+if [ -n "$extra" ]; then
+	echo "pipeline/ depends on packages not in $allow:" >&2
+	sed 's/^/  /' <<<"$extra" >&2
+	echo "If that is intended, review them and run scripts/check-deps.sh --update." >&2
+	exit 1
+fi
+echo "pipeline dependencies: $(wc -l <<<"$current") packages, all allowed"
