@@ -294,7 +294,7 @@ func findSegment(data []byte, marker byte) (off, n int) {
 	return -1, 0
 }
 
-func patchSOF(t *testing.T, data []byte, f func(sof []byte)) []byte {
+func patchSOF(t testing.TB, data []byte, f func(sof []byte)) []byte {
 	t.Helper()
 	out := append([]byte{}, data...)
 	off, _ := findSegment(out, 0xC0)
