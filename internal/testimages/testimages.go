@@ -237,25 +237,171 @@ func PNGBomb(w, h uint32) []byte {
 }
 
 // PNGZlibBomb returns a PNG with legal dimensions (w×h, 8-bit gray) whose
-// image data inflates to far more than the image needs: a decoder must stop
-// at the rows the header declares.
-func PNGZlibBomb(w, h uint32, inflated int) []byte {
+// image data inflates to about inflatedMiB MiB, far more than the image
+// needs: a decoder must stop at the rows the header declares. The stream is
+// built by repeating one compressed block of zeros, so even gigabytes cost
+// a few hundred kilobytes and no time to make.
+func PNGZlibBomb(w, h uint32, inflatedMiB int) []byte {
 	var b bytes.Buffer
 	b.WriteString("\x89PNG\r\n\x1a\n")
 	ihdr := binary.BigEndian.AppendUint32(nil, w)
 	ihdr = binary.BigEndian.AppendUint32(ihdr, h)
 	ihdr = append(ihdr, 8, 0, 0, 0, 0)
 	chunk(&b, "IHDR", ihdr)
+
 	var z bytes.Buffer
 	zw, _ := zlib.NewWriterLevel(&z, zlib.BestCompression)
-	zeros := make([]byte, 1<<16)
-	for n := 0; n < inflated; n += len(zeros) {
-		zw.Write(zeros)
-	}
+	zeros := make([]byte, 1<<20)
+	zw.Write(zeros)
+	zw.Flush()
+	head := append([]byte{}, z.Bytes()...)
+	z.Reset()
+	zw.Write(zeros) // refers only to the zeros before it: repeatable
+	zw.Flush()
+	middle := append([]byte{}, z.Bytes()...)
+	z.Reset()
 	zw.Close()
-	chunk(&b, "IDAT", z.Bytes())
+	tail := z.Bytes()[:z.Len()-4] // the final block, without the checksum
+	stream := append([]byte{}, head...)
+	for i := 1; i < inflatedMiB; i++ {
+		stream = append(stream, middle...)
+	}
+	stream = append(stream, tail...)
+	// Adler-32 of n zero bytes: a stays 1, b grows by 1 per byte.
+	n := uint64(inflatedMiB) << 20
+	stream = binary.BigEndian.AppendUint32(stream, uint32(n%65521)<<16|1)
+	chunk(&b, "IDAT", stream)
 	chunk(&b, "IEND", nil)
 	return b.Bytes()
+}
+
+// WebPBomb returns a lossless WebP header declaring w×h pixels (at most
+// 16384 each) with no image data.
+func WebPBomb(w, h uint32) []byte {
+	bits := (w - 1) | (h-1)<<14 // alpha hint 0, version 0
+	vp8l := append([]byte{0x2f}, binary.LittleEndian.AppendUint32(nil, bits)...)
+	b := []byte("RIFF")
+	b = binary.LittleEndian.AppendUint32(b, uint32(4+8+len(vp8l)+1))
+	b = append(b, "WEBPVP8L"...)
+	b = binary.LittleEndian.AppendUint32(b, uint32(len(vp8l)))
+	b = append(b, vp8l...)
+	return append(b, 0) // padding to an even size
+}
+
+// TIFFBomb returns a TIFF whose only IFD declares a w×h 8-bit gray image in
+// one strip of one byte.
+func TIFFBomb(w, h uint32) []byte {
+	le := binary.LittleEndian
+	b := []byte("II*\x00")
+	b = le.AppendUint32(b, 8)
+	type entry struct {
+		tag, typ uint16
+		val      uint32
+	}
+	entries := []entry{
+		{256, 4, w}, {257, 4, h}, {258, 3, 8}, {259, 3, 1}, {262, 3, 1},
+		{273, 4, 0}, {277, 3, 1}, {278, 4, h}, {279, 4, 1},
+	}
+	dataOff := uint32(8 + 2 + len(entries)*12 + 4)
+	entries[5].val = dataOff
+	b = le.AppendUint16(b, uint16(len(entries)))
+	for _, e := range entries {
+		b = le.AppendUint16(b, e.tag)
+		b = le.AppendUint16(b, e.typ)
+		b = le.AppendUint32(b, 1)
+		if e.typ == 3 {
+			b = le.AppendUint16(b, uint16(e.val))
+			b = le.AppendUint16(b, 0)
+		} else {
+			b = le.AppendUint32(b, e.val)
+		}
+	}
+	b = le.AppendUint32(b, 0)
+	return append(b, 0)
+}
+
+// BMPBomb returns the 54-byte headers of a 24-bit BMP declaring w×h pixels.
+func BMPBomb(w, h uint32) []byte {
+	le := binary.LittleEndian
+	b := []byte("BM")
+	b = le.AppendUint32(b, 54)
+	b = le.AppendUint32(b, 0)
+	b = le.AppendUint32(b, 54)
+	b = le.AppendUint32(b, 40)
+	b = le.AppendUint32(b, w)
+	b = le.AppendUint32(b, h)
+	b = le.AppendUint16(b, 1)
+	b = le.AppendUint16(b, 24)
+	return append(b, make([]byte, 24)...)
+}
+
+// AnimatedGIF returns a w×h GIF of n frames.
+func AnimatedGIF(w, h, n int) []byte {
+	pal := color.Palette{color.Black, color.White, color.NRGBA{R: 255, A: 255}}
+	g := &gif.GIF{}
+	for i := 0; i < n; i++ {
+		p := image.NewPaletted(image.Rect(0, 0, w, h), pal)
+		p.SetColorIndex(i%w, 0, uint8(1+i%2))
+		g.Image = append(g.Image, p)
+		g.Delay = append(g.Delay, 1)
+	}
+	var b bytes.Buffer
+	if err := gif.EncodeAll(&b, g); err != nil {
+		panic(err)
+	}
+	return b.Bytes()
+}
+
+// Polyglot returns a valid JPEG that carries an HTML page in a comment
+// segment, the kind of file that is an image to a decoder and a page to a
+// browser that sniffs.
+func Polyglot() []byte {
+	jpg := JPEG(Photo(64, 64, 99), 80)
+	return WithAPP(jpg, 0xFE, []byte(PolyglotHTML))
+}
+
+// PolyglotHTML is the page hidden in [Polyglot].
+const PolyglotHTML = "<html><body><script>alert('polyglot')</script></body></html>"
+
+// HugeEXIF returns a JPEG with a maximal (64 KiB) EXIF segment full of
+// IFD entries that point outside it.
+func HugeEXIF() []byte {
+	t := []byte("II*\x00\x08\x00\x00\x00")
+	t = binary.LittleEndian.AppendUint16(t, 5000)
+	for len(t) < 65000 {
+		t = append(t, 0x12, 0x01, 0x03, 0x00, 0xff, 0xff, 0xff, 0x7f, 0xff, 0xff, 0xff, 0x7f)
+	}
+	return WithAPP(JPEG(Photo(64, 48, 98), 80), 0xE1, append([]byte("Exif\x00\x00"), t...))
+}
+
+// WithoutAPP removes every segment with the given marker (e.g. 0xEE, the
+// Adobe APP14 segment) from a JPEG.
+func WithoutAPP(jpg []byte, marker byte) []byte {
+	out := append([]byte{}, jpg[:2]...)
+	i := 2
+	for i+4 <= len(jpg) && jpg[i] == 0xFF && jpg[i+1] != 0xDA {
+		n := int(binary.BigEndian.Uint16(jpg[i+2:]))
+		if jpg[i+1] != marker {
+			out = append(out, jpg[i:i+2+n]...)
+		}
+		i += 2 + n
+	}
+	return append(out, jpg[i:]...)
+}
+
+// BadHuffman returns a baseline JPEG whose first Huffman table claims more
+// codes of each length than can exist.
+func BadHuffman() []byte {
+	out := append([]byte{}, JPEG(Photo(32, 32, 97), 80)...)
+	for i := 2; i+21 < len(out); i++ {
+		if out[i] == 0xFF && out[i+1] == 0xC4 { // DHT: FF C4 len(2) class/id(1) counts(16)
+			for j := 0; j < 16; j++ {
+				out[i+5+j] = 0xFF
+			}
+			break
+		}
+	}
+	return out
 }
 
 func chunk(b *bytes.Buffer, typ string, data []byte) {

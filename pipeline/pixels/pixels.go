@@ -142,7 +142,7 @@ func DecodeConfig(data []byte) (Config, error) {
 		ic, err = bmp.DecodeConfig(r)
 	}
 	if err != nil {
-		return Config{}, fmt.Errorf("%w: %s header: %v", ErrCorrupt, f, err)
+		return Config{}, decodeErr(f, fmt.Errorf("header: %w", err))
 	}
 	if ic.Width <= 0 || ic.Height <= 0 {
 		return Config{}, fmt.Errorf("%w: %s header declares %dx%d pixels", ErrCorrupt, f, ic.Width, ic.Height)
@@ -179,9 +179,24 @@ func Decode(data []byte, c Config) (image.Image, error) {
 		return nil, fmt.Errorf("%w: %q", ErrUnsupported, c.Format)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s: %v", ErrCorrupt, c.Format, err)
+		return nil, decodeErr(c.Format, err)
 	}
 	return img, nil
+}
+
+// decodeErr classes a decoder's error: a feature the decoder lacks is
+// ErrUnsupported, anything else ErrCorrupt.
+func decodeErr(f Format, err error) error {
+	var (
+		jpegUnsupported jpeg.UnsupportedError
+		pngUnsupported  png.UnsupportedError
+		tiffUnsupported tiff.UnsupportedError
+	)
+	if errors.As(err, &jpegUnsupported) || errors.As(err, &pngUnsupported) || errors.As(err, &tiffUnsupported) ||
+		errors.Is(err, bmp.ErrUnsupported) {
+		return fmt.Errorf("%w: %s: %v", ErrUnsupported, f, err)
+	}
+	return fmt.Errorf("%w: %s: %v", ErrCorrupt, f, err)
 }
 
 // Mode says how an image goes into a box.

@@ -207,6 +207,8 @@ func fixtures(t testing.TB) []fixture {
 		fs = append(fs, fixture{name: "std420-q" + strconv.Itoa(q), data: encodeStd(t, img, q)})
 	}
 	fs = append(fs, fixture{name: "stdgray-q85", data: encodeStd(t, toGray(img), 85)})
+	fs = append(fs, fixture{name: "testenc-base", data: encodeTest(img, 80, false)})
+	fs = append(fs, fixture{name: "testenc-prog", data: encodeTest(img, 80, true)})
 	fs = append(fs, fixture{name: "std420-tiny", data: encodeStd(t, synth(5, 3), 90)})
 	return fs
 }

@@ -1,0 +1,162 @@
+package pipeline_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"runtime"
+	"runtime/metrics"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"gocloud.dev/blob/memblob"
+
+	"github.com/thumbpipe/thumbpipe/internal/testimages"
+	"github.com/thumbpipe/thumbpipe/pipeline"
+)
+
+// hostileHeapBound is how far the live heap may rise above its baseline
+// while the whole hostile corpus is processed one file at a time.
+const hostileHeapBound = 64 << 20
+
+// hostile is one file of the hostile corpus and the outcome it must have:
+// a permanent error of class want, or (want nil) a correct thumbnail.
+type hostile struct {
+	name string
+	data []byte
+	want error
+}
+
+func hostileCorpus() []hostile {
+	photo := testimages.JPEG(testimages.Photo(640, 480, 1), 90)
+	png := testimages.PNG(testimages.Photo(320, 240, 2))
+	rng := rand.New(rand.NewPCG(1, 2))
+	random := make([]byte, 4096)
+	for i := range random {
+		random[i] = byte(rng.Uint32())
+	}
+	corpus := []hostile{
+		{"bomb-png.png", testimages.PNGBomb(60000, 60000), pipeline.ErrTooManyPixels},
+		{"bomb-gif.gif", testimages.GIFBomb(60000, 60000), pipeline.ErrTooManyPixels},
+		{"bomb-jpeg.jpg", testimages.JPEGBomb(60000, 60000), pipeline.ErrTooManyPixels},
+		{"bomb-webp.webp", testimages.WebPBomb(16384, 16384), pipeline.ErrTooManyPixels},
+		{"bomb-tiff.tif", testimages.TIFFBomb(60000, 60000), pipeline.ErrTooManyPixels},
+		{"bomb-bmp.bmp", testimages.BMPBomb(60000, 60000), pipeline.ErrTooManyPixels},
+		{"zlib-bomb-1GiB.png", testimages.PNGZlibBomb(1000, 1000, 1024), pipeline.ErrCorrupt},
+		{"animated-3000-frames.gif", testimages.AnimatedGIF(64, 64, 3000), nil},
+		{"zero-bytes.jpg", nil, pipeline.ErrCorrupt},
+		{"random-bytes.jpg", random, pipeline.ErrUnsupported},
+		{"html-named.png", []byte("<!doctype html><html><script>alert(1)</script></html>"), pipeline.ErrUnsupported},
+		{"html-jpeg-polyglot.jpg", testimages.Polyglot(), nil},
+		{"huge-exif.jpg", testimages.HugeEXIF(), nil},
+		{"cmyk-without-adobe.jpg", testimages.WithoutAPP(testimages.File("cmyk.jpg"), 0xEE), pipeline.ErrUnsupported},
+		{"cmyk.jpg", testimages.File("cmyk.jpg"), nil},
+		{"16-bit.png", testimages.PNG(testimages.Deep(300, 200)), nil},
+		{"interlaced.png", testimages.File("interlaced.png"), nil},
+		{"bad-huffman.jpg", testimages.BadHuffman(), pipeline.ErrCorrupt},
+		{"jpeg-only-soi.jpg", []byte{0xFF, 0xD8, 0xFF}, pipeline.ErrCorrupt},
+	}
+	for _, cut := range []int{3, 20, 200, len(photo) / 2, len(photo) - 2} {
+		corpus = append(corpus, hostile{fmt.Sprintf("jpeg-cut-at-%d.jpg", cut), photo[:cut], pipeline.ErrCorrupt})
+	}
+	for _, cut := range []int{8, 33, 100, len(png) / 2, len(png) - 12} {
+		corpus = append(corpus, hostile{fmt.Sprintf("png-cut-at-%d.png", cut), png[:cut], pipeline.ErrCorrupt})
+	}
+	return corpus
+}
+
+// TestHostileCorpus processes every hostile file: each gets its expected
+// outcome (a permanent error that names the object and the reason, or a
+// correct thumbnail), nothing panics, and the heap stays within
+// hostileHeapBound of where it started.
+func TestHostileCorpus(t *testing.T) {
+	ctx := context.Background()
+	b := memblob.OpenBucket(nil)
+	defer b.Close()
+	th, err := pipeline.NewThumbnailer(pipeline.DefaultConfig(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	corpus := hostileCorpus()
+	for _, h := range corpus {
+		if err := b.WriteAll(ctx, "hostile/"+h.name, h.data, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	peak := peakHeap(t, func() {
+		for _, h := range corpus {
+			t.Run(h.name, func(t *testing.T) {
+				key := "hostile/" + h.name
+				res, err := th.Process(ctx, b, key)
+				if h.want == nil {
+					if err != nil || res.Written() != 1 {
+						t.Fatalf("want a thumbnail, got %+v, %v", res, err)
+					}
+					out, err := b.ReadAll(ctx, res.Variants[0].Key)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if bytes.Contains(out, []byte("<script")) || bytes.Contains(out, []byte("Exif")) {
+						t.Errorf("source bytes passed through into %s", res.Variants[0].Key)
+					}
+					return
+				}
+				if !errors.Is(err, h.want) || pipeline.Retryable(err) {
+					t.Fatalf("got %v; want a permanent %v", err, h.want)
+				}
+				if !strings.Contains(err.Error(), key) {
+					t.Errorf("error %q does not name the object", err)
+				}
+				if ok, _ := b.Exists(ctx, "thumbnails/200x200/"+key); ok {
+					t.Error("a refused file got a thumbnail")
+				}
+			})
+		}
+	})
+	t.Logf("hostile corpus: %d files, peak heap %.1f MiB above baseline (bound %d MiB)",
+		len(corpus), float64(peak)/(1<<20), hostileHeapBound>>20)
+	if peak > hostileHeapBound {
+		t.Errorf("peak heap rose %d MiB above baseline; bound %d MiB", peak>>20, hostileHeapBound>>20)
+	}
+}
+
+// peakHeap runs fn while sampling the live heap every millisecond, and
+// returns the highest it rose above the heap before fn.
+func peakHeap(t *testing.T, fn func()) uint64 {
+	t.Helper()
+	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	read := func() uint64 { metrics.Read(sample); return sample[0].Value.Uint64() }
+	runtime.GC()
+	base := read()
+	var peak atomic.Uint64
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		tick := time.NewTicker(time.Millisecond)
+		defer tick.Stop()
+		for {
+			if v := read(); v > peak.Load() {
+				peak.Store(v)
+			}
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	fn()
+	close(stop)
+	wg.Wait()
+	if p := peak.Load(); p > base {
+		return p - base
+	}
+	return 0
+}
