@@ -59,9 +59,11 @@ type command struct {
 
 // commands lists the subcommands by name; each lives in its own file.
 var commands = map[string]command{
-	"process":  {"make the thumbnails of the given keys", runProcess},
-	"backfill": {"make the thumbnails of every object in a bucket", runBackfill},
-	"watch":    {"watch a folder (or bucket) and keep its thumbnails current", runWatch},
+	"process":     {"make the thumbnails of the given keys", runProcess},
+	"backfill":    {"make the thumbnails of every object in a bucket", runBackfill},
+	"watch":       {"watch a folder (or bucket) and keep its thumbnails current", runWatch},
+	"serve":       {"serve the MinIO bucket-notification webhook", runServe},
+	"minio-setup": {"create MinIO buckets and point their notifications at the webhook", runMinIOSetup},
 }
 
 var (

@@ -1,0 +1,242 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"slices"
+	"time"
+
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
+	"github.com/minio/minio-go/v7/pkg/notification"
+
+	"github.com/thumbpipe/thumbpipe/internal/buckets"
+)
+
+// defaultWebhookID is the <ID> of MinIO's MINIO_NOTIFY_WEBHOOK_*_<ID>
+// variables that the bucket notification points at.
+const defaultWebhookID = "THUMBPIPE"
+
+// notifyEvents are the events thumbpipe asks MinIO for.
+var notifyEvents = []notification.EventType{notification.ObjectCreatedAll, notification.ObjectRemovedAll}
+
+// minioFlags are the settings of minio-setup (also read by serve --minio-setup).
+type minioFlags struct {
+	endpoint, webhookID, prefix, suffix, wait *envFlag
+	accessKey, secretKey                      func() string
+}
+
+func minioSetupFlags(fs *flag.FlagSet, e env) *minioFlags {
+	return &minioFlags{
+		endpoint: newEnvFlag(fs, e, "minio-endpoint", "THUMBPIPE_MINIO_ENDPOINT", "",
+			"MinIO's URL, e.g. http://minio:9000 (default: the endpoint parameter of the bucket URL)"),
+		webhookID: newEnvFlag(fs, e, "webhook-id", "THUMBPIPE_MINIO_WEBHOOK_ID", defaultWebhookID,
+			"the <ID> of MinIO's MINIO_NOTIFY_WEBHOOK_ENABLE_<ID>: notifications go to arn:minio:sqs::<ID>:webhook"),
+		prefix: newEnvFlag(fs, e, "notify-prefix", "THUMBPIPE_NOTIFY_PREFIX", "", "notify only for keys with this prefix"),
+		suffix: newEnvFlag(fs, e, "notify-suffix", "THUMBPIPE_NOTIFY_SUFFIX", "", "notify only for keys with this suffix, e.g. .jpg"),
+		wait:   newEnvFlag(fs, e, "minio-wait", "THUMBPIPE_MINIO_WAIT", "1m", "how long to wait for MinIO to answer"),
+		// The same credentials s3blob reads.
+		accessKey: func() string { return e.getenv("AWS_ACCESS_KEY_ID") },
+		secretKey: func() string { return e.getenv("AWS_SECRET_ACCESS_KEY") },
+	}
+}
+
+func runMinIOSetup(ctx context.Context, args []string, e env) error {
+	fs := newFlags("minio-setup", "[flags]", e)
+	bucketURL := newEnvFlag(fs, e, "bucket-url", "THUMBPIPE_BUCKET_URL", "", "blob URL template of serve; its endpoint and region locate MinIO")
+	names := newEnvFlag(fs, e, "buckets", "THUMBPIPE_BUCKETS", "", "comma-separated buckets to create and to notify thumbpipe about")
+	logFormat := newEnvFlag(fs, e, "log-format", "THUMBPIPE_LOG_FORMAT", "auto", "json, text, or auto")
+	m := minioSetupFlags(fs, e)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%w: minio-setup takes no arguments, got %q", errUsage, fs.Args())
+	}
+	bs := splitComma(names.Get())
+	if len(bs) == 0 {
+		return fmt.Errorf("%w: THUMBPIPE_BUCKETS (or --buckets) is required", errUsage)
+	}
+	return minioSetup(ctx, m, bucketURL.Get(), bs, newLogger(e.stderr, logFormat.Get()))
+}
+
+// minioTarget is where MinIO is and how to reach it.
+type minioTarget struct {
+	host   string // host:port
+	secure bool
+	region string
+}
+
+// locateMinIO finds MinIO from --minio-endpoint or the endpoint and region
+// of the bucket URL template.
+func locateMinIO(endpoint, template string) (minioTarget, error) {
+	t := minioTarget{region: "us-east-1"}
+	disableHTTPS := false
+	if template != "" {
+		u, err := url.Parse(buckets.Expand(template, "bucket"))
+		if err != nil {
+			return t, fmt.Errorf("%w: bucket URL %q: %v", errUsage, template, err)
+		}
+		q := u.Query()
+		if endpoint == "" {
+			endpoint = q.Get("endpoint")
+		}
+		if r := q.Get("region"); r != "" {
+			t.region = r
+		}
+		disableHTTPS = q.Get("disable_https") == "true"
+	}
+	if endpoint == "" {
+		return t, fmt.Errorf("%w: MinIO's endpoint is unknown: set THUMBPIPE_MINIO_ENDPOINT or an endpoint= parameter in THUMBPIPE_BUCKET_URL", errUsage)
+	}
+	u, err := url.Parse(endpoint)
+	if err != nil || u.Host == "" {
+		// A bare host:port.
+		t.host, t.secure = endpoint, !disableHTTPS
+		return t, nil
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return t, fmt.Errorf("%w: MinIO endpoint %q: scheme must be http or https", errUsage, endpoint)
+	}
+	t.host, t.secure = u.Host, u.Scheme == "https"
+	return t, nil
+}
+
+// minioSetup creates the buckets that are missing and points their
+// notifications at the webhook, idempotently.
+func minioSetup(ctx context.Context, m *minioFlags, template string, names []string, log *slog.Logger) error {
+	target, err := locateMinIO(m.endpoint.Get(), template)
+	if err != nil {
+		return err
+	}
+	wait, err := time.ParseDuration(m.wait.Get())
+	if err != nil || wait < 0 {
+		return fmt.Errorf("%w: THUMBPIPE_MINIO_WAIT %q is not a duration", errUsage, m.wait.Get())
+	}
+	if m.accessKey() == "" || m.secretKey() == "" {
+		return fmt.Errorf("%w: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must hold MinIO's credentials", errUsage)
+	}
+	client, err := minio.New(target.host, &minio.Options{
+		Creds:  credentials.NewStaticV4(m.accessKey(), m.secretKey(), ""),
+		Secure: target.secure,
+		Region: target.region,
+	})
+	if err != nil {
+		return fmt.Errorf("minio client: %w", err)
+	}
+	if err := waitMinIO(ctx, client, wait); err != nil {
+		return err
+	}
+	arn := notification.NewArn("minio", "sqs", "", m.webhookID.Get(), "webhook")
+	for _, name := range names {
+		created, err := ensureBucket(ctx, client, name, target.region)
+		if err != nil {
+			return err
+		}
+		changed, err := ensureNotification(ctx, client, name, arn, m.prefix.Get(), m.suffix.Get())
+		if err != nil {
+			return err
+		}
+		log.Info("minio bucket ready", "bucket", name, "created", created, "notification_changed", changed, "arn", arn.String(),
+			"prefix", m.prefix.Get(), "suffix", m.suffix.Get())
+	}
+	return nil
+}
+
+// waitMinIO waits until MinIO answers an authenticated request.
+func waitMinIO(ctx context.Context, client *minio.Client, wait time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	delay := 100 * time.Millisecond
+	for {
+		_, err := client.ListBuckets(ctx)
+		if err == nil {
+			return nil
+		}
+		var resp minio.ErrorResponse
+		if errors.As(err, &resp) && resp.StatusCode == 403 {
+			return fmt.Errorf("minio at %s refused the credentials: %w", client.EndpointURL(), err)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("minio at %s did not answer within %v: %w", client.EndpointURL(), wait, err)
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, 2*time.Second)
+	}
+}
+
+func ensureBucket(ctx context.Context, client *minio.Client, name, region string) (bool, error) {
+	ok, err := client.BucketExists(ctx, name)
+	if err != nil {
+		return false, fmt.Errorf("bucket %s: %w", name, err)
+	}
+	if ok {
+		return false, nil
+	}
+	if err := client.MakeBucket(ctx, name, minio.MakeBucketOptions{Region: region}); err != nil {
+		if code := minio.ToErrorResponse(err).Code; code == "BucketAlreadyOwnedByYou" || code == "BucketAlreadyExists" {
+			return false, nil
+		}
+		return false, fmt.Errorf("create bucket %s: %w", name, err)
+	}
+	return true, nil
+}
+
+// ensureNotification makes the bucket's queue configurations for arn
+// exactly one, for notifyEvents with the filters; other configurations are
+// kept. It reports whether it changed anything.
+func ensureNotification(ctx context.Context, client *minio.Client, bucket string, arn notification.Arn, prefix, suffix string) (bool, error) {
+	cur, err := client.GetBucketNotification(ctx, bucket)
+	if err != nil {
+		return false, fmt.Errorf("bucket %s: get notification: %w", bucket, err)
+	}
+	var ours []notification.QueueConfig
+	kept := cur
+	kept.QueueConfigs = nil
+	for _, q := range cur.QueueConfigs {
+		if sameTarget(q.Queue, arn) {
+			ours = append(ours, q)
+		} else {
+			kept.QueueConfigs = append(kept.QueueConfigs, q)
+		}
+	}
+	if len(ours) == 1 && ours[0].Equal(notifyEvents, prefix, suffix) {
+		return false, nil
+	}
+	want := notification.NewConfig(arn)
+	want.AddEvents(notifyEvents...)
+	if prefix != "" {
+		want.AddFilterPrefix(prefix)
+	}
+	if suffix != "" {
+		want.AddFilterSuffix(suffix)
+	}
+	if want.Filter != nil && len(want.Filter.S3Key.FilterRules) == 0 {
+		want.Filter = nil
+	}
+	kept.AddQueue(want)
+	if err := client.SetBucketNotification(ctx, bucket, kept); err != nil {
+		if minio.ToErrorResponse(err).Code == "InvalidArgument" {
+			return false, fmt.Errorf("bucket %s: set notification to %s: %w (is MINIO_NOTIFY_WEBHOOK_ENABLE_%s=on set on the MinIO server?)",
+				bucket, arn, err, arn.AccountID)
+		}
+		return false, fmt.Errorf("bucket %s: set notification to %s: %w", bucket, arn, err)
+	}
+	return true, nil
+}
+
+// sameTarget reports whether a queue ARN as MinIO returns it (with its
+// region filled in) names the same webhook target as arn.
+func sameTarget(queue string, arn notification.Arn) bool {
+	a, err := notification.NewArnFromString(queue)
+	if err != nil {
+		return false
+	}
+	return slices.Equal([]string{a.Partition, a.Service, a.AccountID, a.Resource},
+		[]string{arn.Partition, arn.Service, arn.AccountID, arn.Resource})
+}
