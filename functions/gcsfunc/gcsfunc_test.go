@@ -282,8 +282,10 @@ func TestAcknowledged(t *testing.T) {
 		wantOpen bool
 	}{
 		{
-			name:    "thumbnail prefix without marker",
-			event:   func(t *testing.T) event.Event { return objectEvent(t, TypeFinalized, "thumbpipe-demo", "thumbnails/64x64/a.jpg", nil) },
+			name: "thumbnail prefix without marker",
+			event: func(t *testing.T) event.Event {
+				return objectEvent(t, TypeFinalized, "thumbpipe-demo", "thumbnails/64x64/a.jpg", nil)
+			},
 			wantMsg: "skipped",
 		},
 		{
@@ -294,38 +296,52 @@ func TestAcknowledged(t *testing.T) {
 			wantMsg: "skipped",
 		},
 		{
-			name:    "folder marker",
-			event:   func(t *testing.T) event.Event { return objectEvent(t, TypeFinalized, "thumbpipe-demo", "uploads/", nil) },
+			name: "folder marker",
+			event: func(t *testing.T) event.Event {
+				return objectEvent(t, TypeFinalized, "thumbpipe-demo", "uploads/", nil)
+			},
 			wantMsg: "skipped",
 		},
 		{
-			name:    "metadata updated",
-			event:   func(t *testing.T) event.Event { return objectEvent(t, "google.cloud.storage.object.v1.metadataUpdated", "thumbpipe-demo", "a.jpg", nil) },
+			name: "metadata updated",
+			event: func(t *testing.T) event.Event {
+				return objectEvent(t, "google.cloud.storage.object.v1.metadataUpdated", "thumbpipe-demo", "a.jpg", nil)
+			},
 			wantMsg: "event type not handled; acknowledged",
 		},
 		{
-			name:    "archived",
-			event:   func(t *testing.T) event.Event { return objectEvent(t, "google.cloud.storage.object.v1.archived", "thumbpipe-demo", "a.jpg", nil) },
+			name: "archived",
+			event: func(t *testing.T) event.Event {
+				return objectEvent(t, "google.cloud.storage.object.v1.archived", "thumbpipe-demo", "a.jpg", nil)
+			},
 			wantMsg: "event type not handled; acknowledged",
 		},
 		{
-			name:    "pub/sub message",
-			event:   func(t *testing.T) event.Event { return newEvent(t, "google.cloud.pubsub.topic.v1.messagePublished", "x", "y", map[string]any{"message": map[string]any{}}) },
+			name: "pub/sub message",
+			event: func(t *testing.T) event.Event {
+				return newEvent(t, "google.cloud.pubsub.topic.v1.messagePublished", "x", "y", map[string]any{"message": map[string]any{}})
+			},
 			wantMsg: "event type not handled; acknowledged",
 		},
 		{
-			name:    "data not JSON",
-			event:   func(t *testing.T) event.Event { return newEvent(t, TypeFinalized, "thumbpipe-demo", "a.jpg", []byte("\x00\x01garbage")) },
+			name: "data not JSON",
+			event: func(t *testing.T) event.Event {
+				return newEvent(t, TypeFinalized, "thumbpipe-demo", "a.jpg", []byte("\x00\x01garbage"))
+			},
 			wantMsg: "malformed event; acknowledged",
 		},
 		{
-			name:    "data without a name",
-			event:   func(t *testing.T) event.Event { return newEvent(t, TypeFinalized, "thumbpipe-demo", "a.jpg", map[string]any{"bucket": "thumbpipe-demo"}) },
+			name: "data without a name",
+			event: func(t *testing.T) event.Event {
+				return newEvent(t, TypeFinalized, "thumbpipe-demo", "a.jpg", map[string]any{"bucket": "thumbpipe-demo"})
+			},
 			wantMsg: "malformed event; acknowledged",
 		},
 		{
-			name:    "no data",
-			event:   func(t *testing.T) event.Event { return newEvent(t, TypeDeleted, "thumbpipe-demo", "a.jpg", []byte(nil)) },
+			name: "no data",
+			event: func(t *testing.T) event.Event {
+				return newEvent(t, TypeDeleted, "thumbpipe-demo", "a.jpg", []byte(nil))
+			},
 			wantMsg: "malformed event; acknowledged",
 		},
 		{
@@ -346,14 +362,18 @@ func TestAcknowledged(t *testing.T) {
 			wantOpen: true,
 		},
 		{
-			name:     "source already gone",
-			event:    func(t *testing.T) event.Event { return objectEvent(t, TypeFinalized, "thumbpipe-demo", "gone.jpg", nil) },
+			name: "source already gone",
+			event: func(t *testing.T) event.Event {
+				return objectEvent(t, TypeFinalized, "thumbpipe-demo", "gone.jpg", nil)
+			},
 			wantMsg:  "failed permanently; acknowledged",
 			wantOpen: true,
 		},
 		{
-			name:     "not an image",
-			event:    func(t *testing.T) event.Event { return objectEvent(t, TypeFinalized, "thumbpipe-demo", "notes.jpg", nil) },
+			name: "not an image",
+			event: func(t *testing.T) event.Event {
+				return objectEvent(t, TypeFinalized, "thumbpipe-demo", "notes.jpg", nil)
+			},
 			put:      map[string][]byte{"notes.jpg": []byte("just some text that claims to be a JPEG")},
 			wantMsg:  "failed permanently; acknowledged",
 			wantOpen: true,
