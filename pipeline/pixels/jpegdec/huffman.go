@@ -3,6 +3,10 @@ package jpegdec
 // lutBits is the number of bits of lookahead in the Huffman fast tables.
 const lutBits = 9
 
+// pairBits is the lookahead of the AC skip table, which steps over up to
+// two coefficients per lookup.
+const pairBits = 12
+
 type huffTable struct {
 	defined bool
 	// lut maps the next lutBits bits to (codeLength<<8 | symbol), or 0 when
@@ -12,6 +16,17 @@ type huffTable struct {
 	// coefficient when its code and magnitude bits fit in lutBits:
 	// value<<16 | run<<8 | totalLength, or 0.
 	fastAC [1 << lutBits]int32
+	// skip (AC tables only) maps the next lutBits bits, for codes of at
+	// most lutBits, to advance<<8 | codeLength+magnitudeBits: everything
+	// needed to step over a coefficient without computing its value.
+	// advance is run+1, 16 for ZRL and 64 for EOB.
+	skip [1 << lutBits]uint16
+	// skip2 (AC tables only) maps the next pairBits bits to the effect of
+	// the first one or two coefficients they hold, when those fit:
+	// a1<<18 | l1<<13 | aT<<5 | lT, where a1, l1 are the advance and bit
+	// length of the first coefficient alone and aT, lT those of the pair
+	// (equal to a1, l1 when there is no second coefficient). 0 = none.
+	skip2 [1 << pairBits]uint32
 	// Canonical decoding for codes longer than lutBits: maxCode[l] is the
 	// largest code of length l (-1 if none) and valPtr[l] is the index in
 	// vals of the first code of length l minus that code.
@@ -60,6 +75,8 @@ func (t *huffTable) build(counts *[17]int, vals []byte, ac bool) error {
 	t.nvals = copy(t.vals[:], vals)
 	clear(t.lut[:])
 	clear(t.fastAC[:])
+	clear(t.skip[:])
+	clear(t.skip2[:])
 	code, k := int32(0), 0
 	for l := 1; l <= 16; l++ {
 		cnt := counts[l]
@@ -94,6 +111,14 @@ func (t *huffTable) build(counts *[17]int, vals []byte, ac bool) error {
 			l := int(e >> 8)
 			rs := uint8(e)
 			r, s := int(rs>>4), int(rs&15)
+			switch {
+			case s != 0:
+				t.skip[i] = uint16(r+1)<<8 | uint16(l+s)
+			case r == 15:
+				t.skip[i] = 16<<8 | uint16(l)
+			default:
+				t.skip[i] = 64<<8 | uint16(l)
+			}
 			if s == 0 || l+s > lutBits {
 				continue
 			}
@@ -102,8 +127,59 @@ func (t *huffTable) build(counts *[17]int, vals []byte, ac bool) error {
 			t.fastAC[i] = v<<16 | int32(r)<<8 | int32(l+s)
 		}
 	}
+	if ac {
+		t.buildSkip2()
+	}
 	t.defined = true
 	return nil
+}
+
+// step decodes the AC symbol at the top of the avail-bit string code and
+// returns its advance and total bit length (code plus magnitude bits), or
+// ok = false if it does not fit.
+func (t *huffTable) step(code uint32, avail int) (adv, length int, ok bool) {
+	for l := 1; l <= avail; l++ {
+		c := int32(code >> (avail - l))
+		if c > t.maxCode[l] {
+			continue
+		}
+		i := c + t.valPtr[l]
+		if i < 0 || int(i) >= t.nvals {
+			return 0, 0, false
+		}
+		rs := t.vals[i]
+		r, s := int(rs>>4), int(rs&15)
+		switch {
+		case s != 0:
+			adv = r + 1
+		case r == 15:
+			adv = 16
+		default:
+			adv = 64
+		}
+		if l+s > avail {
+			return 0, 0, false
+		}
+		return adv, l + s, true
+	}
+	return 0, 0, false
+}
+
+func (t *huffTable) buildSkip2() {
+	for i := range t.skip2 {
+		a1, l1, ok := t.step(uint32(i), pairBits)
+		if !ok {
+			continue
+		}
+		aT, lT := a1, l1
+		if a1 < 64 && l1 < pairBits {
+			rest := uint32(i) & (1<<(pairBits-l1) - 1)
+			if a2, l2, ok := t.step(rest, pairBits-l1); ok {
+				aT, lT = a1+a2, l1+l2
+			}
+		}
+		t.skip2[i] = uint32(a1)<<18 | uint32(l1)<<13 | uint32(aT)<<5 | uint32(lT)
+	}
 }
 
 // extend converts s magnitude bits to a signed coefficient (JPEG F.12).

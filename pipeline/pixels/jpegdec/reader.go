@@ -183,6 +183,20 @@ func (d *decoder) skipEntropy() error {
 // bits are in it: if d.n ever drops below d.pad, the decoder consumed bits
 // that do not exist, i.e. the data is truncated or corrupt.
 
+// fill is the inlinable fast path of refill for n < 32: when the next 8
+// input bytes contain no 0xFF it takes as many whole bytes as fit.
+func (d *decoder) fill(acc uint64, n uint) (uint64, uint) {
+	if p := d.pos; p+8 <= d.end {
+		x := binary.BigEndian.Uint64(d.buf[p : p+8])
+		if y := ^x; (y-0x0101010101010101)&^y&0x8080808080808080 == 0 {
+			k := (64 - n) >> 3
+			d.pos = p + int(k)
+			return acc | x>>(64-8*k)<<(64-8*k)>>n, n + 8*k
+		}
+	}
+	return d.refill(acc, n)
+}
+
 // refill tops the accumulator up to at least 57 bits.
 func (d *decoder) refill(acc uint64, n uint) (uint64, uint) {
 	for n <= 56 {

@@ -1,5 +1,7 @@
 package jpegdec
 
+import "encoding/binary"
+
 // unzig maps zig-zag order to natural (row-major) order.
 var unzig = [64]uint8{
 	0, 1, 8, 16, 9, 2, 3, 10,
@@ -275,7 +277,20 @@ func (d *decoder) baselineBlock(s *scanComp, bx, by int) error {
 	// AC coefficients that the reduced IDCT uses.
 	for k <= maxK {
 		if n < 32 {
-			acc, n = d.refill(acc, n)
+			if p := d.pos; p+8 <= d.end {
+				// Inlined fast path of refill, see decoder.fill.
+				x := binary.BigEndian.Uint64(d.buf[p : p+8])
+				if y := ^x; (y-0x0101010101010101)&^y&0x8080808080808080 == 0 {
+					b := (64 - n) >> 3
+					d.pos = p + int(b)
+					acc |= x >> (64 - 8*b) << (64 - 8*b) >> n
+					n += 8 * b
+				} else {
+					acc, n = d.refill(acc, n)
+				}
+			} else {
+				acc, n = d.refill(acc, n)
+			}
 		}
 		if e := ac.fastAC[acc>>(64-lutBits)]; e != 0 {
 			k += int(e>>8) & 15
@@ -326,33 +341,52 @@ func (d *decoder) baselineBlock(s *scanComp, bx, by int) error {
 		nz = true
 		k++
 	}
-	// Remaining AC coefficients: decode and discard.
+	// Remaining AC coefficients: step over them without computing values.
 	for k < 64 {
 		if n < 32 {
-			acc, n = d.refill(acc, n)
+			if p := d.pos; p+8 <= d.end {
+				// Inlined fast path of refill, see decoder.fill.
+				x := binary.BigEndian.Uint64(d.buf[p : p+8])
+				if y := ^x; (y-0x0101010101010101)&^y&0x8080808080808080 == 0 {
+					b := (64 - n) >> 3
+					d.pos = p + int(b)
+					acc |= x >> (64 - 8*b) << (64 - 8*b) >> n
+					n += 8 * b
+				} else {
+					acc, n = d.refill(acc, n)
+				}
+			} else {
+				acc, n = d.refill(acc, n)
+			}
 		}
-		if e := ac.fastAC[acc>>(64-lutBits)]; e != 0 {
-			k += int(e>>8)&15 + 1
+		if e := ac.skip2[acc>>(64-pairBits)]; e != 0 {
+			// One or two coefficients; the pair is used unless the first
+			// one ends the block (EOB's advance is 64).
+			var l uint
+			if a1 := int(e >> 18); k+a1 < 64 {
+				k += int(e>>5) & 0xFF
+				l = uint(e & 31)
+			} else {
+				k += a1
+				l = uint(e>>13) & 31
+			}
+			acc <<= l
+			n -= l
+			continue
+		}
+		if e := ac.skip[acc>>(64-lutBits)]; e != 0 {
+			k += int(e >> 8)
 			l := uint(e & 0xFF)
 			acc <<= l
 			n -= l
 			continue
 		}
-		var rs uint8
-		if e := ac.lut[acc>>(64-lutBits)]; e != 0 {
-			l := uint(e >> 8)
-			rs = uint8(e)
-			acc <<= l
-			n -= l
-		} else {
-			sy, l := ac.slowSym(acc)
-			if l == 0 {
-				return errBadCode
-			}
-			acc <<= l
-			n -= l
-			rs = sy
+		rs, l := ac.slowSym(acc)
+		if l == 0 {
+			return errBadCode
 		}
+		acc <<= l
+		n -= l
 		r, sz := int(rs>>4), uint(rs&15)
 		if sz == 0 {
 			if r != 15 {
