@@ -2,9 +2,13 @@ package jpegdec
 
 import (
 	"bytes"
+	"image"
 	"image/jpeg"
+	"io"
 	"sync"
 	"testing"
+
+	"github.com/disintegration/imaging"
 )
 
 // Benchmark inputs are generated once per process: camera-like 4:2:0
@@ -46,6 +50,44 @@ func BenchmarkDecode(b *testing.B) {
 				}
 			})
 		}
+	}
+}
+
+// BenchmarkThumbnail measures a whole 200x200 thumbnail: decode, Lanczos
+// fill to the box with imaging, and JPEG encode.
+func BenchmarkThumbnail(b *testing.B) {
+	thumb := func(b *testing.B, img image.Image) {
+		t := imaging.Fill(img, 200, 200, imaging.Center, imaging.Lanczos)
+		if err := jpeg.Encode(io.Discard, t, &jpeg.Options{Quality: 85}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for _, in := range benchInputs() {
+		b.Run(in.name+"/image-jpeg+imaging", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				img, err := jpeg.Decode(bytes.NewReader(in.data))
+				if err != nil {
+					b.Fatal(err)
+				}
+				thumb(b, img)
+			}
+		})
+		b.Run(in.name+"/jpegdec+imaging", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				cfg, err := DecodeConfig(bytes.NewReader(in.data))
+				if err != nil {
+					b.Fatal(err)
+				}
+				s := ScaleFor(cfg.Width, cfg.Height, 200, 200)
+				img, _, err := Decode(bytes.NewReader(in.data), Options{Scale: s, MaxPixels: 100e6})
+				if err != nil {
+					b.Fatal(err)
+				}
+				thumb(b, img)
+			}
+		})
 	}
 }
 

@@ -21,18 +21,20 @@ func (d *decoder) output() (image.Image, error) {
 		return img, nil
 	}
 	img := image.NewNRGBA(image.Rect(0, 0, w, h))
-	// Per component, the plane column for each output column.
+	// Per component, the plane column for each output column, unless the
+	// component needs no horizontal upsampling or only doubling (the
+	// common 4:2:0 and 4:2:2 chroma at full size), which is done inline.
 	var xmaps [4][]int32
-	identity := true
+	identity, halfChroma := true, d.ncomp == 3
 	for i := 0; i < d.ncomp; i++ {
 		c := &d.comp[i]
 		if c.sx != 1 || c.sy != 1 {
 			identity = false
 		}
-	}
-	if !identity {
-		for i := 0; i < d.ncomp; i++ {
-			c := &d.comp[i]
+		if want := min(i, 1) + 1; c.sx != want {
+			halfChroma = false
+		}
+		if c.sx != 1 {
 			m := make([]int32, w)
 			for x := range m {
 				m[x] = int32(x / c.sx)
@@ -58,6 +60,10 @@ func (d *decoder) output() (image.Image, error) {
 			default:
 				cmykRow(dst, rows[0][:w], rows[1][:w], rows[2][:w], rows[3][:w], cs == YCCK)
 			}
+			continue
+		}
+		if halfChroma && cs == YCbCr {
+			ycbcrRowHalf(dst, rows[0][:w], rows[1][:(w+1)/2], rows[2][:(w+1)/2])
 			continue
 		}
 		// Gather upsampled (replicated) rows, then convert.
@@ -104,6 +110,43 @@ func ycbcrRow(dst, ys, cbs, crs []byte) {
 		yy1 := int32(ys[i]) * 0x10101
 		cb1 := int32(cbs[i]) - 128
 		cr1 := int32(crs[i]) - 128
+
+		r := yy1 + 91881*cr1
+		if uint32(r)&0xff000000 == 0 {
+			r >>= 16
+		} else {
+			r = ^(r >> 31)
+		}
+		g := yy1 - 22554*cb1 - 46802*cr1
+		if uint32(g)&0xff000000 == 0 {
+			g >>= 16
+		} else {
+			g = ^(g >> 31)
+		}
+		b := yy1 + 116130*cb1
+		if uint32(b)&0xff000000 == 0 {
+			b >>= 16
+		} else {
+			b = ^(b >> 31)
+		}
+		p := dst[4*i : 4*i+4 : 4*i+4]
+		p[0] = uint8(r)
+		p[1] = uint8(g)
+		p[2] = uint8(b)
+		p[3] = 0xFF
+	}
+}
+
+// ycbcrRowHalf is ycbcrRow with chroma at half the horizontal resolution,
+// replicated (nearest neighbour, as image/jpeg does).
+func ycbcrRowHalf(dst, ys, cbs, crs []byte) {
+	n := len(ys)
+	dst = dst[:4*n]
+	cbs, crs = cbs[:(n+1)/2], crs[:(n+1)/2]
+	for i := 0; i < n; i++ {
+		yy1 := int32(ys[i]) * 0x10101
+		cb1 := int32(cbs[i>>1]) - 128
+		cr1 := int32(crs[i>>1]) - 128
 
 		r := yy1 + 91881*cr1
 		if uint32(r)&0xff000000 == 0 {

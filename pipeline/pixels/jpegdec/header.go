@@ -331,7 +331,8 @@ func (d *decoder) processAPP14(n int) error {
 }
 
 func (d *decoder) processAPP1(n int) error {
-	if d.exifSeen || n < 14 {
+	if d.exifSeen || d.sofSeen || n < 14 {
+		// Only Exif before the frame header counts, as in DecodeConfig.
 		return d.skip(n)
 	}
 	p, err := d.readSegment(n)
