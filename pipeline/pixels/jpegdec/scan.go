@@ -441,36 +441,68 @@ func (d *decoder) acFirst(s *scanComp, bx, by, ss, se int, al uint) error {
 	K := c.maxK + 1
 	bi := by*c.bw + bx
 	coefs := c.coefs[bi*K : bi*K+K]
+	ac := s.ac
+	acc, n := d.acc, d.n
 	for k := ss; k <= se; {
-		rs, err := d.sym(s.ac)
-		if err != nil {
-			return err
+		if n < 32 {
+			acc, n = d.refill(acc, n)
 		}
-		r, sz := int(rs>>4), uint(rs&15)
-		if sz == 0 {
-			if r < 15 {
-				d.eobrun = 1 << r
-				if r > 0 {
-					d.eobrun += uint32(d.bits(uint(r)))
+		var v int32
+		if e := ac.fastAC[acc>>(64-lutBits)]; e != 0 {
+			k += int(e>>8) & 15
+			l := uint(e & 0xFF)
+			acc <<= l
+			n -= l
+			v = e >> 16
+		} else {
+			var rs uint8
+			if e := ac.lut[acc>>(64-lutBits)]; e != 0 {
+				l := uint(e >> 8)
+				rs = uint8(e)
+				acc <<= l
+				n -= l
+			} else {
+				sy, l := ac.slowSym(acc)
+				if l == 0 {
+					return errBadCode
 				}
-				d.eobrun--
-				return nil
+				acc <<= l
+				n -= l
+				rs = sy
 			}
-			k += 16
-			continue
+			r, sz := int(rs>>4), uint(rs&15)
+			if sz == 0 {
+				if r < 15 {
+					// EOBn: this block and the next 2^r-1+bits(r) end here.
+					// At most 16+14 bits were needed since the refill.
+					run := uint32(1) << r
+					if r > 0 {
+						run += uint32(acc >> (64 - r))
+						acc <<= uint(r)
+						n -= uint(r)
+					}
+					d.eobrun = run - 1
+					break
+				}
+				k += 16
+				continue
+			}
+			k += r
+			v = extend(int32(acc>>(64-sz)), sz)
+			acc <<= sz
+			n -= sz
 		}
-		k += r
 		if k > se {
 			return FormatError("bad AC run")
 		}
-		v := extend(d.bits(sz), sz) << al
 		if k < K {
-			coefs[k] = int16(v)
+			coefs[k] = int16(v << al)
 		} else {
 			c.mask[bi] |= 1 << k
 		}
 		k++
 	}
+	d.acc, d.n = acc, n
 	return nil
 }
 
