@@ -170,9 +170,9 @@ func TestMutations(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
 	names := []string{"base420.jpg", "restart420.jpg", "prog420.jpg", "progcustom420.jpg",
 		"progrestart422.jpg", "grayprog.jpg", "ycckprog.jpg", "base411.jpg"}
-	iters := 60
+	iters := 25
 	if testing.Short() {
-		iters = 15
+		iters = 8
 	}
 	for _, name := range names {
 		orig := readFixture(t, name)
