@@ -1,0 +1,294 @@
+package gcsfunc
+
+import (
+	"bytes"
+	"errors"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+const deployScript = "../../deploy/gcloud/deploy.sh"
+
+// runDeploy runs deploy.sh with args and exactly the given THUMBPIPE_* and
+// GCF_* variables (the rest of the environment is kept).
+func runDeploy(t *testing.T, env map[string]string, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
+	cmd := exec.Command("bash", append([]string{deployScript}, args...)...)
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "THUMBPIPE_") && !strings.HasPrefix(kv, "GCF_") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	for k, v := range env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err = cmd.Run()
+	return out.String(), errb.String(), err
+}
+
+// printedCommands splits the dry run's "+ cmd args..." lines into argument
+// lists, unquoting them as bash would.
+func printedCommands(t *testing.T, stdout string) [][]string {
+	t.Helper()
+	var cmds [][]string
+	for _, line := range strings.Split(strings.TrimSpace(stdout), "\n") {
+		line, ok := strings.CutPrefix(line, "+ ")
+		if !ok {
+			t.Fatalf("unexpected output line %q", line)
+		}
+		out, err := exec.Command("bash", "-c", `eval "set -- $1"; printf '%s\0' "$@"`, "_", line).Output()
+		if err != nil {
+			t.Fatalf("unquote %q: %v", line, err)
+		}
+		cmds = append(cmds, strings.Split(strings.TrimSuffix(string(out), "\x00"), "\x00"))
+	}
+	return cmds
+}
+
+// envFlag decodes --set-env-vars=[^D^]K=V<D>K=V... (gcloud topic escaping).
+func envFlag(t *testing.T, v string) map[string]string {
+	t.Helper()
+	sep := ","
+	if strings.HasPrefix(v, "^") {
+		end := strings.Index(v[1:], "^")
+		if end < 1 {
+			t.Fatalf("bad delimiter syntax in %q", v)
+		}
+		sep, v = v[1:end+1], v[end+2:]
+	}
+	m := map[string]string{}
+	for _, kv := range strings.Split(v, sep) {
+		k, val, ok := strings.Cut(kv, "=")
+		if !ok {
+			t.Fatalf("%q in --set-env-vars has no =", kv)
+		}
+		m[k] = val
+	}
+	return m
+}
+
+// flags collects a command's --name=value flags; repeated flags keep every
+// value.
+func flags(args []string) map[string][]string {
+	m := map[string][]string{}
+	for _, a := range args {
+		if k, v, ok := strings.Cut(a, "="); ok && strings.HasPrefix(k, "--") {
+			m[k] = append(m[k], v)
+		} else if strings.HasPrefix(a, "--") {
+			m[a] = append(m[a], "")
+		}
+	}
+	return m
+}
+
+func TestDeployScriptKnowsEveryVariable(t *testing.T) {
+	out, _, err := runDeploy(t, nil, "--list-vars")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Fields(out)
+	want := EnvVars()
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("deploy.sh passes on %v\nthe function reads  %v", got, want)
+	}
+}
+
+// TestDeployDryRun stages the function, builds it, and checks the gcloud
+// commands it would run, with every variable the function reads set.
+func TestDeployDryRun(t *testing.T) {
+	t.Parallel()
+	env := map[string]string{}
+	for _, name := range EnvVars() {
+		env[name] = "" // each must be set below
+	}
+	set := map[string]string{
+		"THUMBPIPE_SIZES":         "200x200,800x600:fill",
+		"THUMBPIPE_FORMAT":        "jpeg",
+		"THUMBPIPE_JPEG_QUALITY":  "80",
+		"THUMBPIPE_OUTPUT_PREFIX": "thumbs/",
+		"THUMBPIPE_OUTPUT_BUCKET": "gs://photos-thumbs",
+		"THUMBPIPE_INCLUDE":       "uploads/**,incoming/*.jpg",
+		"THUMBPIPE_EXCLUDE":       "**/private/**",
+		"THUMBPIPE_MAX_BYTES":     "20MiB",
+		"THUMBPIPE_MAX_PIXELS":    "40000000",
+		"THUMBPIPE_CACHE_CONTROL": "public, max-age=86400",
+		EnvMaxEventAge:            "30m",
+	}
+	for k, v := range set {
+		if _, ok := env[k]; !ok {
+			t.Fatalf("the test sets %s, which the function does not read", k)
+		}
+		env[k] = v
+	}
+	for k, v := range env {
+		if v == "" {
+			t.Fatalf("the test gives %s no value: add it to the table", k)
+		}
+	}
+	// The values make a valid configuration: the deployed function starts.
+	if _, err := loadSettings(func(k string) string { return env[k] }); err != nil {
+		t.Fatalf("test values: %v", err)
+	}
+	env["THUMBPIPE_TOOLS_DIR"] = t.TempDir() // tooling, not the function's: not passed, no warning
+	env["GCF_PROJECT"] = "my-project"
+
+	stage := filepath.Join(t.TempDir(), "stage")
+	stdout, stderr, err := runDeploy(t, env, "--dry-run", "--bucket", "photos", "--region=europe-west1",
+		"--trigger-location", "eu", "--stage-dir", stage, "--memory", "2Gi", "--max-instances", "5")
+	if err != nil {
+		t.Fatalf("deploy.sh: %v\n%s", err, stderr)
+	}
+	if strings.Contains(stderr, "warning") {
+		t.Errorf("unexpected warning:\n%s", stderr)
+	}
+
+	cmds := printedCommands(t, stdout)
+	if len(cmds) != 2 {
+		t.Fatalf("%d commands, want the upload and the delete function:\n%s", len(cmds), stdout)
+	}
+	for i, want := range []struct{ name, typ string }{{"thumbpipe", TypeFinalized}, {"thumbpipe-delete", TypeDeleted}} {
+		args := cmds[i]
+		if !slices.Equal(args[:4], []string{"gcloud", "functions", "deploy", want.name}) {
+			t.Errorf("command %d starts %q", i, args[:4])
+		}
+		f := flags(args)
+		for flag, v := range map[string]string{
+			"--runtime":          "go126",
+			"--entry-point":      EntryPoint,
+			"--source":           stage,
+			"--region":           "europe-west1",
+			"--project":          "my-project",
+			"--memory":           "2Gi",
+			"--timeout":          "120s",
+			"--max-instances":    "5",
+			"--trigger-location": "eu",
+		} {
+			if got := f[flag]; len(got) != 1 || got[0] != v {
+				t.Errorf("%s: %s = %q, want %q", want.name, flag, got, v)
+			}
+		}
+		for _, flag := range []string{"--gen2", "--retry"} {
+			if _, ok := f[flag]; !ok {
+				t.Errorf("%s: no %s", want.name, flag)
+			}
+		}
+		filters := f["--trigger-event-filters"]
+		slices.Sort(filters)
+		if !slices.Equal(filters, []string{"bucket=photos", "type=" + want.typ}) {
+			t.Errorf("%s: trigger filters %q", want.name, filters)
+		}
+		if len(f["--set-env-vars"]) != 1 {
+			t.Fatalf("%s: --set-env-vars %q", want.name, f["--set-env-vars"])
+		}
+		got := envFlag(t, f["--set-env-vars"][0])
+		for _, name := range EnvVars() {
+			if got[name] != env[name] {
+				t.Errorf("%s: %s = %q, want %q", want.name, name, got[name], env[name])
+			}
+		}
+		if len(got) != len(EnvVars()) {
+			t.Errorf("%s: passes %d variables, want %d: %v", want.name, len(got), len(EnvVars()), got)
+		}
+	}
+
+	// The staged source: a root package importing the function, the module
+	// files, the packages it links, and no tests or fixtures.
+	for _, f := range []string{"go.mod", "go.sum", "function.go", "functions/gcsfunc/gcsfunc.go", "functions/gcsfunc/event.go", "pipeline/thumbnailer.go"} {
+		if _, err := os.Stat(filepath.Join(stage, f)); err != nil {
+			t.Errorf("staged source lacks %s", f)
+		}
+	}
+	err = filepath.WalkDir(stage, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(stage, p)
+		if strings.HasSuffix(p, "_test.go") || d.Name() == "testdata" || strings.HasPrefix(rel, "cmd") || strings.HasPrefix(rel, "deploy") {
+			t.Errorf("staged source holds %s", rel)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The script built it; check the root package is what the buildpack
+	// wants: package at the module path, linking the function and framework.
+	cmd := exec.Command("go", "list", "-deps", "-f", "{{.ImportPath}}", ".")
+	cmd.Dir = stage
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list in the staged source: %v\n%s", err, out)
+	}
+	deps := strings.Fields(string(out))
+	for _, want := range []string{"github.com/thumbpipe/thumbpipe", "github.com/thumbpipe/thumbpipe/functions/gcsfunc", "github.com/GoogleCloudPlatform/functions-framework-go/funcframework"} {
+		if !slices.Contains(deps, want) {
+			t.Errorf("the staged root package does not link %s", want)
+		}
+	}
+	root, err := os.ReadFile(filepath.Join(stage, "function.go"))
+	if err != nil || !bytes.Contains(root, []byte("package thumbpipe")) {
+		t.Errorf("function.go: %v\n%s", err, root)
+	}
+}
+
+func TestDeployDryRunDefaults(t *testing.T) {
+	t.Parallel()
+	stdout, stderr, err := runDeploy(t, map[string]string{"GCF_BUCKET": "photos", "THUMBPIPE_SIZE": "64x64"}, "--dry-run", "--no-deletes")
+	if err != nil {
+		t.Fatalf("deploy.sh: %v\n%s", err, stderr)
+	}
+	if !strings.Contains(stderr, "THUMBPIPE_SIZE is set but the function does not read it") {
+		t.Errorf("a misspelt variable went unnoticed:\n%s", stderr)
+	}
+	cmds := printedCommands(t, stdout)
+	// Without --trigger-location the bucket's location is looked up.
+	if len(cmds) != 2 || cmds[0][1] != "storage" || cmds[1][3] != "thumbpipe" {
+		t.Fatalf("commands:\n%s", stdout)
+	}
+	f := flags(cmds[1])
+	if _, ok := f["--clear-env-vars"]; !ok || f["--set-env-vars"] != nil {
+		t.Errorf("with no variables set the function's environment must be cleared: %q", cmds[1])
+	}
+	if f["--memory"][0] != "1Gi" || f["--region"][0] != "us-central1" || f["--project"] != nil {
+		t.Errorf("defaults: %q", cmds[1])
+	}
+}
+
+func TestDeployRefuses(t *testing.T) {
+	tests := []struct {
+		name string
+		env  map[string]string
+		args []string
+		want string
+	}{
+		{"no bucket", nil, []string{"--dry-run"}, "--bucket"},
+		{"gs URL for a bucket", nil, []string{"--dry-run", "--bucket", "gs://photos"}, "without gs://"},
+		{"unknown option", nil, []string{"--bucket", "b", "--dryrun"}, "unknown option --dryrun"},
+		{"missing value", nil, []string{"--bucket"}, "--bucket needs a value"},
+		{"bad GCF_DELETES", map[string]string{"GCF_DELETES": "yes"}, []string{"--bucket", "b", "--dry-run"}, "GCF_DELETES"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			stdout, stderr, err := runDeploy(t, tc.env, tc.args...)
+			var exit *exec.ExitError
+			if !errors.As(err, &exit) || exit.ExitCode() != 2 {
+				t.Fatalf("err %v, want exit status 2\n%s%s", err, stdout, stderr)
+			}
+			if !strings.Contains(stderr, tc.want) {
+				t.Errorf("stderr %q does not mention %q", stderr, tc.want)
+			}
+			if stdout != "" {
+				t.Errorf("printed commands: %s", stdout)
+			}
+		})
+	}
+}
