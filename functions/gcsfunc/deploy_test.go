@@ -2,14 +2,24 @@ package gcsfunc
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io/fs"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
+	"time"
+
+	"github.com/thumbpipe/thumbpipe/internal/testimages"
+	"github.com/thumbpipe/thumbpipe/internal/testserver"
+	"github.com/thumbpipe/thumbpipe/pipeline/pipelinetest"
 )
 
 const deployScript = "../../deploy/gcloud/deploy.sh"
@@ -240,9 +250,14 @@ func TestDeployDryRun(t *testing.T) {
 	}
 }
 
+// TestDeployDryRunDefaults checks the defaults, then runs the staged source
+// the way Cloud Run does: a main like the buildpack's serves the root
+// package's function on PORT with FUNCTION_TARGET set.
 func TestDeployDryRunDefaults(t *testing.T) {
 	t.Parallel()
-	stdout, stderr, err := runDeploy(t, map[string]string{"GCF_BUCKET": "photos", "THUMBPIPE_SIZE": "64x64"}, "--dry-run", "--no-deletes")
+	stage := filepath.Join(t.TempDir(), "stage")
+	stdout, stderr, err := runDeploy(t, map[string]string{"GCF_BUCKET": "photos", "THUMBPIPE_SIZE": "64x64"},
+		"--dry-run", "--no-deletes", "--stage-dir", stage)
 	if err != nil {
 		t.Fatalf("deploy.sh: %v\n%s", err, stderr)
 	}
@@ -260,6 +275,144 @@ func TestDeployDryRunDefaults(t *testing.T) {
 	}
 	if f["--memory"][0] != "1Gi" || f["--region"][0] != "us-central1" || f["--project"] != nil {
 		t.Errorf("defaults: %q", cmds[1])
+	}
+
+	bin := buildStagedFunction(t, stage)
+	g := testserver.StartGCS(t)
+	g.CreateBucket(t, "photos")
+	b := g.OpenBucket(t, "photos")
+	ctx := context.Background()
+	const key = "uploads/dog.jpg"
+	if err := b.WriteAll(ctx, key, testimages.JPEG(testimages.Photo(320, 240, 9), 85), nil); err != nil {
+		t.Fatal(err)
+	}
+	fnURL, logs := serveStaged(t, bin, "STORAGE_EMULATOR_HOST="+g.EmulatorHost(), "THUMBPIPE_SIZES=64x64:fill")
+	code, body := post(t, fnURL, false, TypeFinalized, "photos", key, objectResource(t, g, "photos", key))
+	if code != http.StatusOK {
+		t.Fatalf("status %d: %s\n%s", code, body, logs)
+	}
+	pipelinetest.CheckVariant(t, b, "thumbnails/64x64/"+key, key, "image/jpeg", 64, 64, true)
+	if !strings.Contains(logs.String(), `"severity":"INFO","message":"thumbnails made"`) {
+		t.Errorf("no structured log line for the event:\n%s", logs)
+	}
+
+	// An invalid configuration stops the function at start, saying why.
+	cmd := exec.Command(bin)
+	cmd.Env = append(cleanEnv(), "PORT=1", "FUNCTION_TARGET="+EntryPoint, "THUMBPIPE_SIZES=big")
+	out, err := cmd.CombinedOutput()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 1 {
+		t.Fatalf("with THUMBPIPE_SIZES=big the function: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), `"severity":"ERROR","message":"invalid configuration"`) || !strings.Contains(string(out), "THUMBPIPE_SIZES") {
+		t.Errorf("start-up failure does not say why:\n%s", out)
+	}
+}
+
+// buildpackMain is what Google's Go buildpack generates to serve a function
+// package (with the host pinned to loopback for tests).
+const buildpackMain = `package main
+
+import (
+	"log"
+	"os"
+
+	"github.com/GoogleCloudPlatform/functions-framework-go/funcframework"
+
+	_ "github.com/thumbpipe/thumbpipe"
+)
+
+func main() {
+	if err := funcframework.StartHostPort("127.0.0.1", os.Getenv("PORT")); err != nil {
+		log.Fatal(err)
+	}
+}
+`
+
+// buildStagedFunction builds the staged source into a server binary and
+// returns its path. The main package is written into the staged directory
+// for the build and removed after it.
+func buildStagedFunction(t *testing.T, stage string) string {
+	t.Helper()
+	dir := filepath.Join(stage, "buildpackmain")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	if err := os.WriteFile(filepath.Join(dir, "main.go"), []byte(buildpackMain), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(t.TempDir(), "function")
+	cmd := exec.Command("go", "build", "-mod=readonly", "-o", bin, "./buildpackmain")
+	cmd.Dir = stage
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build the staged function: %v\n%s", err, out)
+	}
+	return bin
+}
+
+func cleanEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "THUMBPIPE_") && !strings.HasPrefix(kv, "STORAGE_EMULATOR_HOST=") && !strings.HasPrefix(kv, "FUNCTION_TARGET=") {
+			env = append(env, kv)
+		}
+	}
+	return env
+}
+
+// lockedBuffer is a bytes.Buffer safe for a process writing and a test
+// reading.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// serveStaged runs the function binary on a loopback port until the test
+// ends and returns its URL and its output.
+func serveStaged(t *testing.T, bin string, env ...string) (string, *lockedBuffer) {
+	t.Helper()
+	port := strconv.Itoa(testserver.FreePort(t))
+	logs := &lockedBuffer{}
+	cmd := exec.Command(bin)
+	cmd.Env = append(append(cleanEnv(), "PORT="+port, "FUNCTION_TARGET="+EntryPoint), env...)
+	cmd.Stdout, cmd.Stderr = logs, logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		<-done
+	})
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if c, err := net.Dial("tcp", "127.0.0.1:"+port); err == nil {
+			c.Close()
+			return "http://127.0.0.1:" + port + "/", logs
+		}
+		select {
+		case <-done:
+			t.Fatalf("the function exited:\n%s", logs)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the function did not listen within 20s:\n%s", logs)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 
