@@ -1,0 +1,180 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/minio/minio-go/v7/pkg/notification"
+
+	"github.com/thumbpipe/thumbpipe/internal/testserver"
+)
+
+func TestLocateMinIO(t *testing.T) {
+	tests := []struct {
+		endpoint, template string
+		want               minioTarget
+		wantErr            bool
+	}{
+		{"", "s3://{bucket}?endpoint=http://minio:9000&use_path_style=true&disable_https=true&region=us-east-1",
+			minioTarget{"minio:9000", false, "us-east-1"}, false},
+		{"", "s3://{bucket}?endpoint=https://s3.example.com&region=eu-west-1",
+			minioTarget{"s3.example.com", true, "eu-west-1"}, false},
+		{"http://127.0.0.1:9100", "s3://{bucket}?endpoint=http://minio:9000",
+			minioTarget{"127.0.0.1:9100", false, "us-east-1"}, false},
+		{"minio:9000", "s3://{bucket}?disable_https=true", minioTarget{"minio:9000", false, "us-east-1"}, false},
+		{"minio:9000", "", minioTarget{"minio:9000", true, "us-east-1"}, false},
+		{"", "s3://{bucket}?region=us-east-1", minioTarget{}, true},
+		{"", "", minioTarget{}, true},
+		{"ftp://minio:21", "", minioTarget{}, true},
+	}
+	for _, tc := range tests {
+		got, err := locateMinIO(tc.endpoint, tc.template)
+		if (err != nil) != tc.wantErr || (err == nil && got != tc.want) {
+			t.Errorf("locateMinIO(%q, %q) = %+v, %v; want %+v, error %v", tc.endpoint, tc.template, got, err, tc.want, tc.wantErr)
+		}
+	}
+}
+
+// startNotifyingMinIO starts MinIO with webhook targets for each id (the
+// endpoints need not answer: events wait in the queue dir).
+func startNotifyingMinIO(t *testing.T, ids ...string) *testserver.MinIO {
+	t.Helper()
+	env := map[string]string{}
+	for _, id := range ids {
+		env["MINIO_NOTIFY_WEBHOOK_ENABLE_"+id] = "on"
+		env["MINIO_NOTIFY_WEBHOOK_ENDPOINT_"+id] = fmt.Sprintf("http://127.0.0.1:%d/webhook", testserver.FreePort(t))
+		env["MINIO_NOTIFY_WEBHOOK_QUEUE_DIR_"+id] = t.TempDir()
+	}
+	return testserver.StartMinIO(t, testserver.MinIOOptions{Env: env})
+}
+
+func setupEnv(m *testserver.MinIO) map[string]string {
+	user, pass := m.Credentials()
+	return map[string]string{
+		"THUMBPIPE_BUCKET_URL":  "s3://{bucket}?endpoint=" + m.Endpoint() + "&use_path_style=true&disable_https=true&region=us-east-1",
+		"AWS_ACCESS_KEY_ID":     user,
+		"AWS_SECRET_ACCESS_KEY": pass,
+		"THUMBPIPE_LOG_FORMAT":  "json",
+	}
+}
+
+// queues describes a bucket's queue configurations, sorted.
+func queues(t *testing.T, m *testserver.MinIO, bucket string) []string {
+	t.Helper()
+	cfg, err := m.Client().GetBucketNotification(context.Background(), bucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, q := range cfg.QueueConfigs {
+		var ev []string
+		for _, e := range q.Events {
+			ev = append(ev, string(e))
+		}
+		sort.Strings(ev)
+		var rules []string
+		if q.Filter != nil {
+			for _, r := range q.Filter.S3Key.FilterRules {
+				rules = append(rules, r.Name+"="+r.Value)
+			}
+		}
+		// MinIO fills in its region; the target is what matters.
+		a, _ := notification.NewArnFromString(q.Queue)
+		out = append(out, fmt.Sprintf("%s %s %s", a.AccountID, strings.Join(ev, ","), strings.Join(rules, ",")))
+	}
+	sort.Strings(out)
+	return out
+}
+
+func TestMinIOSetup(t *testing.T) {
+	m := startNotifyingMinIO(t, "THUMBPIPE", "AUDIT")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	envm := setupEnv(m)
+	const both = "s3:ObjectCreated:*,s3:ObjectRemoved:*"
+
+	// A configuration of someone else's that setup must keep.
+	m.CreateBucket(t, "existing")
+	other := notification.NewConfig(notification.NewArn("minio", "sqs", "", "AUDIT", "webhook"))
+	other.AddEvents(notification.ObjectAccessedAll)
+	var cfg notification.Configuration
+	cfg.AddQueue(other)
+	if err := m.Client().SetBucketNotification(ctx, "existing", cfg); err != nil {
+		t.Fatal(err)
+	}
+
+	steps := []struct {
+		name    string
+		args    []string
+		changed string // in the logs of the run
+		want    map[string][]string
+	}{
+		{"first run creates", []string{"--buckets", "images, existing"}, `"notification_changed":true`, map[string][]string{
+			"images":   {"THUMBPIPE " + both + " "},
+			"existing": {"AUDIT s3:ObjectAccessed:* ", "THUMBPIPE " + both + " "},
+		}},
+		{"second run changes nothing", []string{"--buckets", "images,existing"}, `"notification_changed":false`, map[string][]string{
+			"images":   {"THUMBPIPE " + both + " "},
+			"existing": {"AUDIT s3:ObjectAccessed:* ", "THUMBPIPE " + both + " "},
+		}},
+		{"filters replace the old configuration", []string{"--buckets", "images", "--notify-prefix", "uploads/", "--notify-suffix", ".jpg"},
+			`"notification_changed":true`, map[string][]string{
+				"images": {"THUMBPIPE " + both + " prefix=uploads/,suffix=.jpg"},
+			}},
+		{"filters again change nothing", []string{"--buckets", "images", "--notify-prefix", "uploads/", "--notify-suffix", ".jpg"},
+			`"notification_changed":false`, map[string][]string{
+				"images": {"THUMBPIPE " + both + " prefix=uploads/,suffix=.jpg"},
+			}},
+	}
+	for _, st := range steps {
+		_, stderr, err := runCmd(ctx, t, envm, append([]string{"minio-setup"}, st.args...)...)
+		if err != nil {
+			t.Fatalf("%s: %v\n%s", st.name, err, stderr)
+		}
+		if !strings.Contains(stderr, st.changed) {
+			t.Errorf("%s: logs lack %s:\n%s", st.name, st.changed, stderr)
+		}
+		for bucket, want := range st.want {
+			if got := queues(t, m, bucket); fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Errorf("%s: %s notifications = %q, want %q", st.name, bucket, got, want)
+			}
+		}
+	}
+}
+
+func TestMinIOSetupFailures(t *testing.T) {
+	m := startNotifyingMinIO(t, "THUMBPIPE")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	tests := []struct {
+		name string
+		edit map[string]string
+		args []string
+		want string
+	}{
+		{"unknown webhook target", nil, []string{"--webhook-id", "NOPE"}, "MINIO_NOTIFY_WEBHOOK_ENABLE_NOPE"},
+		{"wrong credentials", map[string]string{"AWS_SECRET_ACCESS_KEY": "wrong"}, nil, "refused the credentials"},
+		{"no credentials", map[string]string{"AWS_ACCESS_KEY_ID": ""}, nil, "AWS_ACCESS_KEY_ID"},
+		{"nobody listening", map[string]string{"THUMBPIPE_MINIO_ENDPOINT": fmt.Sprintf("http://127.0.0.1:%d", testserver.FreePort(t))},
+			[]string{"--minio-wait", "300ms"}, "did not answer"},
+		{"no buckets", map[string]string{"THUMBPIPE_BUCKETS": " , "}, nil, "THUMBPIPE_BUCKETS"},
+		{"bad bucket name", nil, []string{"--buckets", "Not_A_Bucket"}, "Not_A_Bucket"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			envm := setupEnv(m)
+			envm["THUMBPIPE_BUCKETS"] = "images"
+			for k, v := range tc.edit {
+				envm[k] = v
+			}
+			_, stderr, err := runCmd(ctx, t, envm, append([]string{"minio-setup"}, tc.args...)...)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("err = %v, want one mentioning %q\n%s", err, tc.want, stderr)
+			}
+		})
+	}
+}
