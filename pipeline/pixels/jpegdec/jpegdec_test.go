@@ -7,6 +7,7 @@ import (
 	"image"
 	"image/jpeg"
 	"io"
+	"sync"
 	"testing"
 )
 
@@ -330,4 +331,56 @@ func ExampleDecode() {
 	}
 	fmt.Println(cfg.Width, cfg.Height, cfg.ColorSpace, scale, img.Bounds().Dx(), img.Bounds().Dy())
 	// Output: 640 480 Gray 4 160 120
+}
+
+// TestConcurrent decodes in parallel: pooled decoders and buffers must not
+// leak state between images.
+func TestConcurrent(t *testing.T) {
+	names := []string{"base420.jpg", "prog420.jpg", "gray.jpg", "ycck.jpg", "progcustom420.jpg", "base422.jpg"}
+	type job struct {
+		data  []byte
+		scale int
+		want  []byte
+	}
+	var jobs []job
+	for _, n := range names {
+		data := readFixture(t, n)
+		for _, s := range []int{1, 2, 4, 8} {
+			img, _, err := Decode(bytes.NewReader(data), Options{Scale: s})
+			if err != nil {
+				t.Fatal(err)
+			}
+			jobs = append(jobs, job{data, s, pixOf(img)})
+		}
+	}
+	var wg sync.WaitGroup
+	for g := 0; g < 4; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range len(jobs) {
+				j := jobs[(i*7+g)%len(jobs)]
+				img, _, err := Decode(bytes.NewReader(j.data), Options{Scale: j.scale})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if !bytes.Equal(pixOf(img), j.want) {
+					t.Errorf("concurrent decode differs (scale %d)", j.scale)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+func pixOf(img image.Image) []byte {
+	switch m := img.(type) {
+	case *image.NRGBA:
+		return m.Pix
+	case *image.Gray:
+		return m.Pix
+	}
+	panic("unexpected image type")
 }
