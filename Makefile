@@ -35,5 +35,8 @@ FUZZTIME ?= 30s
 fuzz: ## run every fuzz target for FUZZTIME each
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./pipeline/pixels
 
+deploy-gcf: ## deploy the Cloud Functions (GCF_BUCKET=name, GCF_PROJECT, GCF_REGION...; DRY_RUN=1 prints and builds only)
+	deploy/gcloud/deploy.sh $(if $(DRY_RUN),--dry-run)
+
 clean:
 	rm -rf bin dist .aws-sam
