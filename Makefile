@@ -4,7 +4,7 @@ GO    ?= go
 export THUMBPIPE_TOOLS_DIR ?= $(HOME)/.cache/thumbpipe/tools
 
 .PHONY: all build run test test-tools lint check-deps bench fuzz \
-	build-lambda deploy-sam deploy-gcf compose-config clean
+	build-lambda deploy-sam deploy-gcf image compose-up compose-config clean
 
 all: build
 
@@ -34,6 +34,15 @@ bench: ## in-process benchmarks of the pipeline
 FUZZTIME ?= 30s
 fuzz: ## run every fuzz target for FUZZTIME each
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./pipeline/pixels
+
+image: ## build the container image
+	docker build -t thumbpipe:local .
+
+compose-up: ## MinIO + the webhook: console on :9001, drop images into the "images" bucket
+	docker compose up --build
+
+compose-config: ## print docker-compose.yml as compose resolves it
+	docker compose config
 
 deploy-gcf: ## deploy the Cloud Functions (GCF_BUCKET=name, GCF_PROJECT, GCF_REGION...; DRY_RUN=1 prints and builds only)
 	deploy/gcloud/deploy.sh $(if $(DRY_RUN),--dry-run)
