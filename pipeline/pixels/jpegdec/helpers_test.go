@@ -14,7 +14,10 @@ import (
 
 // synth returns a deterministic camera-like test image: smooth gradients,
 // a disc and bars with hard edges, and mild noise.
-func synth(w, h int) *image.RGBA {
+func synth(w, h int) *image.RGBA { return synthNoise(w, h, 6) }
+
+// synthNoise is synth with uniform noise in [-amp, amp] (amp <= 127).
+func synthNoise(w, h, amp int) *image.RGBA {
 	img := image.NewRGBA(image.Rect(0, 0, w, h))
 	seed := uint32(12345)
 	for y := 0; y < h; y++ {
@@ -32,7 +35,7 @@ func synth(w, h int) *image.RGBA {
 				r, g, b = r*0.3, g*0.3, b*0.3
 			}
 			seed = seed*1664525 + 1013904223
-			n := float64(int(seed>>24)%13 - 6)
+			n := float64(int(seed>>24)%(2*amp+1) - amp)
 			p := row[4*x : 4*x+4]
 			p[0] = clampF(r + n)
 			p[1] = clampF(g + n)
