@@ -233,21 +233,8 @@ func (d *decoder) bits(s uint) int32 {
 	if d.n < 32 {
 		d.acc, d.n = d.refill(d.acc, d.n)
 	}
-	v := int32(d.acc >> (64 - s))
-	if s == 0 {
-		v = 0
-	}
+	v := int32(d.acc >> (64 - s)) // 0 for s == 0: shifts >= 64 give 0
 	d.acc <<= s
 	d.n -= s
 	return v
-}
-
-func (d *decoder) bit() bool {
-	if d.n < 32 {
-		d.acc, d.n = d.refill(d.acc, d.n)
-	}
-	b := d.acc>>63 != 0
-	d.acc <<= 1
-	d.n--
-	return b
 }

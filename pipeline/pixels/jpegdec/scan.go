@@ -211,9 +211,14 @@ func (d *decoder) block(s *scanComp, mode scanMode, bx, by, ss, se int, ah, al u
 		}
 		c.coefs[(by*c.bw+bx)*(c.maxK+1)] = int16(s.pred << al)
 	case modeDCRefine:
-		if d.bit() {
+		if d.n < 32 {
+			d.acc, d.n = d.refill(d.acc, d.n)
+		}
+		if d.acc>>63 != 0 {
 			c.coefs[(by*c.bw+bx)*(c.maxK+1)] |= 1 << al
 		}
+		d.acc <<= 1
+		d.n--
 	case modeACFirst:
 		return d.acFirst(s, bx, by, ss, se, al)
 	case modeACRefine:
@@ -508,7 +513,8 @@ func (d *decoder) acFirst(s *scanComp, bx, by, ss, se int, al uint) error {
 
 // acRefine applies a successive-approximation AC refinement scan to one
 // block (JPEG G.1.2.3, following libjpeg's decode_mcu_AC_refine).
-// Coefficients past the kept prefix are tracked only as a non-zero bit.
+// Coefficients past the kept prefix are tracked only as a non-zero bit;
+// their correction bits are read and dropped.
 func (d *decoder) acRefine(s *scanComp, bx, by, ss, se int, al uint) error {
 	c := s.c
 	K := c.maxK + 1
@@ -520,57 +526,82 @@ func (d *decoder) acRefine(s *scanComp, bx, by, ss, se int, al uint) error {
 	}
 	p1 := int16(1) << al
 	m1 := int16(-1) << al
-	nonzero := func(k int) bool {
-		if k < K {
-			return coefs[k] != 0
-		}
-		return mask&(1<<k) != 0
-	}
-	refine := func(k int) {
-		if d.bit() && k < K {
-			if v := coefs[k]; v&p1 == 0 {
-				if v >= 0 {
-					coefs[k] = v + p1
-				} else {
-					coefs[k] = v + m1
-				}
-			}
-		}
-	}
+	ac := s.ac
+	acc, n := d.acc, d.n
 	k := ss
 	if d.eobrun == 0 {
-	loop:
 		for ; k <= se; k++ {
-			rs, err := d.sym(s.ac)
-			if err != nil {
-				return err
+			if n < 32 {
+				acc, n = d.refill(acc, n)
 			}
-			r, sz := int(rs>>4), int(rs&15)
+			var rs uint8
+			if e := ac.lut[acc>>(64-lutBits)]; e != 0 {
+				l := uint(e >> 8)
+				rs = uint8(e)
+				acc <<= l
+				n -= l
+			} else {
+				sy, l := ac.slowSym(acc)
+				if l == 0 {
+					return errBadCode
+				}
+				acc <<= l
+				n -= l
+				rs = sy
+			}
+			r, sz := int(rs>>4), rs&15
 			var z int16
 			if sz != 0 {
 				// sz should be 1; libjpeg treats other sizes as 1 too.
-				if d.bit() {
+				if acc>>63 != 0 {
 					z = p1
 				} else {
 					z = m1
 				}
+				acc <<= 1
+				n--
 			} else if r != 15 {
-				d.eobrun = 1 << r
+				// EOBn; at least 16 bits remain since the refill.
+				run := uint32(1) << r
 				if r > 0 {
-					d.eobrun += uint32(d.bits(uint(r)))
+					run += uint32(acc >> (64 - r))
+					acc <<= uint(r)
+					n -= uint(r)
 				}
-				break loop
+				d.eobrun = run
+				break
 			}
-			for k <= se {
-				if nonzero(k) {
-					refine(k)
+			// Step over already non-zero coefficients, refining them, and r
+			// still-zero ones; z lands on the next still-zero one.
+			for ; k <= se; k++ {
+				var nz bool
+				if k < K {
+					nz = coefs[k] != 0
 				} else {
+					nz = mask&(1<<k) != 0
+				}
+				if !nz {
 					if r == 0 {
 						break
 					}
 					r--
+					continue
 				}
-				k++
+				if n < 32 {
+					acc, n = d.refill(acc, n)
+				}
+				bit := acc>>63 != 0
+				acc <<= 1
+				n--
+				if bit && k < K {
+					if v := coefs[k]; v&p1 == 0 {
+						if v >= 0 {
+							coefs[k] = v + p1
+						} else {
+							coefs[k] = v + m1
+						}
+					}
+				}
 			}
 			if z != 0 && k <= se {
 				if k < K {
@@ -582,9 +613,32 @@ func (d *decoder) acRefine(s *scanComp, bx, by, ss, se int, al uint) error {
 		}
 	}
 	if d.eobrun > 0 {
+		// The rest of the band has no new coefficients: only correction
+		// bits for the non-zero ones.
 		for ; k <= se; k++ {
-			if nonzero(k) {
-				refine(k)
+			var nz bool
+			if k < K {
+				nz = coefs[k] != 0
+			} else {
+				nz = mask&(1<<k) != 0
+			}
+			if !nz {
+				continue
+			}
+			if n < 32 {
+				acc, n = d.refill(acc, n)
+			}
+			bit := acc>>63 != 0
+			acc <<= 1
+			n--
+			if bit && k < K {
+				if v := coefs[k]; v&p1 == 0 {
+					if v >= 0 {
+						coefs[k] = v + p1
+					} else {
+						coefs[k] = v + m1
+					}
+				}
 			}
 		}
 		d.eobrun--
@@ -592,6 +646,7 @@ func (d *decoder) acRefine(s *scanComp, bx, by, ss, se int, al uint) error {
 	if K < 64 {
 		c.mask[bi] = mask
 	}
+	d.acc, d.n = acc, n
 	return nil
 }
 
