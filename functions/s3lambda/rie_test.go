@@ -33,7 +33,9 @@ func TestUnderRuntimeEmulator(t *testing.T) {
 	m.CreateBucket(t, bucket)
 	bootstrap := testserver.GoBuild(t, ".", "bootstrap", "GOFLAGS=-tags=lambda.norpc")
 	env := append(m.Env(),
-		"AWS_ENDPOINT_URL_S3="+m.Endpoint(),
+		// A host name, not an IP: S3 clients address such endpoints
+		// virtual-host style (photos.localhost) unless told otherwise.
+		"AWS_ENDPOINT_URL_S3=http://localhost:"+strconv.Itoa(m.Port()),
 		"THUMBPIPE_SIZES=200x200,800x800",
 		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE=512", // the template's default
 		"AWS_LAMBDA_FUNCTION_TIMEOUT=120",
