@@ -202,7 +202,7 @@ func TestTemplate(t *testing.T) {
 		{
 			name: "thumbnails in the source bucket",
 			wantPolicy: []statement{
-				{[]string{"s3:GetObject"}, []string{"arn:aws:s3:::photos-eu/*"}},
+				{[]string{"s3:GetObject"}, []string{"arn:aws:s3:::photos-eu/uploads/*"}},
 				{[]string{"s3:ListBucket"}, []string{"arn:aws:s3:::photos-eu"}},
 				{[]string{"s3:AbortMultipartUpload", "s3:DeleteObject", "s3:GetObject", "s3:PutObject"}, []string{"arn:aws:s3:::photos-eu/thumbnails/*"}},
 			},
@@ -212,7 +212,7 @@ func TestTemplate(t *testing.T) {
 			thumbs:     "photos-eu-thumbs",
 			wantOutput: "s3://photos-eu-thumbs",
 			wantPolicy: []statement{
-				{[]string{"s3:GetObject"}, []string{"arn:aws:s3:::photos-eu/*"}},
+				{[]string{"s3:GetObject"}, []string{"arn:aws:s3:::photos-eu/uploads/*"}},
 				{[]string{"s3:ListBucket"}, []string{"arn:aws:s3:::photos-eu"}},
 				{[]string{"s3:AbortMultipartUpload", "s3:DeleteObject", "s3:GetObject", "s3:PutObject"}, []string{"arn:aws:s3:::photos-eu-thumbs/thumbnails/*"}},
 				{[]string{"s3:ListBucket"}, []string{"arn:aws:s3:::photos-eu-thumbs"}},
