@@ -4,7 +4,7 @@ GO    ?= go
 export THUMBPIPE_TOOLS_DIR ?= $(HOME)/.cache/thumbpipe/tools
 
 .PHONY: all build run test test-tools lint check-deps bench fuzz \
-	build-lambda deploy-sam deploy-gcf image compose-up compose-config clean
+	build-lambda build-ThumbnailFunction deploy-sam deploy-gcf image compose-up compose-config clean
 
 all: build
 
@@ -34,6 +34,23 @@ bench: ## in-process benchmarks of the pipeline
 FUZZTIME ?= 30s
 fuzz: ## run every fuzz target for FUZZTIME each
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./pipeline/pixels
+
+LAMBDA_GOARCH ?= arm64
+LAMBDA_BUILD = CGO_ENABLED=0 GOOS=linux GOARCH=$(LAMBDA_GOARCH) $(GO) build -tags lambda.norpc -trimpath -ldflags="-s -w"
+
+build-lambda: ## dist/s3lambda.zip: the AWS Lambda function (provided.al2023, arm64), ready to upload
+	mkdir -p dist/s3lambda
+	$(LAMBDA_BUILD) -o dist/s3lambda/bootstrap ./functions/s3lambda
+	rm -f dist/s3lambda.zip && cd dist/s3lambda && zip -q -X ../s3lambda.zip bootstrap
+	@ls -l dist/s3lambda/bootstrap dist/s3lambda.zip
+
+# sam build (deploy/sam/template.yaml, BuildMethod: makefile) runs this in a copy of the module with ARTIFACTS_DIR set.
+build-ThumbnailFunction:
+	$(LAMBDA_BUILD) -o "$(ARTIFACTS_DIR)/bootstrap" ./functions/s3lambda
+
+deploy-sam: ## build and deploy the SAM stack; asks for its settings on first use
+	cd deploy/sam && sam build && \
+	if [ -f samconfig.toml ]; then sam deploy; else sam deploy --guided; fi
 
 image: ## build the container image
 	docker build -t thumbpipe:local .
