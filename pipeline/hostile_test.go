@@ -61,9 +61,12 @@ func hostileCorpus() []hostile {
 		{"bad-huffman.jpg", testimages.BadHuffman(), pipeline.ErrCorrupt},
 		{"jpeg-only-soi.jpg", []byte{0xFF, 0xD8, 0xFF}, pipeline.ErrCorrupt},
 	}
-	for _, cut := range []int{3, 20, 200, len(photo) / 2, len(photo) - 2} {
+	for _, cut := range []int{3, 20, 200, len(photo) / 2, len(photo) - 200} {
 		corpus = append(corpus, hostile{fmt.Sprintf("jpeg-cut-at-%d.jpg", cut), photo[:cut], pipeline.ErrCorrupt})
 	}
+	// Only the end-of-image marker missing: every pixel is there, so, like
+	// libjpeg, the decoder makes the image.
+	corpus = append(corpus, hostile{"jpeg-without-eoi.jpg", photo[:len(photo)-2], nil})
 	for _, cut := range []int{8, 33, 100, len(png) / 2, len(png) - 12} {
 		corpus = append(corpus, hostile{fmt.Sprintf("png-cut-at-%d.png", cut), png[:cut], pipeline.ErrCorrupt})
 	}

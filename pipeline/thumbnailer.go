@@ -182,7 +182,17 @@ func (t *Thumbnailer) process(ctx context.Context, bucket *blob.Bucket, key stri
 		return res, fmt.Errorf("%w: %s declares %dx%d = %d pixels, the limit is %d",
 			ErrTooManyPixels, cfg.Format, cfg.Width, cfg.Height, cfg.Pixels(), t.cfg.MaxPixels)
 	}
-	img, err := pixels.Decode(data, cfg)
+	// Decode once, at the smallest size that still covers every box still
+	// to write, in the image's stored orientation.
+	var boxW, boxH int
+	for _, i := range todo {
+		w, h := res.Variants[i].Size.Width, res.Variants[i].Size.Height
+		if pixels.Swaps(cfg.Orientation) {
+			w, h = h, w
+		}
+		boxW, boxH = max(boxW, w), max(boxH, h)
+	}
+	img, err := pixels.Decode(data, cfg, boxW, boxH)
 	if err != nil {
 		return res, err
 	}

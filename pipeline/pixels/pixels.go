@@ -32,6 +32,8 @@ import (
 	"golang.org/x/image/bmp"
 	"golang.org/x/image/tiff"
 	"golang.org/x/image/webp"
+
+	"github.com/thumbpipe/thumbpipe/pipeline/pixels/jpegdec"
 )
 
 // Format is an image file format, named by its usual file extension.
@@ -123,13 +125,16 @@ func DecodeConfig(data []byte) (Config, error) {
 		return Config{}, fmt.Errorf("%w: bytes are not JPEG, PNG, GIF, WebP, TIFF or BMP", ErrUnsupported)
 	}
 	var (
-		ic  image.Config
-		err error
+		ic          image.Config
+		orientation = 1
+		err         error
 	)
 	r := bytes.NewReader(data)
 	switch f {
 	case JPEG:
-		ic, err = jpeg.DecodeConfig(r)
+		var jc jpegdec.Config
+		jc, err = jpegdec.DecodeConfig(r)
+		ic.Width, ic.Height, orientation = jc.Width, jc.Height, jc.Orientation
 	case PNG:
 		ic, err = png.DecodeConfig(r)
 	case GIF:
@@ -147,16 +152,16 @@ func DecodeConfig(data []byte) (Config, error) {
 	if ic.Width <= 0 || ic.Height <= 0 {
 		return Config{}, fmt.Errorf("%w: %s header declares %dx%d pixels", ErrCorrupt, f, ic.Width, ic.Height)
 	}
-	c := Config{Format: f, Width: ic.Width, Height: ic.Height, Orientation: 1}
-	if f == JPEG {
-		c.Orientation = jpegOrientation(data)
-	}
-	return c, nil
+	return Config{Format: f, Width: ic.Width, Height: ic.Height, Orientation: orientation}, nil
 }
 
-// Decode decodes the image in data, whose header c describes. GIFs give
-// their first frame. Orientation is not applied: see [Orient].
-func Decode(data []byte, c Config) (image.Image, error) {
+// Decode decodes the image in data, whose header c describes, at no less
+// than the size that covers a box of w×h pixels (in the image's stored
+// orientation); a zero box means full size. JPEGs are decoded straight at
+// 1/2, 1/4 or 1/8 of their size where that still covers the box
+// (shrink-on-load); other formats decode at full size. GIFs give their first
+// frame. Orientation is not applied: see [Orient].
+func Decode(data []byte, c Config, w, h int) (image.Image, error) {
 	var (
 		img image.Image
 		err error
@@ -164,7 +169,11 @@ func Decode(data []byte, c Config) (image.Image, error) {
 	r := bytes.NewReader(data)
 	switch c.Format {
 	case JPEG:
-		img, err = jpeg.Decode(r)
+		scale := 1
+		if w > 0 && h > 0 {
+			scale = jpegdec.ScaleFor(c.Width, c.Height, w, h)
+		}
+		img, _, err = jpegdec.Decode(r, jpegdec.Options{Scale: scale, MaxPixels: c.Pixels()})
 	case PNG:
 		img, err = png.Decode(r)
 	case GIF:
@@ -188,7 +197,7 @@ func Decode(data []byte, c Config) (image.Image, error) {
 // ErrUnsupported, anything else ErrCorrupt.
 func decodeErr(f Format, err error) error {
 	var (
-		jpegUnsupported jpeg.UnsupportedError
+		jpegUnsupported jpegdec.UnsupportedError
 		pngUnsupported  png.UnsupportedError
 		tiffUnsupported tiff.UnsupportedError
 	)

@@ -46,12 +46,12 @@ func thumbnail(t *testing.T, data []byte, w, h int, mode pixels.Mode, out pixels
 	if err != nil {
 		t.Fatalf("DecodeConfig: %v", err)
 	}
-	img, err := pixels.Decode(data, cfg)
-	if err != nil {
-		t.Fatalf("Decode: %v", err)
-	}
 	if pixels.Swaps(cfg.Orientation) {
 		w, h = h, w
+	}
+	img, err := pixels.Decode(data, cfg, w, h)
+	if err != nil {
+		t.Fatalf("Decode: %v", err)
 	}
 	thumb := pixels.Orient(pixels.Resize(img, w, h, mode), cfg.Orientation)
 	var buf bytes.Buffer
@@ -202,7 +202,7 @@ func TestRefusals(t *testing.T) {
 			if err != nil {
 				t.Fatalf("DecodeConfig: %v", err)
 			}
-			_, err = pixels.Decode(tc.data, cfg)
+			_, err = pixels.Decode(tc.data, cfg, 0, 0)
 			if tc.decodeFail && !errors.Is(err, pixels.ErrCorrupt) {
 				t.Fatalf("Decode: %v, want ErrCorrupt", err)
 			}
@@ -231,7 +231,7 @@ func FuzzDecode(f *testing.F) {
 		if err != nil || cfg.Pixels() > limit {
 			return
 		}
-		img, err := pixels.Decode(data, cfg)
+		img, err := pixels.Decode(data, cfg, 16, 16)
 		if err != nil {
 			return
 		}
