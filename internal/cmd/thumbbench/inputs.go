@@ -1,0 +1,133 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"image"
+	"image/jpeg"
+	"io"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/thumbpipe/thumbpipe/internal/testimages"
+)
+
+// input is one benchmark image in the cache directory.
+type input struct {
+	name string // as the table shows it, e.g. "24MP baseline"
+	file string // absolute path
+	size int64
+}
+
+// grain is the amplitude of the luma noise added to testimages.Photo. With
+// it a 12 MP q90 4:2:0 JPEG is about 5.5 MB, the size of a camera's and the
+// jpegdec benchmarks', so entropy decoding gets its realistic share of the
+// time (Photo alone gives 3.5 MB).
+const grain = 16
+
+// makeInputs writes the benchmark images into dir unless they are already
+// there: made deterministically, so a cached file is the same file.
+func makeInputs(dir string, log io.Writer) ([]input, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	jpeg12 := filepath.Join(dir, "12mp-q90.jpg")
+	specs := []struct {
+		name, file string
+		make       func() ([]byte, error)
+	}{
+		{"12MP baseline", jpeg12, func() ([]byte, error) { return encodeJPEG(photo(4000, 3000, 12)) }},
+		{"24MP baseline", filepath.Join(dir, "24mp-q90.jpg"), func() ([]byte, error) { return encodeJPEG(photo(6000, 4000, 24)) }},
+		{"12MP progressive", filepath.Join(dir, "12mp-q90-progressive.jpg"), func() ([]byte, error) {
+			// Lossless: the same coefficients as the baseline file, in
+			// progressive scans.
+			return exec.Command("jpegtran", "-progressive", "-copy", "all", jpeg12).Output()
+		}},
+		{"2000x1500 PNG", filepath.Join(dir, "2000x1500.png"), func() ([]byte, error) {
+			return testimages.PNG(photo(2000, 1500, 3)), nil
+		}},
+	}
+	var inputs []input
+	for _, s := range specs {
+		fi, err := os.Stat(s.file)
+		if err != nil {
+			t := time.Now()
+			data, err := s.make()
+			if err != nil {
+				fmt.Fprintf(log, "%s: cannot make it (%v): skipped\n", s.name, describe(err))
+				continue
+			}
+			if err := writeFile(s.file, data); err != nil {
+				return nil, err
+			}
+			fmt.Fprintf(log, "made %s (%d bytes) in %s\n", s.file, len(data), time.Since(t).Round(time.Millisecond))
+			if fi, err = os.Stat(s.file); err != nil {
+				return nil, err
+			}
+		}
+		inputs = append(inputs, input{name: s.name, file: s.file, size: fi.Size()})
+	}
+	return inputs, nil
+}
+
+// describe adds a command's stderr to its error.
+func describe(err error) error {
+	var ee *exec.ExitError
+	if errors.As(err, &ee) && len(ee.Stderr) > 0 {
+		return fmt.Errorf("%w: %s", err, bytes.TrimSpace(ee.Stderr))
+	}
+	return err
+}
+
+// photo is testimages.Photo with camera-like grain added.
+func photo(w, h int, seed uint64) image.Image {
+	img := testimages.Photo(w, h, seed)
+	rng := rand.New(rand.NewPCG(seed, 99))
+	for i := 0; i < len(img.Pix); i += 4 {
+		n := int(rng.Uint32()%(2*grain+1)) - grain
+		for c := i; c < i+3; c++ {
+			img.Pix[c] = uint8(min(255, max(0, int(img.Pix[c])+n)))
+		}
+	}
+	return img
+}
+
+// encodeJPEG writes a baseline 4:2:0 JPEG at q90, as image/jpeg does.
+func encodeJPEG(img image.Image) ([]byte, error) {
+	var b bytes.Buffer
+	err := jpeg.Encode(&b, img, &jpeg.Options{Quality: 90})
+	return b.Bytes(), err
+}
+
+// writeFile writes data to name through a temporary file, so an
+// interrupted run leaves no half-written input behind.
+func writeFile(name string, data []byte) error {
+	tmp := name + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, name)
+}
+
+// selectInputs keeps the inputs whose names contain one of the
+// comma-separated parts of only (case-insensitive); an empty only keeps all.
+func selectInputs(inputs []input, only string) []input {
+	if only == "" {
+		return inputs
+	}
+	var keep []input
+	for _, in := range inputs {
+		for _, part := range strings.Split(only, ",") {
+			if part != "" && strings.Contains(strings.ToLower(in.name), strings.ToLower(strings.TrimSpace(part))) {
+				keep = append(keep, in)
+				break
+			}
+		}
+	}
+	return keep
+}
