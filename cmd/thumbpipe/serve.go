@@ -62,9 +62,13 @@ func (f *envFlag) Get() string {
 // serveSettings are serve's flags beyond the pipeline's.
 type serveSettings struct {
 	listen, token, bucketURL, buckets, workers, maxBody, timeout, logFormat *envFlag
+	readHeaderTimeout, readTimeout                                          *envFlag
 	insecureNoAuth, healthcheck, setup                                      *bool
 	minio                                                                   *minioFlags
 	pipelineEnv                                                             func(string) string
+
+	// The HTTP server's read timeouts, set by handlerConfig.
+	readHeaderDeadline, readDeadline time.Duration
 }
 
 func serveFlags(fs *flag.FlagSet, e env) *serveSettings {
@@ -79,6 +83,10 @@ func serveFlags(fs *flag.FlagSet, e env) *serveSettings {
 		maxBody: newEnvFlag(fs, e, "max-body", "THUMBPIPE_MAX_BODY_BYTES", "1MiB", "largest webhook body (bytes, or with KiB/MiB)"),
 		timeout: newEnvFlag(fs, e, "process-timeout", "THUMBPIPE_PROCESS_TIMEOUT", miniohook.DefaultProcessTimeout.String(),
 			"longest time spent on one webhook request"),
+		readHeaderTimeout: newEnvFlag(fs, e, "read-header-timeout", "THUMBPIPE_READ_HEADER_TIMEOUT", readHeaderTimeout.String(),
+			"longest time a client may take to send a request's headers"),
+		readTimeout: newEnvFlag(fs, e, "read-timeout", "THUMBPIPE_READ_TIMEOUT", readTimeout.String(),
+			"longest time a client may take to send a whole request, body included"),
 		logFormat: newEnvFlag(fs, e, "log-format", "THUMBPIPE_LOG_FORMAT", "auto", "json, text, or auto (JSON unless stderr is a terminal)"),
 		insecureNoAuth: fs.Bool("insecure-no-auth", false,
 			"accept webhook requests WITHOUT a token: anyone who reaches the port can make thumbpipe read and write your buckets"),
@@ -133,9 +141,9 @@ func runServe(ctx context.Context, args []string, e env) error {
 	}
 	srv := &http.Server{
 		Handler:           h,
-		ReadHeaderTimeout: readHeaderTimeout,
-		ReadTimeout:       readTimeout,
-		WriteTimeout:      hcfg.ProcessTimeout + readTimeout,
+		ReadHeaderTimeout: s.readHeaderDeadline,
+		ReadTimeout:       s.readDeadline,
+		WriteTimeout:      hcfg.ProcessTimeout + s.readDeadline,
 		IdleTimeout:       idleTimeout,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
@@ -203,6 +211,16 @@ func (s *serveSettings) handlerConfig(log *slog.Logger) (miniohook.Config, error
 		errs = append(errs, fmt.Errorf("THUMBPIPE_PROCESS_TIMEOUT %q is not a positive duration (e.g. 2m)", s.timeout.Get()))
 	}
 	c.ProcessTimeout = d
+	for _, t := range []struct {
+		flag *envFlag
+		dst  *time.Duration
+	}{{s.readHeaderTimeout, &s.readHeaderDeadline}, {s.readTimeout, &s.readDeadline}} {
+		d, err := time.ParseDuration(t.flag.Get())
+		if err != nil || d <= 0 {
+			errs = append(errs, fmt.Errorf("%s %q is not a positive duration (e.g. 10s)", t.flag.env, t.flag.Get()))
+		}
+		*t.dst = d
+	}
 	if err := errors.Join(errs...); err != nil {
 		return c, fmt.Errorf("%w: %w", errUsage, err)
 	}
