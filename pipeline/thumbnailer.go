@@ -169,12 +169,19 @@ func (t *Thumbnailer) process(ctx context.Context, bucket *blob.Bucket, key stri
 		return res, nil
 	}
 
-	data, err := readLimited(ctx, bucket, key, attrs.Size, t.cfg.MaxBytes)
-	res.SourceBytes = int64(len(data))
+	// The body streams into the decoder: only the header is held whole, so
+	// the memory a JPEG needs follows the thumbnail, not the file.
+	rd, err := bucket.NewReader(ctx, key, nil)
 	if err != nil {
-		return res, err
+		return res, sourceErr(err)
 	}
-	cfg, err := pixels.DecodeConfig(data)
+	defer rd.Close()
+	src := &sourceReader{r: rd, limit: t.cfg.MaxBytes}
+	cfg, stream, err := pixels.ReadConfig(src)
+	res.SourceBytes = src.n
+	if rerr := src.err(); rerr != nil {
+		return res, rerr
+	}
 	if err != nil {
 		return res, err
 	}
@@ -192,11 +199,15 @@ func (t *Thumbnailer) process(ctx context.Context, bucket *blob.Bucket, key stri
 		}
 		boxW, boxH = max(boxW, w), max(boxH, h)
 	}
-	img, err := pixels.Decode(data, cfg, boxW, boxH)
+	img, err := pixels.DecodeFrom(stream, cfg, boxW, boxH)
+	res.SourceBytes = src.n
+	if rerr := src.err(); rerr != nil {
+		// A failed read, not a corrupt image, whatever the decoder made of it.
+		return res, rerr
+	}
 	if err != nil {
 		return res, err
 	}
-	data = nil // let the source bytes go before the thumbnails are made
 	cacheControl := t.cfg.CacheControl
 	if cacheControl == "" {
 		cacheControl = attrs.CacheControl
@@ -314,22 +325,44 @@ func readRange(ctx context.Context, b *blob.Bucket, key string, off, n int64) ([
 	return io.ReadAll(r)
 }
 
-// readLimited reads a whole object of the given size, but never more than
-// limit bytes, whatever the storage sends.
-func readLimited(ctx context.Context, b *blob.Bucket, key string, size, limit int64) ([]byte, error) {
-	r, err := b.NewReader(ctx, key, nil)
-	if err != nil {
-		return nil, sourceErr(err)
+// sourceReader reads a source object's body, never more than limit bytes
+// whatever the storage sends, and remembers a failed read, so that the
+// decoder's view of a cut-off stream ("corrupt") does not hide it.
+type sourceReader struct {
+	r       io.Reader
+	limit   int64
+	n       int64 // bytes read
+	readErr error
+}
+
+func (s *sourceReader) Read(p []byte) (int, error) {
+	if s.n > s.limit {
+		return 0, s.err()
 	}
-	defer r.Close()
-	buf := bytes.NewBuffer(make([]byte, 0, min(size, limit)+bytes.MinRead))
-	if _, err := buf.ReadFrom(io.LimitReader(r, limit+1)); err != nil {
-		return nil, fmt.Errorf("read source: %w", err)
+	if room := s.limit + 1 - s.n; int64(len(p)) > room {
+		p = p[:room]
 	}
-	if int64(buf.Len()) > limit {
-		return nil, fmt.Errorf("%w: more than %d bytes", ErrTooLarge, limit)
+	n, err := s.r.Read(p)
+	s.n += int64(n)
+	if err != nil && err != io.EOF {
+		s.readErr = err
 	}
-	return buf.Bytes(), nil
+	if s.n > s.limit {
+		return n, s.err()
+	}
+	return n, err
+}
+
+// err says why reading stopped early: more than limit bytes, or the
+// storage's error; nil otherwise.
+func (s *sourceReader) err() error {
+	if s.n > s.limit {
+		return fmt.Errorf("%w: more than %d bytes", ErrTooLarge, s.limit)
+	}
+	if s.readErr != nil {
+		return fmt.Errorf("read source: %w", s.readErr)
+	}
+	return nil
 }
 
 // write stores data at key so that a failure leaves nothing behind:

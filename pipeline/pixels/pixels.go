@@ -120,39 +120,56 @@ func (c Config) Pixels() int64 { return int64(c.Width) * int64(c.Height) }
 
 // DecodeConfig sniffs data and reads its header without decoding pixels.
 func DecodeConfig(data []byte) (Config, error) {
-	f := Sniff(data)
+	c, _, err := ReadConfig(bytes.NewReader(data))
+	return c, err
+}
+
+// ReadConfig is [DecodeConfig] on a stream: it sniffs and reads the header
+// of the image r yields, and returns it with a reader of the whole stream
+// from its first byte (the header's bytes, kept, then the rest of r) for
+// [DecodeFrom]. Only the header is held in memory, so a large JPEG is never
+// read whole.
+func ReadConfig(r io.Reader) (Config, io.Reader, error) {
+	var seen bytes.Buffer
+	tee := io.TeeReader(r, &seen)
+	replay := func() io.Reader { return io.MultiReader(bytes.NewReader(seen.Bytes()), r) }
+	head := make([]byte, SniffLen)
+	n, err := io.ReadFull(tee, head)
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+		return Config{}, replay(), err
+	}
+	f := Sniff(head[:n])
 	if f == Unknown {
-		return Config{}, fmt.Errorf("%w: bytes are not JPEG, PNG, GIF, WebP, TIFF or BMP", ErrUnsupported)
+		return Config{}, replay(), fmt.Errorf("%w: bytes are not JPEG, PNG, GIF, WebP, TIFF or BMP", ErrUnsupported)
 	}
 	var (
 		ic          image.Config
 		orientation = 1
-		err         error
 	)
-	r := bytes.NewReader(data)
+	hr := io.MultiReader(bytes.NewReader(head[:n]), tee)
 	switch f {
 	case JPEG:
 		var jc jpegdec.Config
-		jc, err = jpegdec.DecodeConfig(r)
+		jc, err = jpegdec.DecodeConfig(hr)
 		ic.Width, ic.Height, orientation = jc.Width, jc.Height, jc.Orientation
 	case PNG:
-		ic, err = png.DecodeConfig(r)
+		ic, err = png.DecodeConfig(hr)
 	case GIF:
-		ic, err = gif.DecodeConfig(r)
+		ic, err = gif.DecodeConfig(hr)
 	case WebP:
-		ic, err = webp.DecodeConfig(r)
+		ic, err = webp.DecodeConfig(hr)
 	case TIFF:
-		ic, err = tiff.DecodeConfig(r)
+		ic, err = tiff.DecodeConfig(hr)
 	case BMP:
-		ic, err = bmp.DecodeConfig(r)
+		ic, err = bmp.DecodeConfig(hr)
 	}
 	if err != nil {
-		return Config{}, decodeErr(f, fmt.Errorf("header: %w", err))
+		return Config{}, replay(), decodeErr(f, fmt.Errorf("header: %w", err))
 	}
 	if ic.Width <= 0 || ic.Height <= 0 {
-		return Config{}, fmt.Errorf("%w: %s header declares %dx%d pixels", ErrCorrupt, f, ic.Width, ic.Height)
+		return Config{}, replay(), fmt.Errorf("%w: %s header declares %dx%d pixels", ErrCorrupt, f, ic.Width, ic.Height)
 	}
-	return Config{Format: f, Width: ic.Width, Height: ic.Height, Orientation: orientation}, nil
+	return Config{Format: f, Width: ic.Width, Height: ic.Height, Orientation: orientation}, replay(), nil
 }
 
 // Decode decodes the image in data, whose header c describes, at no less
@@ -162,11 +179,18 @@ func DecodeConfig(data []byte) (Config, error) {
 // (shrink-on-load); other formats decode at full size. GIFs give their first
 // frame. Orientation is not applied: see [Orient].
 func Decode(data []byte, c Config, w, h int) (image.Image, error) {
+	return DecodeFrom(bytes.NewReader(data), c, w, h)
+}
+
+// DecodeFrom is [Decode] on a stream that starts at the image's first byte,
+// such as the reader [ReadConfig] returns. JPEGs are decoded as they are
+// read, through a small buffer; the other formats' decoders read as they
+// need.
+func DecodeFrom(r io.Reader, c Config, w, h int) (image.Image, error) {
 	var (
 		img image.Image
 		err error
 	)
-	r := bytes.NewReader(data)
 	switch c.Format {
 	case JPEG:
 		scale := 1
