@@ -1,0 +1,789 @@
+//go:build linux
+
+package main
+
+// The soak: real MinIO, `thumbpipe serve` as a separate process that is
+// killed with SIGKILL twice and restarted, N uploads at concurrency 32, 10 %
+// of the events replayed, and a share of the storage requests between serve
+// and MinIO failing. At the end every upload must have exactly its
+// thumbnails, complete, and nothing else.
+//
+//	MinIO ──webhook──▶ hookProxy ──▶ serve ──S3──▶ storeProxy (faults) ──▶ MinIO
+//
+// The knobs are environment variables (see soakSettings); `make soak` runs
+// 10,000 uploads, `go test` a few hundred.
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"image"
+	"io"
+	"io/fs"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"text/tabwriter"
+	"time"
+
+	"github.com/minio/minio-go/v7"
+	"gocloud.dev/blob"
+	"gocloud.dev/blob/memblob"
+
+	"github.com/thumbpipe/thumbpipe/internal/buckets"
+	"github.com/thumbpipe/thumbpipe/internal/envconfig"
+	"github.com/thumbpipe/thumbpipe/internal/testimages"
+	"github.com/thumbpipe/thumbpipe/internal/testserver"
+	"github.com/thumbpipe/thumbpipe/pipeline"
+)
+
+// soakSettings are the soak's knobs, read from THUMBPIPE_SOAK_* variables.
+type soakSettings struct {
+	n           int           // THUMBPIPE_SOAK_N: uploads (default 200)
+	concurrency int           // THUMBPIPE_SOAK_CONCURRENCY: uploads at once (32)
+	dupRate     float64       // THUMBPIPE_SOAK_DUP_RATE: share of upload events replayed (0.10)
+	faultRate   float64       // THUMBPIPE_SOAK_FAULT_RATE: share of storage requests that fail (0.05)
+	kills       int           // THUMBPIPE_SOAK_KILLS: SIGKILLs of serve during the uploads (2)
+	down        time.Duration // THUMBPIPE_SOAK_DOWN: how long serve stays dead (2s)
+	seed        uint64        // THUMBPIPE_SOAK_SEED: the faults' and the image mix's seed (1)
+	timeout     time.Duration // THUMBPIPE_SOAK_TIMEOUT: how long to wait for the queue to drain (3m + 0.5s per upload)
+}
+
+func loadSoakSettings(t *testing.T) soakSettings {
+	t.Helper()
+	s := soakSettings{n: 200, concurrency: 32, dupRate: 0.10, faultRate: 0.05, kills: 2, down: 2 * time.Second, seed: 1}
+	num := func(name string, dst any) {
+		v := os.Getenv(name)
+		if v == "" {
+			return
+		}
+		var err error
+		switch d := dst.(type) {
+		case *int:
+			*d, err = strconv.Atoi(v)
+		case *uint64:
+			*d, err = strconv.ParseUint(v, 10, 64)
+		case *float64:
+			*d, err = strconv.ParseFloat(v, 64)
+		case *time.Duration:
+			*d, err = time.ParseDuration(v)
+		}
+		if err != nil {
+			t.Fatalf("%s=%q: %v", name, v, err)
+		}
+	}
+	num("THUMBPIPE_SOAK_N", &s.n)
+	num("THUMBPIPE_SOAK_CONCURRENCY", &s.concurrency)
+	num("THUMBPIPE_SOAK_DUP_RATE", &s.dupRate)
+	num("THUMBPIPE_SOAK_FAULT_RATE", &s.faultRate)
+	num("THUMBPIPE_SOAK_KILLS", &s.kills)
+	num("THUMBPIPE_SOAK_DOWN", &s.down)
+	num("THUMBPIPE_SOAK_SEED", &s.seed)
+	// MinIO delivers a target's events one at a time, and after a failure
+	// or an empty queue looks again every 3 s: a few events a second.
+	s.timeout = 3*time.Minute + time.Duration(s.n)*500*time.Millisecond
+	num("THUMBPIPE_SOAK_TIMEOUT", &s.timeout)
+	if s.n < 1 || s.concurrency < 1 || s.kills < 0 || s.faultRate < 0 || s.faultRate >= 1 || s.dupRate < 0 || s.dupRate > 1 {
+		t.Fatalf("soak settings out of range: %+v", s)
+	}
+	return s
+}
+
+// soakSizes are the thumbnail sizes serve makes in the soak.
+const soakSizes = "160x160,48x48:fill"
+
+// soakImage is one image of the soak's mix and what the pipeline makes of
+// it, learnt by running the pipeline in-process on a memblob bucket.
+type soakImage struct {
+	name     string // what it is
+	ext      string // the upload key's extension
+	data     []byte
+	variants []soakVariant // none: refused (corrupt, unsupported)
+}
+
+// soakVariant is one thumbnail of a soakImage.
+type soakVariant struct {
+	suffix        string // the variant key is "<prefix><box>/<source key><suffix>" ...
+	prefix        string // ... e.g. prefix "thumbnails/160x160/", suffix ".png" or ""
+	width, height int
+	bytes         int64
+}
+
+func (v soakVariant) key(src string) string { return v.prefix + src + v.suffix }
+
+// soakImages is the mix: real-world fixtures (progressive and CMYK JPEG,
+// interlaced PNG, lossy, lossless and alpha WebP), generated photos from
+// small to large, a GIF, and a few that must be refused.
+func soakImages(t *testing.T, cfg pipeline.Config) (good, bad []soakImage) {
+	t.Helper()
+	truncated := testimages.JPEG(testimages.Photo(400, 300, 7), 85)
+	imgs := []soakImage{
+		{name: "progressive.jpg", ext: ".jpg", data: testimages.File("progressive.jpg")},
+		{name: "cmyk.jpg", ext: ".jpg", data: testimages.File("cmyk.jpg")},
+		{name: "interlaced.png", ext: ".png", data: testimages.File("interlaced.png")},
+		{name: "lossy.webp", ext: ".webp", data: testimages.File("lossy.webp")},
+		{name: "lossless.webp", ext: ".webp", data: testimages.File("lossless.webp")},
+		{name: "alpha.webp", ext: ".webp", data: testimages.File("alpha.webp")},
+		{name: "photo 120x90 jpeg", ext: ".jpg", data: testimages.JPEG(testimages.Photo(120, 90, 1), 85)},
+		{name: "photo 640x480 jpeg", ext: ".jpg", data: testimages.JPEG(testimages.Photo(640, 480, 2), 85)},
+		{name: "photo 1024x768 jpeg", ext: ".jpeg", data: testimages.JPEG(testimages.Photo(1024, 768, 3), 90)},
+		{name: "photo 300x400 png", ext: ".png", data: testimages.PNG(testimages.Photo(300, 400, 4))},
+		{name: "photo 400x300 gif", ext: ".gif", data: testimages.GIF(testimages.Photo(400, 300, 5))},
+		{name: "photo 500x200 png, no extension", ext: "", data: testimages.PNG(testimages.Photo(500, 200, 6))},
+		{name: "truncated jpeg", ext: ".jpg", data: truncated[:len(truncated)/2]},
+		{name: "random bytes", ext: ".png", data: bytes.Repeat([]byte("not an image "), 50)},
+		{name: "empty", ext: ".jpg", data: nil},
+	}
+	th, err := pipeline.NewThumbnailer(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for _, img := range imgs {
+		b := memblob.OpenBucket(nil)
+		const key = "calibrate/the-key"
+		k := key + img.ext
+		if err := b.WriteAll(ctx, k, img.data, nil); err != nil {
+			t.Fatal(err)
+		}
+		res, err := th.Process(ctx, b, k)
+		b.Close()
+		if err != nil || res.Skipped != "" {
+			if len(bad) == 0 && err == nil {
+				t.Fatalf("%s: skipped (%s), want made or refused", img.name, res.Skipped)
+			}
+			bad = append(bad, img)
+			continue
+		}
+		for _, v := range res.Variants {
+			i := strings.Index(v.Key, k)
+			if i < 0 {
+				t.Fatalf("%s: variant key %q does not hold the source key", img.name, v.Key)
+			}
+			img.variants = append(img.variants, soakVariant{prefix: v.Key[:i], suffix: v.Key[i+len(k):],
+				width: v.Width, height: v.Height, bytes: int64(v.Bytes)})
+		}
+		good = append(good, img)
+	}
+	if len(good) < 10 || len(bad) != 3 {
+		t.Fatalf("image mix: %d made, %d refused; want ≥10 and 3", len(good), len(bad))
+	}
+	return good, bad
+}
+
+// soakUpload is one upload of the soak.
+type soakUpload struct {
+	key string
+	img *soakImage
+}
+
+// storeProxy sits between serve and MinIO and fails a seeded share of the
+// requests: 503 SlowDown, 500 InternalError, a connection dropped before
+// the request reaches MinIO, or one dropped after MinIO did the work (the
+// client cannot tell that the write happened). It counts thumbnail writes
+// that MinIO acknowledged.
+type storeProxy struct {
+	target *url.URL
+	rate   float64
+	proxy  *httputil.ReverseProxy
+
+	mu  sync.Mutex
+	rng *rand.Rand
+
+	requests, slowDown, internal, dropBefore, dropAfter atomic.Int64
+	thumbWrites                                         atomic.Int64 // PUTs under thumbnails/ that MinIO answered 2xx
+}
+
+type dropAfterKey struct{}
+
+var errDropAfter = errors.New("dropped after the request was done")
+
+func newStoreProxy(target string, rate float64, seed uint64) *storeProxy {
+	u, _ := url.Parse(target)
+	p := &storeProxy{target: u, rate: rate, rng: rand.New(rand.NewPCG(seed, 0x50a6))}
+	p.proxy = &httputil.ReverseProxy{
+		Rewrite: func(r *httputil.ProxyRequest) {
+			r.SetURL(u)
+			r.Out.Host = r.In.Host // the request is signed for the proxy's host
+		},
+		ModifyResponse: func(resp *http.Response) error {
+			if resp.Request.Method == http.MethodPut && resp.StatusCode/100 == 2 && strings.Contains(resp.Request.URL.Path, "/thumbnails/") {
+				p.thumbWrites.Add(1)
+			}
+			if resp.Request.Context().Value(dropAfterKey{}) != nil {
+				io.Copy(io.Discard, resp.Body)
+				return errDropAfter
+			}
+			return nil
+		},
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			if errors.Is(err, errDropAfter) {
+				panic(http.ErrAbortHandler) // closes the connection without an answer
+			}
+			w.WriteHeader(http.StatusBadGateway)
+		},
+	}
+	return p
+}
+
+func (p *storeProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	p.requests.Add(1)
+	p.mu.Lock()
+	fault, kind := p.rng.Float64() < p.rate, p.rng.IntN(4)
+	p.mu.Unlock()
+	if !fault {
+		p.proxy.ServeHTTP(w, r)
+		return
+	}
+	s3err := func(status int, code string) {
+		w.Header().Set("Content-Type", "application/xml")
+		w.WriteHeader(status)
+		fmt.Fprintf(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>%s</Code><Message>injected</Message><Resource>%s</Resource><RequestId>soak</RequestId></Error>`,
+			code, r.URL.Path)
+	}
+	switch kind {
+	case 0:
+		p.slowDown.Add(1)
+		s3err(http.StatusServiceUnavailable, "SlowDown")
+	case 1:
+		p.internal.Add(1)
+		s3err(http.StatusInternalServerError, "InternalError")
+	case 2:
+		p.dropBefore.Add(1)
+		panic(http.ErrAbortHandler)
+	default:
+		p.dropAfter.Add(1)
+		p.proxy.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), dropAfterKey{}, true)))
+	}
+}
+
+func (p *storeProxy) faults() int64 {
+	return p.slowDown.Load() + p.internal.Load() + p.dropBefore.Load() + p.dropAfter.Load()
+}
+
+// hookProxy sits between MinIO and serve: it counts MinIO's deliveries by
+// answer and replays a share of the upload events to serve, as a
+// redelivering platform would.
+type hookProxy struct {
+	serve   string // serve's base URL
+	token   string
+	dupRate float64
+	proxy   *httputil.ReverseProxy
+
+	delivered, failed, replayed atomic.Int64
+	failedBy                    sync.Map     // status code -> *atomic.Int64
+	first, last                 atomic.Int64 // unix nanoseconds of the first and last delivery
+	mu                          sync.Mutex
+	seen                        map[string]bool
+	replays                     sync.WaitGroup
+}
+
+func newHookProxy(serveBase, token string, dupRate float64) *hookProxy {
+	u, _ := url.Parse(serveBase)
+	h := &hookProxy{serve: serveBase, token: token, dupRate: dupRate, seen: map[string]bool{}}
+	h.proxy = &httputil.ReverseProxy{
+		Rewrite:      func(r *httputil.ProxyRequest) { r.SetURL(u) },
+		ErrorHandler: func(w http.ResponseWriter, _ *http.Request, _ error) { w.WriteHeader(http.StatusBadGateway) },
+	}
+	return h
+}
+
+func (h *hookProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		w.WriteHeader(http.StatusBadRequest)
+		return
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	rec := &statusRecorder{ResponseWriter: w}
+	h.proxy.ServeHTTP(rec, r)
+	now := time.Now().UnixNano()
+	h.first.CompareAndSwap(0, now)
+	h.last.Store(now)
+	if rec.status/100 != 2 {
+		h.failed.Add(1)
+		n, _ := h.failedBy.LoadOrStore(rec.status, new(atomic.Int64))
+		n.(*atomic.Int64).Add(1)
+		return
+	}
+	h.delivered.Add(1)
+	key := eventKey(body)
+	if key == "" || strings.HasPrefix(key, "thumbnails/") || !replayed(key, h.dupRate) {
+		return
+	}
+	h.mu.Lock()
+	again := h.seen[key]
+	h.seen[key] = true
+	h.mu.Unlock()
+	if again {
+		return
+	}
+	h.replays.Go(func() { h.replay(body) })
+}
+
+// replay POSTs an event MinIO delivered to serve again, until serve
+// answers 2xx (it may be dead or busy at that moment).
+func (h *hookProxy) replay(body []byte) {
+	deadline := time.Now().Add(2 * time.Minute)
+	for time.Now().Before(deadline) {
+		req, _ := http.NewRequest(http.MethodPost, h.serve+"/webhook", bytes.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+h.token)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode/100 == 2 {
+				h.replayed.Add(1)
+				return
+			}
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// replayed decides, from the key alone, whether its event is replayed.
+func replayed(key string, rate float64) bool {
+	f := fnv.New64a()
+	io.WriteString(f, key)
+	return float64(f.Sum64()%10000) < rate*10000
+}
+
+// eventKey is the unescaped key of an event's first record.
+func eventKey(body []byte) string {
+	var ev struct {
+		EventName string
+		Records   []struct {
+			S3 struct {
+				Object struct {
+					Key string `json:"key"`
+				} `json:"object"`
+			} `json:"s3"`
+		}
+	}
+	if json.Unmarshal(body, &ev) != nil || len(ev.Records) == 0 || !strings.Contains(ev.EventName, "ObjectCreated") {
+		return ""
+	}
+	k, _ := url.QueryUnescape(ev.Records[0].S3.Object.Key)
+	return k
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	r.status = code
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *statusRecorder) Write(b []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	return r.ResponseWriter.Write(b)
+}
+
+// listen serves h on a free loopback port until the test ends.
+func listen(t *testing.T, h http.Handler) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ErrorLog: nil}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return ln.Addr().String()
+}
+
+// soakResult is the soak's summary.
+type soakResult struct {
+	uploads, refused, expected, present, missing int
+	extraKeys, extraWrites, partial, recursion   int
+	delivered, failedDeliveries, replayed        int64
+	failedBy                                     string
+	storeRequests, storeFaults                   int64
+	kills                                        int
+	uploadTime, drainTime                        time.Duration
+	peakRSS                                      int64
+}
+
+// TestSoak is the soak; see the top of the file.
+func TestSoak(t *testing.T) {
+	s := loadSoakSettings(t)
+	const token, bucket, webhookID = "soak-token-0123456789", "soak", "SOAK"
+	ctx := context.Background()
+
+	// The thumbnails serve will make, learnt in-process with its config.
+	cfg, err := envconfig.Load(func(k string) string {
+		if k == "THUMBPIPE_SIZES" {
+			return soakSizes
+		}
+		return ""
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	good, bad := soakImages(t, cfg)
+
+	// MinIO → hookProxy → serve; serve → storeProxy → MinIO.
+	serve := newServeProc(t, buildThumbpipe(t), map[string]string{
+		"THUMBPIPE_WEBHOOK_TOKEN": token,
+		"THUMBPIPE_BUCKETS":       bucket,
+		"THUMBPIPE_SIZES":         soakSizes,
+	})
+	hooks := newHookProxy(serve.base(), token, s.dupRate)
+	hookAddr := listen(t, hooks)
+	queue := t.TempDir()
+	m := testserver.StartMinIO(t, testserver.MinIOOptions{Env: map[string]string{
+		"MINIO_NOTIFY_WEBHOOK_ENABLE_" + webhookID:      "on",
+		"MINIO_NOTIFY_WEBHOOK_ENDPOINT_" + webhookID:    "http://" + hookAddr + "/webhook",
+		"MINIO_NOTIFY_WEBHOOK_AUTH_TOKEN_" + webhookID:  token,
+		"MINIO_NOTIFY_WEBHOOK_QUEUE_DIR_" + webhookID:   queue,
+		"MINIO_NOTIFY_WEBHOOK_QUEUE_LIMIT_" + webhookID: "1000000",
+	}})
+	m.SetAWSEnv(t)
+	store := newStoreProxy(m.Endpoint(), s.faultRate, s.seed)
+	storeAddr := listen(t, store)
+
+	setupEnv := map[string]string{
+		"THUMBPIPE_BUCKET_URL":       s3Template(m.Endpoint()),
+		"THUMBPIPE_BUCKETS":          bucket,
+		"THUMBPIPE_MINIO_WEBHOOK_ID": webhookID,
+		"AWS_ACCESS_KEY_ID":          "minioadmin",
+		"AWS_SECRET_ACCESS_KEY":      "minioadmin",
+		"THUMBPIPE_LOG_FORMAT":       "json",
+	}
+	// MinIO registers its webhook target shortly after it answers: until
+	// then the notification's ARN does not exist.
+	for attempt := 0; ; attempt++ {
+		_, stderr, err := runCmd(ctx, t, setupEnv, "minio-setup")
+		if err == nil {
+			break
+		}
+		if attempt == 60 || !strings.Contains(err.Error(), "ARN does not exist") {
+			t.Fatalf("minio-setup: %v\n%s", err, stderr)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+
+	// serve reaches MinIO through the faults.
+	serve.env = append(serve.env, "THUMBPIPE_BUCKET_URL="+s3Template("http://"+storeAddr))
+	serve.env = append(serve.env, m.Env()...)
+	serve.start()
+
+	// The uploads, their images picked by a seeded generator: 3 % refused.
+	rng := rand.New(rand.NewPCG(s.seed, 0x1a9e))
+	uploads := make([]soakUpload, s.n)
+	for i := range uploads {
+		img := &good[rng.IntN(len(good))]
+		if rng.IntN(100) < 3 {
+			img = &bad[rng.IntN(len(bad))]
+		}
+		uploads[i] = soakUpload{key: fmt.Sprintf("uploads/%02d/img %05d+%s", i%16, i, img.ext), img: img}
+	}
+
+	start := time.Now()
+	var done, uploaded atomic.Int64 // uploads done; when the last one ended (unix ns)
+	var uploadErr atomic.Value
+	next := make(chan soakUpload)
+	var wg sync.WaitGroup
+	for range s.concurrency {
+		wg.Go(func() {
+			for u := range next {
+				var err error
+				for attempt := 0; attempt < 5; attempt++ {
+					_, err = m.Client().PutObject(ctx, bucket, u.key, bytes.NewReader(u.img.data), int64(len(u.img.data)),
+						minio.PutObjectOptions{ContentType: "application/octet-stream"})
+					if err == nil {
+						break
+					}
+					time.Sleep(100 * time.Millisecond)
+				}
+				if err != nil {
+					uploadErr.CompareAndSwap(nil, fmt.Errorf("upload %s: %w", u.key, err))
+				}
+				if done.Add(1) == int64(s.n) {
+					uploaded.Store(time.Now().UnixNano())
+				}
+			}
+		})
+	}
+	go func() {
+		for _, u := range uploads {
+			next <- u
+		}
+		close(next)
+	}()
+
+	// Kill serve with SIGKILL at even steps of the events MinIO is to
+	// deliver (one per upload and one per thumbnail), and start it again.
+	events := 0
+	for _, u := range uploads {
+		events += 1 + len(u.img.variants)
+	}
+	kills := 0
+	for k := 1; k <= s.kills; k++ {
+		at := int64(events * k / (s.kills + 1))
+		for hooks.delivered.Load() < at {
+			if time.Since(start) > s.timeout {
+				t.Fatalf("only %d of %d events delivered after %v", hooks.delivered.Load(), events, s.timeout)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		serve.kill()
+		kills++
+		t.Logf("serve killed with SIGKILL after %d uploads, %d events handled", done.Load(), hooks.delivered.Load())
+		time.Sleep(s.down)
+		serve.start()
+	}
+	wg.Wait()
+	uploadTime := time.Unix(0, uploaded.Load()).Sub(start)
+	if err, _ := uploadErr.Load().(error); err != nil {
+		t.Fatal(err)
+	}
+
+	// Drained: MinIO's queue is empty, every replay answered, and no
+	// delivery for a moment.
+	images := openSoakBucket(t, m.BucketURL(bucket))
+	drained := func() bool {
+		return queued(t, queue) == 0 && time.Since(time.Unix(0, hooks.last.Load())) > 2*time.Second
+	}
+	deadline := time.Now().Add(s.timeout)
+	for !drained() {
+		if time.Now().After(deadline) {
+			t.Errorf("MinIO's queue still holds %d events after %v", queued(t, queue), s.timeout)
+			break
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	hooks.replays.Wait()
+	drainTime := time.Since(start)
+
+	res := soakCount(t, images, uploads)
+	res.uploads, res.kills, res.uploadTime, res.drainTime = s.n, kills, uploadTime, drainTime
+	res.delivered, res.failedDeliveries, res.replayed = hooks.delivered.Load(), hooks.failed.Load(), hooks.replayed.Load()
+	var by []string
+	hooks.failedBy.Range(func(k, v any) bool {
+		by = append(by, fmt.Sprintf("%d×%d", v.(*atomic.Int64).Load(), k))
+		return true
+	})
+	slices.Sort(by)
+	res.failedBy = strings.Join(by, ", ")
+	res.storeRequests, res.storeFaults = store.requests.Load(), store.faults()
+	res.extraWrites = int(store.thumbWrites.Load()) - res.expected
+	res.peakRSS = serve.peakRSS()
+	table := soakTable(s, res, store)
+	t.Logf("soak summary:\n%s", table)
+	if testing.Verbose() {
+		fmt.Print(table)
+	}
+
+	if res.missing != 0 || res.partial != 0 || res.recursion != 0 || res.extraKeys != 0 {
+		t.Errorf("missing %d, partial %d, thumbnails of thumbnails %d, unexpected keys %d: want 0 each",
+			res.missing, res.partial, res.recursion, res.extraKeys)
+	}
+	if s.faultRate > 0 && res.storeFaults == 0 {
+		t.Error("no storage fault was injected")
+	}
+	if s.kills > 0 && serve.lives != s.kills+1 {
+		t.Errorf("serve lived %d times, want %d", serve.lives, s.kills+1)
+	}
+	if want := int64(float64(s.n) * s.dupRate / 2); s.dupRate > 0 && res.replayed < want {
+		t.Errorf("only %d events replayed, want about %.0f", res.replayed, float64(s.n)*s.dupRate)
+	}
+}
+
+// queued counts the events in MinIO's queue_dir: one file each, in a
+// directory per target.
+func queued(t *testing.T, dir string) int {
+	t.Helper()
+	n := 0
+	err := filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			n++
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatalf("MinIO's queue: %v", err)
+	}
+	return n
+}
+
+// s3Template is serve's bucket URL template for an S3 endpoint.
+func s3Template(endpoint string) string {
+	return "s3://{bucket}?endpoint=" + endpoint + "&use_path_style=true&disable_https=true&region=" + testserver.MinIORegion
+}
+
+// openSoakBucket opens the soak's bucket on MinIO itself (not through the
+// faults) for the final count.
+func openSoakBucket(t *testing.T, u string) *blob.Bucket {
+	t.Helper()
+	cache := &buckets.Cache{}
+	t.Cleanup(func() { cache.Close() })
+	b, err := cache.Open(context.Background(), u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// soakCount compares the bucket with what the uploads should have made.
+//
+//   - expected: one thumbnail per size for every upload the pipeline can
+//     thumbnail (refused uploads expect none);
+//   - present/missing: expected keys that exist / do not;
+//   - partial: present thumbnails that do not decode completely, have the
+//     wrong dimensions or byte size, or lack the marker naming their source
+//     and its ETag;
+//   - extra keys: keys under thumbnails/ that no upload should have made
+//     (a duplicate under another name, a thumbnail of a refused upload);
+//   - recursion: keys under thumbnails/<box>/thumbnails/.
+func soakCount(t *testing.T, b *blob.Bucket, uploads []soakUpload) soakResult {
+	t.Helper()
+	ctx := context.Background()
+	var res soakResult
+	type check struct {
+		key, src string
+		v        soakVariant
+	}
+	var checks []check
+	expected := map[string]bool{}
+	for _, u := range uploads {
+		if len(u.img.variants) == 0 {
+			res.refused++
+		}
+		for _, v := range u.img.variants {
+			checks = append(checks, check{v.key(u.key), u.key, v})
+			expected[v.key(u.key)] = true
+		}
+	}
+	res.expected = len(checks)
+
+	it := b.List(&blob.ListOptions{Prefix: "thumbnails/"})
+	for {
+		obj, err := it.Next(ctx)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("list: %v", err)
+		}
+		if _, rest, ok := strings.Cut(strings.TrimPrefix(obj.Key, "thumbnails/"), "/"); ok && strings.HasPrefix(rest, "thumbnails/") {
+			res.recursion++
+			t.Errorf("a thumbnail of a thumbnail: %s", obj.Key)
+		} else if !expected[obj.Key] {
+			res.extraKeys++
+			t.Errorf("unexpected key %s", obj.Key)
+		}
+	}
+
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	work := make(chan check)
+	for range 8 {
+		wg.Go(func() {
+			for c := range work {
+				present, problem := checkThumbnail(ctx, b, c.key, c.src, c.v)
+				mu.Lock()
+				switch {
+				case !present:
+					res.missing++
+					if res.missing <= 10 {
+						t.Errorf("missing %s", c.key)
+					}
+				case problem != "":
+					res.present++
+					res.partial++
+					if res.partial <= 10 {
+						t.Errorf("partial %s: %s", c.key, problem)
+					}
+				default:
+					res.present++
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	for _, c := range checks {
+		work <- c
+	}
+	close(work)
+	wg.Wait()
+	return res
+}
+
+// checkThumbnail reads one thumbnail and says what is wrong with it.
+func checkThumbnail(ctx context.Context, b *blob.Bucket, key, src string, v soakVariant) (present bool, problem string) {
+	attrs, err := b.Attributes(ctx, key)
+	if err != nil {
+		return false, ""
+	}
+	data, err := b.ReadAll(ctx, key)
+	if err != nil {
+		return true, "read: " + err.Error()
+	}
+	if int64(len(data)) != v.bytes || attrs.Size != v.bytes {
+		return true, fmt.Sprintf("%d bytes (attributes say %d), want %d", len(data), attrs.Size, v.bytes)
+	}
+	img, _, err := image.Decode(bytes.NewReader(data))
+	if err != nil {
+		return true, "decode: " + err.Error()
+	}
+	if w, h := img.Bounds().Dx(), img.Bounds().Dy(); w != v.width || h != v.height {
+		return true, fmt.Sprintf("%dx%d, want %dx%d", w, h, v.width, v.height)
+	}
+	if got, _ := url.PathUnescape(attrs.Metadata[pipeline.MetaSource]); got != src {
+		return true, fmt.Sprintf("marker %s = %q, want %q", pipeline.MetaSource, attrs.Metadata[pipeline.MetaSource], src)
+	}
+	srcAttrs, err := b.Attributes(ctx, src)
+	if err != nil {
+		return true, "source: " + err.Error()
+	}
+	if e := attrs.Metadata[pipeline.MetaETag]; e == "" || !strings.Contains(srcAttrs.ETag, e) {
+		return true, fmt.Sprintf("marker %s = %q, source ETag %s", pipeline.MetaETag, e, srcAttrs.ETag)
+	}
+	return true, ""
+}
+
+// soakTable formats the summary.
+func soakTable(s soakSettings, r soakResult, store *storeProxy) string {
+	var buf bytes.Buffer
+	w := tabwriter.NewWriter(&buf, 0, 0, 2, ' ', tabwriter.AlignRight)
+	row := func(name string, v any, note string) { fmt.Fprintf(w, "%s\t%v\t  %s\n", name, v, note) }
+	events := r.delivered + r.replayed
+	row("uploads", r.uploads, fmt.Sprintf("at concurrency %d, %d refused by design (corrupt/empty)", s.concurrency, r.refused))
+	row("thumbnails expected", r.expected, "one per size per thumbnailable upload")
+	row("present", r.present, "")
+	row("missing", r.missing, "must be 0")
+	row("duplicated keys", r.extraKeys, "keys under thumbnails/ beyond the expected set; must be 0")
+	row("extra writes", r.extraWrites, "thumbnail PUTs MinIO acknowledged beyond one per expected key (same bytes)")
+	row("partial", r.partial, "undecodable, wrong size, or no marker; must be 0")
+	row("thumbnails of thumbnails", r.recursion, "must be 0")
+	row("webhook events", events, fmt.Sprintf("%d MinIO deliveries answered 2xx + %d replays; %d deliveries failed (%s; 502 = serve dead) and were redelivered",
+		r.delivered, r.replayed, r.failedDeliveries, r.failedBy))
+	row("events/s", fmt.Sprintf("%.1f", float64(events)/r.drainTime.Seconds()), fmt.Sprintf("over %v, uploads took %v", r.drainTime.Round(time.Millisecond), r.uploadTime.Round(time.Millisecond)))
+	row("serve SIGKILLs", r.kills, "")
+	row("storage faults", r.storeFaults, fmt.Sprintf("of %d requests (%.1f%%): %d SlowDown, %d InternalError, %d dropped before, %d dropped after",
+		r.storeRequests, 100*float64(r.storeFaults)/float64(max(1, r.storeRequests)), store.slowDown.Load(), store.internal.Load(),
+		store.dropBefore.Load(), store.dropAfter.Load()))
+	row("serve peak RSS", fmt.Sprintf("%.1f MiB", mib(r.peakRSS)), "VmHWM, highest over its lives")
+	w.Flush()
+	return buf.String()
+}
