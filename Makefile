@@ -3,7 +3,7 @@ SHELL := bash
 GO    ?= go
 export THUMBPIPE_TOOLS_DIR ?= $(HOME)/.cache/thumbpipe/tools
 
-.PHONY: all build run test test-tools lint check-deps bench bench-go fuzz \
+.PHONY: all build run test test-tools lint check-deps vulncheck bench bench-go fuzz soak \
 	build-lambda build-ThumbnailFunction deploy-sam deploy-gcf image compose-up compose-config clean
 
 all: build
@@ -18,7 +18,7 @@ build: ## build the command line into bin/
 run: ## watch ./photos: drop images in photos/uploads, thumbnails appear in photos/thumbnails
 	$(GO) run ./cmd/thumbpipe watch --bucket ./photos
 
-test: test-tools lint check-deps ## everything CI runs
+test: test-tools lint check-deps vulncheck ## everything CI runs
 	$(GO) test -race -timeout 40m ./...
 
 test-tools: ## install the pinned MinIO, Lambda emulator and GCS emulator binaries
@@ -33,6 +33,9 @@ lint: ## gofmt and go vet
 check-deps: ## the core imports no cloud SDK, driver or function framework
 	scripts/check-deps.sh
 
+vulncheck: ## govulncheck (pinned) against a pinned offline vulnerability database
+	scripts/vulncheck.sh
+
 bench: build ## thumbpipe vs the naive Go path vs vipsthumbnail, side by side (installs vips as root)
 	scripts/bench.sh bin/thumbpipe
 
@@ -40,8 +43,17 @@ bench-go: ## in-process Go benchmarks of the pipeline
 	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./pipeline/...
 
 FUZZTIME ?= 30s
-fuzz: ## run every fuzz target for FUZZTIME each
-	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./pipeline/pixels
+fuzz: ## run every fuzz target in the module for FUZZTIME each (their seeds run in make test)
+	@for pkg in $$($(GO) list ./...); do \
+		for target in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+			echo "== $$pkg $$target ($(FUZZTIME))"; \
+			$(GO) test -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+		done; \
+	done
+
+SOAK_N ?= 10000
+soak: test-tools ## the soak against real MinIO with SOAK_N uploads (make test runs a short one)
+	THUMBPIPE_SOAK_N=$(SOAK_N) $(GO) test -run '^TestSoak$$' -count 1 -v -timeout 0 ./cmd/thumbpipe
 
 LAMBDA_GOARCH ?= arm64
 LAMBDA_BUILD = CGO_ENABLED=0 GOOS=linux GOARCH=$(LAMBDA_GOARCH) $(GO) build -tags lambda.norpc -trimpath -ldflags="-s -w"
