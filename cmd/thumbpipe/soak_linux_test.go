@@ -417,6 +417,7 @@ func listen(t *testing.T, h http.Handler) string {
 type soakResult struct {
 	uploads, refused, expected, present, missing int
 	extraKeys, extraWrites, partial, recursion   int
+	differs                                      int
 	delivered, failedDeliveries, replayed        int64
 	failedBy                                     string
 	storeRequests, storeFaults                   int64
@@ -652,8 +653,11 @@ func openSoakBucket(t *testing.T, u string) *blob.Bucket {
 //     thumbnail (refused uploads expect none);
 //   - present/missing: expected keys that exist / do not;
 //   - partial: present thumbnails that do not decode completely, have the
-//     wrong dimensions or byte size, or lack the marker naming their source
-//     and its ETag;
+//     wrong dimensions, or lack the marker naming their source and its ETag;
+//   - other bytes: complete thumbnails whose bytes differ from what the
+//     pipeline makes of the same image in-process (logged, not failed): a
+//     retry that finds one size current remakes only the others, and the
+//     decoder then picks a smaller DCT scale, so the pixels differ slightly;
 //   - extra keys: keys under thumbnails/ that no upload should have made
 //     (a duplicate under another name, a thumbnail of a refused upload);
 //   - recursion: keys under thumbnails/<box>/thumbnails/.
@@ -662,9 +666,12 @@ func soakCount(t *testing.T, b *blob.Bucket, uploads []soakUpload) soakResult {
 	ctx := context.Background()
 	var res soakResult
 	type check struct {
-		key, src string
-		v        soakVariant
+		key, src, name string
+		v              soakVariant
 	}
+	// THUMBPIPE_SOAK_KEEP names a directory that receives every partial or
+	// differing thumbnail, for a closer look.
+	keep := os.Getenv("THUMBPIPE_SOAK_KEEP")
 	var checks []check
 	expected := map[string]bool{}
 	for _, u := range uploads {
@@ -672,7 +679,7 @@ func soakCount(t *testing.T, b *blob.Bucket, uploads []soakUpload) soakResult {
 			res.refused++
 		}
 		for _, v := range u.img.variants {
-			checks = append(checks, check{v.key(u.key), u.key, v})
+			checks = append(checks, check{v.key(u.key), u.key, u.img.name, v})
 			expected[v.key(u.key)] = true
 		}
 	}
@@ -702,7 +709,10 @@ func soakCount(t *testing.T, b *blob.Bucket, uploads []soakUpload) soakResult {
 	for range 8 {
 		wg.Go(func() {
 			for c := range work {
-				present, problem := checkThumbnail(ctx, b, c.key, c.src, c.v)
+				present, problem, differs, data := checkThumbnail(ctx, b, c.key, c.src, c.v)
+				if (problem != "" || differs != "") && keep != "" {
+					os.WriteFile(filepath.Join(keep, strings.ReplaceAll(c.key, "/", "_")), data, 0o644)
+				}
 				mu.Lock()
 				switch {
 				case !present:
@@ -716,6 +726,10 @@ func soakCount(t *testing.T, b *blob.Bucket, uploads []soakUpload) soakResult {
 					if res.partial <= 10 {
 						t.Errorf("partial %s: %s", c.key, problem)
 					}
+				case differs != "":
+					res.present++
+					res.differs++
+					t.Logf("%s (source %s, %s): %s", c.key, c.src, c.name, differs)
 				default:
 					res.present++
 				}
@@ -731,37 +745,42 @@ func soakCount(t *testing.T, b *blob.Bucket, uploads []soakUpload) soakResult {
 	return res
 }
 
-// checkThumbnail reads one thumbnail and says what is wrong with it.
-func checkThumbnail(ctx context.Context, b *blob.Bucket, key, src string, v soakVariant) (present bool, problem string) {
+// checkThumbnail reads one thumbnail and says what is wrong with it:
+// problem makes it partial; differs says that it is complete and correct
+// but not byte for byte what the pipeline made of the same image in-process.
+func checkThumbnail(ctx context.Context, b *blob.Bucket, key, src string, v soakVariant) (present bool, problem, differs string, data []byte) {
 	attrs, err := b.Attributes(ctx, key)
 	if err != nil {
-		return false, ""
+		return false, "", "", nil
 	}
-	data, err := b.ReadAll(ctx, key)
+	data, err = b.ReadAll(ctx, key)
 	if err != nil {
-		return true, "read: " + err.Error()
+		return true, "read: " + err.Error(), "", nil
 	}
-	if int64(len(data)) != v.bytes || attrs.Size != v.bytes {
-		return true, fmt.Sprintf("%d bytes (attributes say %d), want %d", len(data), attrs.Size, v.bytes)
+	if int64(len(data)) != attrs.Size {
+		return true, fmt.Sprintf("read %d bytes, attributes say %d", len(data), attrs.Size), "", data
 	}
 	img, _, err := image.Decode(bytes.NewReader(data))
 	if err != nil {
-		return true, "decode: " + err.Error()
+		return true, "decode: " + err.Error(), "", data
 	}
 	if w, h := img.Bounds().Dx(), img.Bounds().Dy(); w != v.width || h != v.height {
-		return true, fmt.Sprintf("%dx%d, want %dx%d", w, h, v.width, v.height)
+		return true, fmt.Sprintf("%dx%d, want %dx%d", w, h, v.width, v.height), "", data
 	}
 	if got, _ := url.PathUnescape(attrs.Metadata[pipeline.MetaSource]); got != src {
-		return true, fmt.Sprintf("marker %s = %q, want %q", pipeline.MetaSource, attrs.Metadata[pipeline.MetaSource], src)
+		return true, fmt.Sprintf("marker %s = %q, want %q", pipeline.MetaSource, attrs.Metadata[pipeline.MetaSource], src), "", data
 	}
 	srcAttrs, err := b.Attributes(ctx, src)
 	if err != nil {
-		return true, "source: " + err.Error()
+		return true, "source: " + err.Error(), "", data
 	}
 	if e := attrs.Metadata[pipeline.MetaETag]; e == "" || !strings.Contains(srcAttrs.ETag, e) {
-		return true, fmt.Sprintf("marker %s = %q, source ETag %s", pipeline.MetaETag, e, srcAttrs.ETag)
+		return true, fmt.Sprintf("marker %s = %q, source ETag %s", pipeline.MetaETag, e, srcAttrs.ETag), "", data
 	}
-	return true, ""
+	if int64(len(data)) != v.bytes {
+		return true, "", fmt.Sprintf("%d bytes, the pipeline made %d in-process", len(data), v.bytes), data
+	}
+	return true, "", "", data
 }
 
 // soakTable formats the summary.
@@ -775,8 +794,9 @@ func soakTable(s soakSettings, r soakResult, store *storeProxy) string {
 	row("present", r.present, "")
 	row("missing", r.missing, "must be 0")
 	row("duplicated keys", r.extraKeys, "keys under thumbnails/ beyond the expected set; must be 0")
-	row("extra writes", r.extraWrites, "thumbnail PUTs MinIO acknowledged beyond one per expected key (same bytes)")
-	row("partial", r.partial, "undecodable, wrong size, or no marker; must be 0")
+	row("extra writes", r.extraWrites, "thumbnail PUTs MinIO acknowledged beyond one per key: answers lost to faults, concurrent duplicates")
+	row("partial", r.partial, "undecodable, wrong dimensions, or no marker; must be 0")
+	row("other bytes", r.differs, "complete and correct, other bytes: remade alone on a retry, from a smaller decode (not failed)")
 	row("thumbnails of thumbnails", r.recursion, "must be 0")
 	row("webhook events", events, fmt.Sprintf("%d MinIO deliveries answered 2xx + %d replays; %d deliveries failed (%s; 502 = serve dead) and were redelivered",
 		r.delivered, r.replayed, r.failedDeliveries, r.failedBy))
