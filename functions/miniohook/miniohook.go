@@ -193,6 +193,9 @@ func (h *Handler) webhook(w http.ResponseWriter, r *http.Request) {
 		h.metrics.events.WithLabelValues(string(Unauthorized)).Inc()
 		h.log.Warn("request refused", "outcome", Unauthorized, "remote", r.RemoteAddr)
 		w.Header().Set("WWW-Authenticate", `Bearer realm="thumbpipe"`)
+		// End the connection: a client without the token gets nothing more,
+		// not even the time to dribble the rest of its body.
+		w.Header().Set("Connection", "close")
 		reply(w, http.StatusUnauthorized, Response{Error: "missing or wrong bearer token"})
 		return
 	}

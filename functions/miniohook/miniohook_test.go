@@ -317,6 +317,18 @@ func TestAuth(t *testing.T) {
 	}
 }
 
+// TestUnauthorizedClosesConnection: a 401 ends the connection, so a client
+// without the token cannot hold it open by dribbling its body.
+func TestUnauthorizedClosesConnection(t *testing.T) {
+	f := newFixture(t, nil)
+	req := httptest.NewRequest(http.MethodPost, "/webhook", bytes.NewReader([]byte("{}")))
+	rec := httptest.NewRecorder()
+	f.h.ServeHTTP(rec, req)
+	if rec.Code != http.StatusUnauthorized || rec.Header().Get("Connection") != "close" {
+		t.Errorf("status %d, Connection %q; want 401 and close", rec.Code, rec.Header().Get("Connection"))
+	}
+}
+
 func TestInsecureNoAuth(t *testing.T) {
 	f := newFixture(t, func(c *miniohook.Config) { c.Token, c.InsecureNoAuth = "", true })
 	f.put(t, "images", "a.jpg", jpeg(1))
