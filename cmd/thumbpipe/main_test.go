@@ -1,45 +1,25 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"flag"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/thumbpipe/thumbpipe/internal/testimages"
+	"github.com/thumbpipe/thumbpipe/internal/testserver"
 )
 
 // runCmd runs the command line in-process with an environment of its own.
 func runCmd(ctx context.Context, t *testing.T, envm map[string]string, args ...string) (stdout, stderr string, err error) {
 	t.Helper()
-	var out, errb syncBuffer
+	var out, errb testserver.Buffer
 	err = run(ctx, args, func(k string) string { return envm[k] }, &out, &errb)
 	return out.String(), errb.String(), err
-}
-
-// syncBuffer is a bytes.Buffer safe to write from several goroutines and
-// read while they write.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func writeFile(t *testing.T, path string, data []byte) {
@@ -189,7 +169,7 @@ func TestWatch(t *testing.T) {
 	dir := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var out, errb syncBuffer
+	var out, errb testserver.Buffer
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, []string{"watch", "--bucket", dir, "--interval", "50ms"}, func(string) string { return "" }, &out, &errb)

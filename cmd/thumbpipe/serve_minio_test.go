@@ -100,7 +100,7 @@ type stack struct {
 	mu     sync.Mutex
 	cancel context.CancelFunc
 	done   chan error
-	logs   *syncBuffer
+	logs   *testserver.Buffer
 }
 
 // startStack starts MinIO and serve as docker-compose.yml declares them.
@@ -197,7 +197,7 @@ func (s *stack) start() {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	s.mu.Lock()
-	s.cancel, s.done, s.logs = cancel, make(chan error, 1), &syncBuffer{}
+	s.cancel, s.done, s.logs = cancel, make(chan error, 1), &testserver.Buffer{}
 	done, logs := s.done, s.logs
 	s.mu.Unlock()
 	go func() { done <- run(ctx, s.command, os.Getenv, io.Discard, logs) }()

@@ -26,12 +26,12 @@ func webhookBody(event, bucket, key string) string {
 
 // startServe runs `thumbpipe serve` in-process until the test ends and
 // returns its base URL once /healthz answers.
-func startServe(t *testing.T, envm map[string]string, args ...string) (base string, stop func() error, logs *syncBuffer) {
+func startServe(t *testing.T, envm map[string]string, args ...string) (base string, stop func() error, logs *testserver.Buffer) {
 	t.Helper()
 	port := testserver.FreePort(t)
 	envm["THUMBPIPE_LISTEN"] = fmt.Sprintf("127.0.0.1:%d", port)
 	ctx, cancel := context.WithCancel(context.Background())
-	logs = &syncBuffer{}
+	logs = &testserver.Buffer{}
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, append([]string{"serve"}, args...), func(k string) string { return envm[k] }, io.Discard, logs)

@@ -13,7 +13,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -361,31 +360,12 @@ func cleanEnv() []string {
 	return env
 }
 
-// lockedBuffer is a bytes.Buffer safe for a process writing and a test
-// reading.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // serveStaged runs the function binary on a loopback port until the test
 // ends and returns its URL and its output.
-func serveStaged(t *testing.T, bin string, env ...string) (string, *lockedBuffer) {
+func serveStaged(t *testing.T, bin string, env ...string) (string, *testserver.Buffer) {
 	t.Helper()
 	port := strconv.Itoa(testserver.FreePort(t))
-	logs := &lockedBuffer{}
+	logs := &testserver.Buffer{}
 	cmd := exec.Command(bin)
 	cmd.Env = append(append(cleanEnv(), "PORT="+port, "FUNCTION_TARGET="+EntryPoint), env...)
 	cmd.Stdout, cmd.Stderr = logs, logs

@@ -12,7 +12,6 @@ import (
 	"net/url"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,6 +22,7 @@ import (
 	"github.com/thumbpipe/thumbpipe/internal/buckets"
 	"github.com/thumbpipe/thumbpipe/internal/faultblob"
 	"github.com/thumbpipe/thumbpipe/internal/testimages"
+	"github.com/thumbpipe/thumbpipe/internal/testserver"
 	"github.com/thumbpipe/thumbpipe/pipeline"
 )
 
@@ -32,25 +32,8 @@ const token = "s3cret-token"
 type fixture struct {
 	h      *miniohook.Handler
 	cache  *buckets.Cache
-	logs   *syncBuffer
+	logs   *testserver.Buffer
 	faults *faultblob.Faults
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // faultyOpener opens buckets through a cache and wraps them with faults.
@@ -69,7 +52,7 @@ func (o faultyOpener) Open(ctx context.Context, url string) (*blob.Bucket, error
 
 func newFixture(t *testing.T, edit func(*miniohook.Config)) *fixture {
 	t.Helper()
-	f := &fixture{cache: &buckets.Cache{}, logs: &syncBuffer{}, faults: faultblob.New(1)}
+	f := &fixture{cache: &buckets.Cache{}, logs: &testserver.Buffer{}, faults: faultblob.New(1)}
 	t.Cleanup(func() { f.cache.Close() })
 	cfg := miniohook.Config{
 		Token:     token,
