@@ -193,10 +193,7 @@ func (t *Thumbnailer) process(ctx context.Context, bucket *blob.Bucket, key stri
 	// to write, in the image's stored orientation.
 	var boxW, boxH int
 	for _, i := range todo {
-		w, h := res.Variants[i].Size.Width, res.Variants[i].Size.Height
-		if pixels.Swaps(cfg.Orientation) {
-			w, h = h, w
-		}
+		w, h := storedBox(res.Variants[i].Size, cfg.Orientation)
 		boxW, boxH = max(boxW, w), max(boxH, h)
 	}
 	img, err := pixels.DecodeFrom(stream, cfg, boxW, boxH)
@@ -214,11 +211,8 @@ func (t *Thumbnailer) process(ctx context.Context, bucket *blob.Bucket, key stri
 	}
 	for _, i := range todo {
 		v := &res.Variants[i]
-		w, h := v.Size.Width, v.Size.Height
-		if pixels.Swaps(cfg.Orientation) {
-			// Resize before turning upright (less to turn), in the turned box.
-			w, h = h, w
-		}
+		// Resize before turning upright: there is less to turn.
+		w, h := storedBox(v.Size, cfg.Orientation)
 		thumb := pixels.Orient(pixels.Resize(img, w, h, v.Size.Mode), cfg.Orientation)
 		var buf bytes.Buffer
 		if err := pixels.Encode(&buf, thumb, outFormat, t.cfg.JPEGQuality); err != nil {
@@ -305,6 +299,15 @@ func (t *Thumbnailer) delete(ctx context.Context, bucket *blob.Bucket, key strin
 		}
 	}
 	return removed, nil
+}
+
+// storedBox returns size's box as it lies in an image stored with the given
+// EXIF orientation: width and height swap for the quarter turns.
+func storedBox(s Size, orientation int) (w, h int) {
+	if pixels.Swaps(orientation) {
+		return s.Height, s.Width
+	}
+	return s.Width, s.Height
 }
 
 // sourceVersion names the version of a source object: its ETag, or its
