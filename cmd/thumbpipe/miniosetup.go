@@ -137,7 +137,19 @@ func minioSetup(ctx context.Context, m *minioFlags, template string, names []str
 		if err != nil {
 			return err
 		}
+		// MinIO answers before it has registered its webhook targets, so a
+		// target it does not know yet is asked for again until the wait
+		// runs out; a target that is really missing then fails with a hint.
+		deadline := time.Now().Add(wait)
 		changed, err := ensureNotification(ctx, client, name, arn, m.prefix.Get(), m.suffix.Get())
+		for errors.Is(err, errNoTarget) && time.Now().Before(deadline) {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(250 * time.Millisecond):
+			}
+			changed, err = ensureNotification(ctx, client, name, arn, m.prefix.Get(), m.suffix.Get())
+		}
 		if err != nil {
 			return err
 		}
@@ -146,6 +158,10 @@ func minioSetup(ctx context.Context, m *minioFlags, template string, names []str
 	}
 	return nil
 }
+
+// errNoTarget means MinIO refused a notification because it has no webhook
+// target of that ID (yet).
+var errNoTarget = errors.New("MinIO has no such webhook target")
 
 // waitMinIO waits until MinIO answers an authenticated request.
 func waitMinIO(ctx context.Context, client *minio.Client, wait time.Duration) error {
@@ -222,8 +238,8 @@ func ensureNotification(ctx context.Context, client *minio.Client, bucket string
 	kept.AddQueue(want)
 	if err := client.SetBucketNotification(ctx, bucket, kept); err != nil {
 		if minio.ToErrorResponse(err).Code == "InvalidArgument" {
-			return false, fmt.Errorf("bucket %s: set notification to %s: %w (is MINIO_NOTIFY_WEBHOOK_ENABLE_%s=on set on the MinIO server?)",
-				bucket, arn, err, arn.AccountID)
+			return false, fmt.Errorf("bucket %s: set notification to %s: %w: %w (is MINIO_NOTIFY_WEBHOOK_ENABLE_%s=on set on the MinIO server?)",
+				bucket, arn, errNoTarget, err, arn.AccountID)
 		}
 		return false, fmt.Errorf("bucket %s: set notification to %s: %w", bucket, arn, err)
 	}

@@ -156,7 +156,7 @@ func TestMinIOSetupFailures(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"unknown webhook target", nil, []string{"--webhook-id", "NOPE"}, "MINIO_NOTIFY_WEBHOOK_ENABLE_NOPE"},
+		{"unknown webhook target", nil, []string{"--webhook-id", "NOPE", "--minio-wait", "1s"}, "MINIO_NOTIFY_WEBHOOK_ENABLE_NOPE"},
 		{"wrong credentials", map[string]string{"AWS_SECRET_ACCESS_KEY": "wrong"}, nil, "refused the credentials"},
 		{"no credentials", map[string]string{"AWS_ACCESS_KEY_ID": ""}, nil, "AWS_ACCESS_KEY_ID"},
 		{"nobody listening", map[string]string{"THUMBPIPE_MINIO_ENDPOINT": fmt.Sprintf("http://127.0.0.1:%d", testserver.FreePort(t))},
