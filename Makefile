@@ -8,15 +8,21 @@ export THUMBPIPE_TOOLS_DIR ?= $(HOME)/.cache/thumbpipe/tools
 
 all: build
 
-# gcsblob talks HTTP; this tag leaves out the storage client's gRPC transport,
-# which saves start-up time and memory in every run of the command line.
-BUILD_TAGS ?= disable_grpc_modules
+# Binaries are static (CGO_ENABLED=0) and built with two tags that leave code
+# out: disable_grpc_modules drops the storage client's gRPC direct path (gcsblob
+# talks HTTP), and grpcnotrace drops grpc's golang.org/x/net/trace, whose
+# html/template keeps the linker from removing unused methods. Every page of
+# the binary that start-up touches is resident memory, so a smaller binary is
+# a smaller process: 48.6 -> 34.6 MB file, 29.6 -> 24.9 MB peak RSS for a
+# 24 MP thumbnail. scripts/check-deps.sh keeps x/net/trace out.
+export BUILD_TAGS ?= disable_grpc_modules,grpcnotrace
+export LAMBDA_TAGS ?= lambda.norpc,grpcnotrace
 
 build: ## build the command line into bin/
-	$(GO) build -tags $(BUILD_TAGS) -trimpath -o bin/thumbpipe ./cmd/thumbpipe
+	CGO_ENABLED=0 $(GO) build -tags $(BUILD_TAGS) -trimpath -o bin/thumbpipe ./cmd/thumbpipe
 
 run: ## watch ./photos: drop images in photos/uploads, thumbnails appear in photos/thumbnails
-	$(GO) run ./cmd/thumbpipe watch --bucket ./photos
+	CGO_ENABLED=0 $(GO) run -tags $(BUILD_TAGS) ./cmd/thumbpipe watch --bucket ./photos
 
 test: test-tools lint check-deps vulncheck ## everything CI runs
 	$(GO) test -race -timeout 40m ./...
@@ -56,7 +62,7 @@ soak: test-tools ## the soak against real MinIO with SOAK_N uploads (make test r
 	THUMBPIPE_SOAK_N=$(SOAK_N) $(GO) test -run '^TestSoak$$' -count 1 -v -timeout 0 ./cmd/thumbpipe
 
 LAMBDA_GOARCH ?= arm64
-LAMBDA_BUILD = CGO_ENABLED=0 GOOS=linux GOARCH=$(LAMBDA_GOARCH) $(GO) build -tags lambda.norpc -trimpath -ldflags="-s -w"
+LAMBDA_BUILD = CGO_ENABLED=0 GOOS=linux GOARCH=$(LAMBDA_GOARCH) $(GO) build -tags $(LAMBDA_TAGS) -trimpath -ldflags="-s -w"
 
 build-lambda: ## dist/s3lambda.zip: the AWS Lambda function (provided.al2023, arm64), ready to upload
 	mkdir -p dist/s3lambda

@@ -3,7 +3,7 @@
 // source is deleted. It is built as `bootstrap` for the provided.al2023
 // runtime:
 //
-//	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 go build -tags lambda.norpc -trimpath -ldflags="-s -w" -o bootstrap ./functions/s3lambda
+//	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 go build -tags lambda.norpc,grpcnotrace -trimpath -ldflags="-s -w" -o bootstrap ./functions/s3lambda
 //
 // deploy/sam/template.yaml deploys it with its bucket and triggers.
 //
