@@ -20,19 +20,24 @@ func (d *decoder) output() (image.Image, error) {
 		c.plane = nil // now owned by the caller
 		return img, nil
 	}
+	if ratio, ok := d.ycbcrRatio(); ok {
+		// The planes are the image: no conversion pass and no second
+		// copy of the pixels (a third of the memory of NRGBA at 4:4:4).
+		y, cb, cr := &d.comp[0], &d.comp[1], &d.comp[2]
+		img := &image.YCbCr{Y: y.plane, Cb: cb.plane, Cr: cr.plane, YStride: y.stride, CStride: cb.stride,
+			SubsampleRatio: ratio, Rect: image.Rect(0, 0, w, h)}
+		y.plane, cb.plane, cr.plane = nil, nil, nil // now owned by the caller
+		return img, nil
+	}
 	img := image.NewNRGBA(image.Rect(0, 0, w, h))
 	// Per component, the plane column for each output column, unless the
-	// component needs no horizontal upsampling or only doubling (the
-	// common 4:2:0 and 4:2:2 chroma at full size), which is done inline.
+	// component needs no horizontal upsampling.
 	var xmaps [4][]int32
-	identity, halfChroma := true, d.ncomp == 3
+	identity := true
 	for i := 0; i < d.ncomp; i++ {
 		c := &d.comp[i]
 		if c.sx != 1 || c.sy != 1 {
 			identity = false
-		}
-		if want := min(i, 1) + 1; c.sx != want {
-			halfChroma = false
 		}
 		if c.sx != 1 {
 			m := make([]int32, w)
@@ -62,10 +67,6 @@ func (d *decoder) output() (image.Image, error) {
 			}
 			continue
 		}
-		if halfChroma && cs == YCbCr {
-			ycbcrRowHalf(dst, rows[0][:w], rows[1][:(w+1)/2], rows[2][:(w+1)/2])
-			continue
-		}
 		// Gather upsampled (replicated) rows, then convert.
 		var g [4][]byte
 		for i := 0; i < d.ncomp; i++ {
@@ -91,6 +92,30 @@ func (d *decoder) output() (image.Image, error) {
 	return img, nil
 }
 
+// ycbcrRatio reports whether the planes of a YCbCr image form an
+// [image.YCbCr] as they are: full-resolution luma, and both chroma planes
+// with one of the standard subsamplings and the same stride.
+func (d *decoder) ycbcrRatio() (image.YCbCrSubsampleRatio, bool) {
+	if d.ncomp != 3 || d.colorSpace() != YCbCr {
+		return 0, false
+	}
+	y, cb, cr := &d.comp[0], &d.comp[1], &d.comp[2]
+	if y.sx != 1 || y.sy != 1 || cb.sx != cr.sx || cb.sy != cr.sy || cb.stride != cr.stride {
+		return 0, false
+	}
+	switch [2]int{cb.sx, cb.sy} {
+	case [2]int{1, 1}:
+		return image.YCbCrSubsampleRatio444, true
+	case [2]int{2, 1}:
+		return image.YCbCrSubsampleRatio422, true
+	case [2]int{2, 2}:
+		return image.YCbCrSubsampleRatio420, true
+	case [2]int{1, 2}:
+		return image.YCbCrSubsampleRatio440, true
+	}
+	return 0, false
+}
+
 // rowBuf returns a scratch row for component i, carved from the spare
 // capacity of the decoder's segment buffer area.
 func (d *decoder) rowBuf(i, w int) []byte {
@@ -110,43 +135,6 @@ func ycbcrRow(dst, ys, cbs, crs []byte) {
 		yy1 := int32(ys[i]) * 0x10101
 		cb1 := int32(cbs[i]) - 128
 		cr1 := int32(crs[i]) - 128
-
-		r := yy1 + 91881*cr1
-		if uint32(r)&0xff000000 == 0 {
-			r >>= 16
-		} else {
-			r = ^(r >> 31)
-		}
-		g := yy1 - 22554*cb1 - 46802*cr1
-		if uint32(g)&0xff000000 == 0 {
-			g >>= 16
-		} else {
-			g = ^(g >> 31)
-		}
-		b := yy1 + 116130*cb1
-		if uint32(b)&0xff000000 == 0 {
-			b >>= 16
-		} else {
-			b = ^(b >> 31)
-		}
-		p := dst[4*i : 4*i+4 : 4*i+4]
-		p[0] = uint8(r)
-		p[1] = uint8(g)
-		p[2] = uint8(b)
-		p[3] = 0xFF
-	}
-}
-
-// ycbcrRowHalf is ycbcrRow with chroma at half the horizontal resolution,
-// replicated (nearest neighbour, as image/jpeg does).
-func ycbcrRowHalf(dst, ys, cbs, crs []byte) {
-	n := len(ys)
-	dst = dst[:4*n]
-	cbs, crs = cbs[:(n+1)/2], crs[:(n+1)/2]
-	for i := 0; i < n; i++ {
-		yy1 := int32(ys[i]) * 0x10101
-		cb1 := int32(cbs[i>>1]) - 128
-		cr1 := int32(crs[i>>1]) - 128
 
 		r := yy1 + 91881*cr1
 		if uint32(r)&0xff000000 == 0 {

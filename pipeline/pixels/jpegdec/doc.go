@@ -42,10 +42,14 @@
 //
 // # Output
 //
-// *image.Gray for one component, otherwise an opaque *image.NRGBA. At full
-// size the pixels match image/jpeg's (converted to NRGBA): the same IDCT,
-// nearest-neighbour chroma upsampling and the YCbCr, CMYK and YCCK
-// conversions of image/jpeg and image/color. EXIF orientation is reported
+// *image.Gray for one component; *image.YCbCr for YCbCr images whose
+// planes come out of the reduced IDCT as a standard subsampling (4:4:4,
+// 4:2:2, 4:2:0, 4:4:0: every common file at every scale), so the planes
+// are the image and no converted copy is made; otherwise (RGB, CMYK, YCCK,
+// unusual sampling) an opaque *image.NRGBA. At full size the pixels match
+// image/jpeg's: the same IDCT, the same image types for YCbCr and gray,
+// and for the others nearest-neighbour chroma upsampling and the YCbCr,
+// CMYK and YCCK conversions of image/jpeg and image/color. EXIF orientation is reported
 // in [Config], not applied.
 //
 // # Hostile input

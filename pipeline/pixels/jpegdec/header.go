@@ -442,18 +442,24 @@ func (d *decoder) allocate() error {
 		c.sx, c.sy = rx/fx, ry/fy
 		c.maxK = maxZig(c.nx, c.ny)
 		c.stride = c.bw * c.nx
-		size := c.stride * c.bh * c.ny
-		if d.ncomp == 1 {
-			c.plane = make([]byte, size) // returned to the caller as *image.Gray
-		} else {
-			c.plane = getBytes(size)
-		}
 		if d.progressive {
 			nb := c.bw * c.bh
 			c.coefs = getInt16s(nb * (c.maxK + 1))
 			if c.maxK > 0 && c.maxK < 63 {
 				c.mask = getUint64s(nb)
 			}
+		}
+	}
+	// Planes that become the returned image (see output) are the caller's;
+	// the others are scratch for the colour conversion.
+	_, direct := d.ycbcrRatio()
+	direct = direct || d.ncomp == 1
+	for i := 0; i < d.ncomp; i++ {
+		c := &d.comp[i]
+		if size := c.stride * c.bh * c.ny; direct {
+			c.plane = make([]byte, size)
+		} else {
+			c.plane = getBytes(size)
 		}
 	}
 	d.allocated = true

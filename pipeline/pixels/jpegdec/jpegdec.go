@@ -96,9 +96,10 @@ func DecodeConfig(r io.Reader) (Config, error) {
 
 // Decode decodes a JPEG image from r at 1/opts.Scale of its full size.
 // The result is ceil(Width/Scale) by ceil(Height/Scale) pixels: an
-// *image.Gray for grayscale images and an *image.NRGBA (opaque) for all
-// others. The returned Config describes the full-size image. EXIF
-// orientation is reported in Config and not applied.
+// *image.Gray for grayscale images, an *image.YCbCr for YCbCr images with
+// a standard subsampling, and an opaque *image.NRGBA for the others. The
+// returned Config describes the full-size image. EXIF orientation is
+// reported in Config and not applied.
 //
 // Decode returns an error, and never a partial image, for truncated or
 // corrupt entropy-coded data. A missing EOI marker after a complete

@@ -32,6 +32,11 @@ func TestFullSizeMatchesImageJPEG(t *testing.T) {
 				if _, ok := got.(*image.Gray); !ok {
 					t.Fatalf("got %T, want *image.Gray", got)
 				}
+			} else if r, ok := ref.(*image.YCbCr); ok && r.SubsampleRatio != image.YCbCrSubsampleRatio411 &&
+				r.SubsampleRatio != image.YCbCrSubsampleRatio410 {
+				if g, ok := got.(*image.YCbCr); !ok || g.SubsampleRatio != r.SubsampleRatio {
+					t.Fatalf("got %T, want *image.YCbCr (%v)", got, r.SubsampleRatio)
+				}
 			} else if _, ok := got.(*image.NRGBA); !ok {
 				t.Fatalf("got %T, want *image.NRGBA", got)
 			}
@@ -248,7 +253,7 @@ func TestSmallReads(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
-		if !bytes.Equal(a.(*image.NRGBA).Pix, b.(*image.NRGBA).Pix) {
+		if !bytes.Equal(toNRGBA(a).Pix, toNRGBA(b).Pix) {
 			t.Errorf("%s: results differ with 1-byte reads", name)
 		}
 	}
@@ -350,7 +355,7 @@ func TestConcurrent(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			jobs = append(jobs, job{data, s, pixOf(img)})
+			jobs = append(jobs, job{data, s, toNRGBA(img).Pix})
 		}
 	}
 	var wg sync.WaitGroup
@@ -365,7 +370,7 @@ func TestConcurrent(t *testing.T) {
 					t.Error(err)
 					return
 				}
-				if !bytes.Equal(pixOf(img), j.want) {
+				if !bytes.Equal(toNRGBA(img).Pix, j.want) {
 					t.Errorf("concurrent decode differs (scale %d)", j.scale)
 					return
 				}
@@ -373,14 +378,4 @@ func TestConcurrent(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-}
-
-func pixOf(img image.Image) []byte {
-	switch m := img.(type) {
-	case *image.NRGBA:
-		return m.Pix
-	case *image.Gray:
-		return m.Pix
-	}
-	panic("unexpected image type")
 }
