@@ -312,10 +312,16 @@ func Encode(w io.Writer, img image.Image, f Format, quality int) error {
 	return nil
 }
 
-// flatten draws img over opaque white when it may have transparent pixels,
-// since JPEG has no alpha and would otherwise turn them black.
+// flatten prepares img for the JPEG encoder. It draws img over opaque
+// white when it may have transparent pixels, since JPEG has no alpha and
+// would otherwise turn them black. An opaque *image.NRGBA (what the
+// resampler returns) is viewed as the *image.RGBA it equals, which
+// image/jpeg encodes without an interface call and an allocation per pixel.
 func flatten(img image.Image) image.Image {
 	if opaque, ok := img.(interface{ Opaque() bool }); ok && opaque.Opaque() {
+		if n, ok := img.(*image.NRGBA); ok {
+			return &image.RGBA{Pix: n.Pix, Stride: n.Stride, Rect: n.Rect}
+		}
 		return img
 	}
 	b := img.Bounds()

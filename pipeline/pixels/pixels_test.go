@@ -250,3 +250,48 @@ func ExampleSniff() {
 	fmt.Println(pixels.Sniff(png), pixels.Sniff([]byte("<html>")) == pixels.Unknown)
 	// Output: png true
 }
+
+// TestEncodeOpaqueNRGBA checks that an opaque NRGBA (what the resampler
+// returns) encodes to the same JPEG as the RGBA with the same pixels, also
+// for a sub-image whose bounds do not start at the origin.
+func TestEncodeOpaqueNRGBA(t *testing.T) {
+	full := image.NewNRGBA(image.Rect(0, 0, 48, 32))
+	src := testimages.Photo(48, 32, 5)
+	for y := 0; y < 32; y++ {
+		for x := 0; x < 48; x++ {
+			full.Set(x, y, color.NRGBAModel.Convert(src.At(x, y)))
+		}
+	}
+	for _, img := range []*image.NRGBA{full, full.SubImage(image.Rect(8, 4, 40, 28)).(*image.NRGBA)} {
+		t.Run(img.Bounds().String(), func(t *testing.T) {
+			if !img.Opaque() {
+				t.Fatal("fixture is not opaque")
+			}
+			rgba := image.NewRGBA(img.Bounds())
+			for y := img.Rect.Min.Y; y < img.Rect.Max.Y; y++ {
+				for x := img.Rect.Min.X; x < img.Rect.Max.X; x++ {
+					rgba.Set(x, y, img.At(x, y))
+				}
+			}
+			var got, want bytes.Buffer
+			if err := pixels.Encode(&got, img, pixels.JPEG, 85); err != nil {
+				t.Fatal(err)
+			}
+			if err := pixels.Encode(&want, rgba, pixels.JPEG, 85); err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got.Bytes(), want.Bytes()) {
+				t.Errorf("NRGBA encodes to %d bytes that differ from the RGBA's %d", got.Len(), want.Len())
+			}
+			// image/jpeg's generic path allocates once per pixel.
+			pix := img.Bounds().Dx() * img.Bounds().Dy()
+			allocs := testing.AllocsPerRun(5, func() {
+				got.Reset()
+				_ = pixels.Encode(&got, img, pixels.JPEG, 85)
+			})
+			if allocs >= float64(pix)/4 {
+				t.Errorf("encoding %d pixels allocated %.0f times: not on image/jpeg's RGBA path", pix, allocs)
+			}
+		})
+	}
+}
