@@ -33,12 +33,8 @@ func (d *decoder) output() (image.Image, error) {
 	// Per component, the plane column for each output column, unless the
 	// component needs no horizontal upsampling.
 	var xmaps [4][]int32
-	identity := true
 	for i := 0; i < d.ncomp; i++ {
 		c := &d.comp[i]
-		if c.sx != 1 || c.sy != 1 {
-			identity = false
-		}
 		if c.sx != 1 {
 			m := make([]int32, w)
 			for x := range m {
@@ -56,18 +52,7 @@ func (d *decoder) output() (image.Image, error) {
 			rows[i] = c.plane[off : off+c.stride]
 		}
 		dst := img.Pix[y*img.Stride : y*img.Stride+4*w]
-		if identity {
-			switch cs {
-			case YCbCr:
-				ycbcrRow(dst, rows[0][:w], rows[1][:w], rows[2][:w])
-			case RGB:
-				rgbRow(dst, rows[0][:w], rows[1][:w], rows[2][:w])
-			default:
-				cmykRow(dst, rows[0][:w], rows[1][:w], rows[2][:w], rows[3][:w], cs == YCCK)
-			}
-			continue
-		}
-		// Gather upsampled (replicated) rows, then convert.
+		// Gather upsampled (replicated) rows where needed, then convert.
 		var g [4][]byte
 		for i := 0; i < d.ncomp; i++ {
 			if d.comp[i].sx == 1 {
