@@ -183,34 +183,29 @@ func (d *decoder) skipEntropy() error {
 // bits are in it: if d.n ever drops below d.pad, the decoder consumed bits
 // that do not exist, i.e. the data is truncated or corrupt.
 
-// fill is the inlinable fast path of refill for n < 32: when the next 8
-// input bytes contain no 0xFF it takes as many whole bytes as fit.
-func (d *decoder) fill(acc uint64, n uint) (uint64, uint) {
-	if p := d.pos; p+8 <= d.end {
-		x := binary.BigEndian.Uint64(d.buf[p : p+8])
+// take is the fast path of refill, small enough (Go's inlining budget) to
+// be inlined into the block decoders: when the next 8 input bytes contain
+// no 0xFF (so no byte stuffing and no marker) it adds as many whole bytes
+// as fit to the n-bit accumulator acc, leaving at least 57 bits. Otherwise
+// it returns acc and n unchanged.
+func (d *decoder) take(acc uint64, n uint) (uint64, uint) {
+	if d.pos+8 <= d.end {
+		x := binary.BigEndian.Uint64(d.buf[d.pos:])
 		if y := ^x; (y-0x0101010101010101)&^y&0x8080808080808080 == 0 {
 			k := (64 - n) >> 3
-			d.pos = p + int(k)
+			d.pos += int(k)
 			return acc | x>>(64-8*k)<<(64-8*k)>>n, n + 8*k
 		}
 	}
-	return d.refill(acc, n)
+	return acc, n
 }
 
 // refill tops the accumulator up to at least 57 bits.
 func (d *decoder) refill(acc uint64, n uint) (uint64, uint) {
 	for n <= 56 {
-		if d.pos+8 <= d.end && !d.marker {
-			x := binary.BigEndian.Uint64(d.buf[d.pos : d.pos+8])
-			// Fast path: none of the 8 bytes is 0xFF (so no stuffing and no
-			// marker); take as many whole bytes as fit.
-			y := ^x
-			if (y-0x0101010101010101)&^y&0x8080808080808080 == 0 {
-				k := (64 - n) >> 3
-				sh := 64 - 8*k
-				acc |= (x >> sh << sh) >> n
-				d.pos += int(k)
-				return acc, n + 8*k
+		if !d.marker {
+			if a, m := d.take(acc, n); m != n {
+				return a, m // at least 57 bits
 			}
 		}
 		acc, n = d.refillByte(acc, n)

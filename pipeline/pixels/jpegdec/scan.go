@@ -1,7 +1,5 @@
 package jpegdec
 
-import "encoding/binary"
-
 // unzig maps zig-zag order to natural (row-major) order.
 var unzig = [64]uint8{
 	0, 1, 8, 16, 9, 2, 3, 10,
@@ -282,18 +280,7 @@ func (d *decoder) baselineBlock(s *scanComp, bx, by int) error {
 	// AC coefficients that the reduced IDCT uses.
 	for k <= maxK {
 		if n < 32 {
-			if p := d.pos; p+8 <= d.end {
-				// Inlined fast path of refill, see decoder.fill.
-				x := binary.BigEndian.Uint64(d.buf[p : p+8])
-				if y := ^x; (y-0x0101010101010101)&^y&0x8080808080808080 == 0 {
-					b := (64 - n) >> 3
-					d.pos = p + int(b)
-					acc |= x >> (64 - 8*b) << (64 - 8*b) >> n
-					n += 8 * b
-				} else {
-					acc, n = d.refill(acc, n)
-				}
-			} else {
+			if acc, n = d.take(acc, n); n < 32 {
 				acc, n = d.refill(acc, n)
 			}
 		}
@@ -349,18 +336,7 @@ func (d *decoder) baselineBlock(s *scanComp, bx, by int) error {
 	// Remaining AC coefficients: step over them without computing values.
 	for k < 64 {
 		if n < 32 {
-			if p := d.pos; p+8 <= d.end {
-				// Inlined fast path of refill, see decoder.fill.
-				x := binary.BigEndian.Uint64(d.buf[p : p+8])
-				if y := ^x; (y-0x0101010101010101)&^y&0x8080808080808080 == 0 {
-					b := (64 - n) >> 3
-					d.pos = p + int(b)
-					acc |= x >> (64 - 8*b) << (64 - 8*b) >> n
-					n += 8 * b
-				} else {
-					acc, n = d.refill(acc, n)
-				}
-			} else {
+			if acc, n = d.take(acc, n); n < 32 {
 				acc, n = d.refill(acc, n)
 			}
 		}
