@@ -24,7 +24,6 @@ import (
 	"image/color"
 	"image/draw"
 	"image/gif"
-	"image/jpeg"
 	"image/png"
 	"io"
 
@@ -292,17 +291,19 @@ func Orient(img image.Image, orientation int) image.Image {
 // Swaps reports whether an EXIF orientation swaps width and height.
 func Swaps(orientation int) bool { return orientation >= 5 && orientation <= 8 }
 
-// Encode writes img to w in format f. JPEG output flattens transparency on
-// white; quality is used by JPEG only.
+// Encode writes img to w in format f with imaging.Encode, which hands
+// image/jpeg an opaque *image.NRGBA (what the resampler returns) as the
+// *image.RGBA it equals, so JPEG encoding makes no allocation per pixel.
+// JPEG output flattens transparency on white; quality is used by JPEG only.
 func Encode(w io.Writer, img image.Image, f Format, quality int) error {
 	var err error
 	switch f {
 	case JPEG:
-		err = jpeg.Encode(w, flatten(img), &jpeg.Options{Quality: quality})
+		err = imaging.Encode(w, flatten(img), imaging.JPEG, imaging.JPEGQuality(quality))
 	case PNG:
-		err = (&png.Encoder{CompressionLevel: png.BestSpeed}).Encode(w, img)
+		err = imaging.Encode(w, img, imaging.PNG, imaging.PNGCompressionLevel(png.BestSpeed))
 	case GIF:
-		err = gif.Encode(w, img, nil)
+		err = imaging.Encode(w, img, imaging.GIF)
 	default:
 		return fmt.Errorf("%w: cannot write %q", ErrUnsupported, f)
 	}
@@ -312,16 +313,10 @@ func Encode(w io.Writer, img image.Image, f Format, quality int) error {
 	return nil
 }
 
-// flatten prepares img for the JPEG encoder. It draws img over opaque
-// white when it may have transparent pixels, since JPEG has no alpha and
-// would otherwise turn them black. An opaque *image.NRGBA (what the
-// resampler returns) is viewed as the *image.RGBA it equals, which
-// image/jpeg encodes without an interface call and an allocation per pixel.
+// flatten draws img over opaque white when it may have transparent pixels,
+// since JPEG has no alpha and would otherwise turn them black.
 func flatten(img image.Image) image.Image {
 	if opaque, ok := img.(interface{ Opaque() bool }); ok && opaque.Opaque() {
-		if n, ok := img.(*image.NRGBA); ok {
-			return &image.RGBA{Pix: n.Pix, Stride: n.Stride, Rect: n.Rect}
-		}
 		return img
 	}
 	b := img.Bounds()
