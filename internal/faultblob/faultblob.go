@@ -44,8 +44,8 @@ type Rule struct {
 	KeyPrefix string
 	Times     int     // fail this many matching calls, then stop; 0 = use Rate
 	Rate      float64 // with Times 0: fail this share of matching calls
-	// Code is the error class callers see; default gcerrors.Unavailable
-	// (a transient storage outage).
+	// Code is the error class callers see; default gcerrors.Internal
+	// (a storage failure pipeline.Retryable counts as transient).
 	Code gcerrors.ErrorCode
 }
 
