@@ -114,10 +114,7 @@ func loadSettings(getenv func(string) string) (settings, error) {
 	}
 	s := settings{cfg: cfg, maxAge: DefaultMaxEventAge}
 	if v := strings.TrimSpace(getenv(EnvMaxEventAge)); v != "" {
-		d, err := time.ParseDuration(v)
-		if v == "0" {
-			d, err = 0, nil
-		}
+		d, err := time.ParseDuration(v) // "0" parses: never drop
 		switch {
 		case err != nil:
 			errs = append(errs, fmt.Errorf("%s: %q is not a duration (e.g. 1h or 30m)", EnvMaxEventAge, v))
