@@ -26,6 +26,8 @@ var (
 	// ErrCollision means a thumbnail's key already holds the thumbnail of
 	// another source (see the key layout in the README).
 	ErrCollision = errors.New("thumbnail key already holds another source's thumbnail")
+	// ErrUnsafeKey means the key is not one to read or write (see [CheckKey]).
+	ErrUnsafeKey = errors.New("unsafe object key")
 )
 
 // Error is the failure to process or delete one object. Its message names
@@ -41,7 +43,7 @@ func (e *Error) Error() string { return fmt.Sprintf("%s %q: %v", e.Op, e.Key, e.
 // Unwrap returns the reason.
 func (e *Error) Unwrap() error { return e.Err }
 
-var permanent = []error{ErrTooLarge, ErrTooManyPixels, ErrUnsupported, ErrCorrupt, ErrSourceGone, ErrCollision}
+var permanent = []error{ErrTooLarge, ErrTooManyPixels, ErrUnsupported, ErrCorrupt, ErrSourceGone, ErrCollision, ErrUnsafeKey}
 
 // Retryable reports whether err is worth retrying: storage errors that may
 // pass (unavailable, timeouts, throttling, internal errors, denied access

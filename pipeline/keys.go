@@ -1,8 +1,11 @@
 package pipeline
 
 import (
+	"fmt"
 	"path"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/thumbpipe/thumbpipe/pipeline/pixels"
 )
@@ -80,4 +83,29 @@ func (c Config) Selects(key string) (ok bool, reason string) {
 		return false, "matches an exclude glob"
 	}
 	return true, ""
+}
+
+// CheckKey reports, with an error wrapping [ErrUnsafeKey], whether key is
+// unsafe to read and write: empty, not valid UTF-8, with a control
+// character, or with a "." or ".." path segment (which some backends, such
+// as fileblob, would resolve outside the bucket). Process and Delete refuse
+// such keys before touching storage, whichever door they came through.
+func CheckKey(key string) error {
+	if key == "" {
+		return fmt.Errorf("%w: empty", ErrUnsafeKey)
+	}
+	if !utf8.ValidString(key) {
+		return fmt.Errorf("%w: %q is not valid UTF-8", ErrUnsafeKey, key)
+	}
+	for _, c := range key {
+		if unicode.IsControl(c) {
+			return fmt.Errorf("%w: %q has a control character", ErrUnsafeKey, key)
+		}
+	}
+	for _, seg := range strings.Split(key, "/") {
+		if seg == ".." || seg == "." {
+			return fmt.Errorf("%w: %q has a %q segment", ErrUnsafeKey, key, seg)
+		}
+	}
+	return nil
 }

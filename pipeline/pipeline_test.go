@@ -226,6 +226,35 @@ func TestInjectedFaults(t *testing.T) {
 	}
 }
 
+// TestUnsafeKeys checks that Process and Delete refuse keys that a backend
+// could resolve outside the bucket, permanently and before any storage call
+// (every call on the bucket would fail with an injected fault).
+func TestUnsafeKeys(t *testing.T) {
+	ctx := context.Background()
+	faults := faultblob.New(1)
+	for _, op := range []faultblob.Op{faultblob.Attributes, faultblob.Read, faultblob.Write, faultblob.Close,
+		faultblob.List, faultblob.Delete} {
+		faults.Add(faultblob.Rule{Op: op, Rate: 1})
+	}
+	b := faultblob.Wrap(memblob.OpenBucket(nil), faults)
+	th, err := pipeline.NewThumbnailer(pipeline.DefaultConfig(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []string{"", "../etc/passwd.jpg", "a/./b.jpg", "a/..", "a\x00b.jpg", "bad\xffutf8.jpg"} {
+		_, perr := th.Process(ctx, b, key)
+		_, derr := th.Delete(ctx, b, key)
+		for op, err := range map[string]error{"Process": perr, "Delete": derr} {
+			if !errors.Is(err, pipeline.ErrUnsafeKey) || pipeline.Retryable(err) {
+				t.Errorf("%s(%q) = %v, want a permanent ErrUnsafeKey", op, key, err)
+			}
+		}
+	}
+	if n := faults.Injected(); n != 0 {
+		t.Errorf("%d storage calls were made for unsafe keys", n)
+	}
+}
+
 // TestLimitsBeforePixels feeds images whose headers declare 60000×60000
 // pixels in a few hundred bytes: each is refused with ErrTooManyPixels and
 // the heap barely grows, so no pixel buffer was ever allocated.

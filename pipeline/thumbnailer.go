@@ -118,6 +118,9 @@ func (t *Thumbnailer) Process(ctx context.Context, bucket *blob.Bucket, key stri
 
 func (t *Thumbnailer) process(ctx context.Context, bucket *blob.Bucket, key string) (Result, error) {
 	res := Result{Key: key}
+	if err := CheckKey(key); err != nil {
+		return res, err
+	}
 	// Guard, layer 1: the key alone.
 	if ok, why := t.cfg.Selects(key); !ok {
 		res.Skipped = why
@@ -268,6 +271,9 @@ func (t *Thumbnailer) Delete(ctx context.Context, bucket *blob.Bucket, key strin
 }
 
 func (t *Thumbnailer) delete(ctx context.Context, bucket *blob.Bucket, key string) ([]string, error) {
+	if err := CheckKey(key); err != nil {
+		return nil, err
+	}
 	if ok, _ := t.cfg.Selects(key); !ok {
 		return nil, nil
 	}

@@ -14,7 +14,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
 
-	"github.com/thumbpipe/thumbpipe/functions/internal/s3event"
+	"github.com/thumbpipe/thumbpipe/pipeline"
 )
 
 // addEventFixtures seeds f with every captured payload in testdata/events.
@@ -49,7 +49,7 @@ func sqsPayload(bodies ...string) []byte {
 // panic; an error only for an SQS batch that does not decode (never a
 // transient one: no object exists, so every record fails permanently or
 // is skipped); no batch item failures; an outcome's key, when the record
-// was accepted, passes s3event.CheckKey; and nothing is ever written.
+// was accepted, passes pipeline.CheckKey; and nothing is ever written.
 func checkInvocation(t *testing.T, payload []byte) {
 	mb := &memBuckets{}
 	h := newHandler(testConfig(), mb, memURL, slog.New(slog.NewTextHandler(io.Discard, nil)))
@@ -73,7 +73,7 @@ func checkInvocation(t *testing.T, payload []byte) {
 	}
 	for _, o := range resp.Records {
 		if o.Error == "" {
-			if err := s3event.CheckKey(o.Key); err != nil {
+			if err := pipeline.CheckKey(o.Key); err != nil {
 				t.Fatalf("payload %q: record accepted with key %q: %v", payload, o.Key, err)
 			}
 		}

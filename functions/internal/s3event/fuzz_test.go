@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/thumbpipe/thumbpipe/functions/internal/s3event"
+	"github.com/thumbpipe/thumbpipe/pipeline"
 )
 
 // addFixtures seeds f with every captured event payload: the repository's
@@ -91,13 +92,13 @@ func FuzzParse(f *testing.F) {
 		for _, r := range ev.Records {
 			key, err := r.Key()
 			if err != nil {
-				if !errors.Is(err, s3event.ErrUnsafeKey) || key != "" {
+				if !errors.Is(err, pipeline.ErrUnsafeKey) || key != "" {
 					t.Fatalf("Key() = %q, %v: want \"\" and an ErrUnsafeKey", key, err)
 				}
 				continue
 			}
 			checkSafe(t, key)
-			if err := s3event.CheckKey(key); err != nil {
+			if err := pipeline.CheckKey(key); err != nil {
 				t.Fatalf("Key() returned %q that CheckKey refuses: %v", key, err)
 			}
 			switch a := r.Action(); a {
@@ -118,9 +119,9 @@ func FuzzCheckKey(f *testing.F) {
 		f.Add(k)
 	}
 	f.Fuzz(func(t *testing.T, key string) {
-		err := s3event.CheckKey(key)
+		err := pipeline.CheckKey(key)
 		if err != nil {
-			if !errors.Is(err, s3event.ErrUnsafeKey) {
+			if !errors.Is(err, pipeline.ErrUnsafeKey) {
 				t.Fatalf("CheckKey(%q) = %v, not an ErrUnsafeKey", key, err)
 			}
 			return

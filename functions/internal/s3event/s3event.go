@@ -8,7 +8,7 @@
 // The key in a record is URL-query-escaped: "uploads/my photo+1.jpg"
 // arrives as "uploads%2Fmy+photo%2B1.jpg". [Record.Key] undoes that ('+'
 // becomes a space, "%2B" a '+') and refuses keys that are unsafe to pass on
-// (see [CheckKey]).
+// (see [pipeline.CheckKey]).
 //
 // # Event names
 //
@@ -23,8 +23,8 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
-	"unicode"
-	"unicode/utf8"
+
+	"github.com/thumbpipe/thumbpipe/pipeline"
 )
 
 // Event is one notification: a batch of records. MinIO adds the top-level
@@ -71,9 +71,6 @@ type Object struct {
 	Sequencer   string `json:"sequencer"`
 }
 
-// ErrUnsafeKey is wrapped by the errors of [CheckKey] and [Record.Key].
-var ErrUnsafeKey = errors.New("unsafe object key")
-
 // Parse decodes an event. It fails on malformed JSON, on trailing data and
 // on a body with no "Records" field at all; an empty Records list is valid.
 func Parse(data []byte) (Event, error) {
@@ -97,13 +94,13 @@ func Parse(data []byte) (Event, error) {
 }
 
 // Key returns the record's object key unescaped and checked with
-// [CheckKey].
+// [pipeline.CheckKey]; its errors wrap [pipeline.ErrUnsafeKey].
 func (r Record) Key() (string, error) {
 	key, err := url.QueryUnescape(r.S3.Object.Key)
 	if err != nil {
-		return "", fmt.Errorf("%w: %q is not query-escaped: %v", ErrUnsafeKey, r.S3.Object.Key, err)
+		return "", fmt.Errorf("%w: %q is not query-escaped: %v", pipeline.ErrUnsafeKey, r.S3.Object.Key, err)
 	}
-	if err := CheckKey(key); err != nil {
+	if err := pipeline.CheckKey(key); err != nil {
 		return "", err
 	}
 	return key, nil
@@ -145,28 +142,4 @@ func ParseAction(eventName string) Action {
 		return Removed
 	}
 	return Other
-}
-
-// CheckKey reports whether an unescaped key is safe to read and write: not
-// empty, valid UTF-8, without control characters and without "." or ".."
-// path segments (which some backends, such as fileblob, would resolve
-// outside the bucket).
-func CheckKey(key string) error {
-	if key == "" {
-		return fmt.Errorf("%w: empty", ErrUnsafeKey)
-	}
-	if !utf8.ValidString(key) {
-		return fmt.Errorf("%w: %q is not valid UTF-8", ErrUnsafeKey, key)
-	}
-	for _, c := range key {
-		if unicode.IsControl(c) {
-			return fmt.Errorf("%w: %q has a control character", ErrUnsafeKey, key)
-		}
-	}
-	for _, seg := range strings.Split(key, "/") {
-		if seg == ".." || seg == "." {
-			return fmt.Errorf("%w: %q has a %q segment", ErrUnsafeKey, key, seg)
-		}
-	}
-	return nil
 }

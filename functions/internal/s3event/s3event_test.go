@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/thumbpipe/thumbpipe/functions/internal/s3event"
+	"github.com/thumbpipe/thumbpipe/pipeline"
 )
 
 // want is what one record of a fixture decodes to.
@@ -79,7 +80,7 @@ func TestParseFixtures(t *testing.T) {
 			var got []want
 			for _, r := range ev.Records {
 				key, err := r.Key()
-				if err != nil && !errors.Is(err, s3event.ErrUnsafeKey) {
+				if err != nil && !errors.Is(err, pipeline.ErrUnsafeKey) {
 					t.Errorf("Key error %v does not wrap ErrUnsafeKey", err)
 				}
 				got = append(got, want{bucket: r.S3.Bucket.Name, key: key, action: r.Action(), size: r.S3.Object.Size,
@@ -204,7 +205,7 @@ func TestKey(t *testing.T) {
 		if (err != nil) != tc.wantErr || got != tc.want {
 			t.Errorf("Key(%q) = %q, %v; want %q, error %v", tc.raw, got, err, tc.want, tc.wantErr)
 		}
-		if err != nil && !errors.Is(err, s3event.ErrUnsafeKey) {
+		if err != nil && !errors.Is(err, pipeline.ErrUnsafeKey) {
 			t.Errorf("Key(%q) error %v does not wrap ErrUnsafeKey", tc.raw, err)
 		}
 	}
