@@ -206,11 +206,12 @@ func (h *handler) record(ctx context.Context, log *slog.Logger, r s3event.Record
 	log = log.With("bucket", o.Bucket, "event", r.EventName)
 	permanent := func(err error) (outcome, error) {
 		o.Error = err.Error()
-		log.ErrorContext(ctx, "permanent failure, acknowledged", "key", o.Key, "error", err)
+		log.ErrorContext(ctx, "permanent failure, acknowledged", "error", err)
 		return o, nil
 	}
 	key, err := r.Key()
 	if err != nil {
+		log = log.With("key", o.Key) // as the event carries it
 		return permanent(err)
 	}
 	o.Key = key

@@ -540,3 +540,35 @@ func TestMemoryLimit(t *testing.T) {
 		}
 	}
 }
+
+// TestPermanentFailureLogsKeyOnce: a permanent failure's log line names the
+// key once, the decoded one when the key decodes and the raw one otherwise.
+func TestPermanentFailureLogsKeyOnce(t *testing.T) {
+	const src = "photos-eu"
+	tests := []struct {
+		name, escapedKey, wantKey string
+	}{
+		{"corrupt image", "uploads/a+b.jpg", `"key":"uploads/a b.jpg"`},
+		{"unsafe key", "uploads/../x.jpg", `"key":"uploads/../x.jpg"`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			mb := &memBuckets{}
+			put(t, mb.bucket(t, src), "uploads/a b.jpg", photo[:len(photo)/3])
+			var logs bytes.Buffer
+			h := newHandler(testConfig(), mb, memURL, slog.New(slog.NewJSONHandler(&logs, nil)))
+			if _, err := h.Handle(context.Background(), payload("ObjectCreated:Put", src, tc.escapedKey)); err != nil {
+				t.Fatal(err)
+			}
+			var line string
+			for l := range strings.Lines(logs.String()) {
+				if strings.Contains(l, "permanent failure") {
+					line = l
+				}
+			}
+			if n := strings.Count(line, `"key":`); n != 1 || !strings.Contains(line, tc.wantKey) {
+				t.Errorf("permanent failure logged with %d keys, want one, %s:\n%s", n, tc.wantKey, logs.String())
+			}
+		})
+	}
+}
