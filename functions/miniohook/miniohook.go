@@ -15,8 +15,11 @@
 // retry would not change (thumbnails made, sources skipped, corrupt images,
 // refused buckets and keys, events it ignores) and 5xx when any record
 // failed in a way that may pass ([pipeline.Retryable]), such as storage
-// being unreachable. The whole request is then retried; records already
-// done cost a metadata read each, since the pipeline is idempotent.
+// being unreachable. The whole request is then retried. The pipeline is
+// idempotent, so a record already done costs little: an upload a few
+// metadata reads (the source's and each thumbnail's) and a ranged read of
+// the source's first bytes, a removal a few metadata reads; no image is
+// decoded or written again.
 //
 // # Abuse
 //
