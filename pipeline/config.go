@@ -204,10 +204,16 @@ func matchAny(globs []string, key string) bool {
 	return false
 }
 
-// Hash names the settings that shape the bytes of a thumbnail in box s. It
-// is stored in every thumbnail's marker, so changing a setting makes the
-// thumbnails it shapes stale, and adding a size leaves the others alone.
-func (c Config) Hash(s Size) string {
-	sum := sha256.Sum256([]byte(fmt.Sprintf("v1|%s|%d|%s|%s", c.Format, c.JPEGQuality, c.CacheControl, s)))
+// Hash names the settings that shape a thumbnail in box s written as
+// format out: its bytes (the format, and the quality for JPEG) and its
+// Cache-Control. It is stored in every thumbnail's marker, so changing a
+// setting makes stale just the thumbnails it shapes: adding a size leaves
+// the others alone, and a new JPEG quality does not rewrite PNG thumbnails.
+func (c Config) Hash(s Size, out pixels.Format) string {
+	quality := 0
+	if out == pixels.JPEG {
+		quality = c.JPEGQuality
+	}
+	sum := sha256.Sum256([]byte(fmt.Sprintf("v2|%s|%d|%s|%s", out, quality, c.CacheControl, s)))
 	return hex.EncodeToString(sum[:8])
 }

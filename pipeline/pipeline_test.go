@@ -396,3 +396,50 @@ func ExampleConfig_Validate() {
 	// jpeg quality 0: want 1 to 100
 	// include "**/*.jpg" matches thumbnails this config writes (e.g. "thumbnails/200x200/a.jpg"), so thumbnails would be thumbnailed: narrow it (e.g. uploads/**) or add exclude "thumbnails/**"
 }
+
+// TestSettingsMakeStale checks which setting changes rewrite which
+// thumbnails: only those whose bytes or metadata the setting shapes.
+func TestSettingsMakeStale(t *testing.T) {
+	photo := testimages.Photo(300, 200, 7)
+	tests := []struct {
+		name string
+		src  []byte
+		edit func(c *pipeline.Config)
+		want pipeline.Status
+	}{
+		{"nothing changed", testimages.JPEG(photo, 90), func(c *pipeline.Config) {}, pipeline.UpToDate},
+		{"JPEG quality, JPEG thumbnail", testimages.JPEG(photo, 90), func(c *pipeline.Config) { c.JPEGQuality = 70 }, pipeline.Written},
+		{"JPEG quality, PNG thumbnail", testimages.PNG(photo), func(c *pipeline.Config) { c.JPEGQuality = 70 }, pipeline.UpToDate},
+		{"format jpeg, already JPEG", testimages.JPEG(photo, 90), func(c *pipeline.Config) { c.Format = "jpeg" }, pipeline.UpToDate},
+		{"format jpeg, was PNG", testimages.PNG(photo), func(c *pipeline.Config) { c.Format = "jpeg" }, pipeline.Written},
+		{"cache control", testimages.PNG(photo), func(c *pipeline.Config) { c.CacheControl = "max-age=60" }, pipeline.Written},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			b := memblob.OpenBucket(nil)
+			if err := b.WriteAll(ctx, "src", tc.src, nil); err != nil {
+				t.Fatal(err)
+			}
+			cfg := pipeline.DefaultConfig()
+			for i, edit := range []func(c *pipeline.Config){func(*pipeline.Config) {}, tc.edit} {
+				edit(&cfg)
+				th, err := pipeline.NewThumbnailer(cfg, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				res, err := th.Process(ctx, b, "src")
+				if err != nil {
+					t.Fatal(err)
+				}
+				want := pipeline.Written
+				if i == 1 {
+					want = tc.want
+				}
+				if got := res.Variants[0].Status; got != want {
+					t.Fatalf("run %d: %s, want %s", i+1, got, want)
+				}
+			}
+		})
+	}
+}

@@ -156,9 +156,11 @@ func (t *Thumbnailer) process(ctx context.Context, bucket *blob.Bucket, key stri
 	outFormat := t.cfg.OutputFormat(format)
 	out := t.output(bucket)
 	var todo []int // indexes into res.Variants still to write
-	for _, s := range t.cfg.Sizes {
+	hashes := make([]string, len(t.cfg.Sizes))
+	for i, s := range t.cfg.Sizes {
 		v := Variant{Size: s, Key: t.cfg.VariantKey(key, s, outFormat), Status: UpToDate}
-		fresh, err := t.fresh(ctx, out, v.Key, key, version, t.cfg.Hash(s))
+		hashes[i] = t.cfg.Hash(s, outFormat)
+		fresh, err := t.fresh(ctx, out, v.Key, key, version, hashes[i])
 		if err != nil {
 			return res, err
 		}
@@ -224,7 +226,7 @@ func (t *Thumbnailer) process(ctx context.Context, bucket *blob.Bucket, key stri
 		meta := map[string]string{
 			MetaSource: url.PathEscape(key),
 			MetaETag:   version,
-			MetaConfig: t.cfg.Hash(v.Size),
+			MetaConfig: hashes[i],
 		}
 		opts := &blob.WriterOptions{ContentType: outFormat.ContentType(), CacheControl: cacheControl, Metadata: meta}
 		if err := write(ctx, out, v.Key, buf.Bytes(), opts); err != nil {
