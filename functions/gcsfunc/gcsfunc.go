@@ -253,26 +253,24 @@ func (h *handler) handle(ctx context.Context, e event.Event) error {
 
 	bucket, err := h.open(ctx, "gs://"+obj.Bucket)
 	if err != nil {
-		log.Error("cannot open the bucket; will be retried", "error", err.Error())
-		return err
+		return h.failed(log, "cannot open the bucket", err)
 	}
 	th, err := h.thumbnailer(ctx)
 	if err != nil {
-		log.Error("cannot open the output bucket; will be retried", "error", err.Error())
-		return err
+		return h.failed(log, "cannot open the output bucket", err)
 	}
 	start := time.Now()
 	if e.Type() == TypeDeleted {
 		removed, err := th.Delete(ctx, bucket, obj.Name)
 		if err != nil {
-			return h.failed(log, err)
+			return h.failed(log, "failed", err)
 		}
 		log.Info("thumbnails deleted", "removed", len(removed), "keys", removed, "ms", time.Since(start).Milliseconds())
 		return nil
 	}
 	res, err := th.Process(ctx, bucket, obj.Name)
 	if err != nil {
-		return h.failed(log, err)
+		return h.failed(log, "failed", err)
 	}
 	if res.Skipped != "" {
 		log.Info("skipped", "reason", res.Skipped)
@@ -287,14 +285,15 @@ func (h *handler) handle(ctx context.Context, e event.Event) error {
 	return nil
 }
 
-// failed logs err and returns it if a redelivery may succeed, or nil to
+// failed logs err under what went wrong ("failed": the pipeline) and
+// returns it if pipeline.Retryable says a redelivery may succeed, or nil to
 // acknowledge the event.
-func (h *handler) failed(log *slog.Logger, err error) error {
+func (h *handler) failed(log *slog.Logger, what string, err error) error {
 	if pipeline.Retryable(err) {
-		log.Error("failed; will be retried", "error", err.Error())
+		log.Error(what+"; will be retried", "error", err.Error())
 		return err
 	}
-	log.Error("failed permanently; acknowledged", "error", err.Error())
+	log.Error(what+" permanently; acknowledged", "error", err.Error())
 	return nil
 }
 

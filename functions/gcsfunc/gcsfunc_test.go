@@ -461,6 +461,26 @@ func TestOpenFailuresAreRetried(t *testing.T) {
 	}
 }
 
+// TestOpenFailurePermanent: a bucket that fails to open in a way a retry
+// will not change is acknowledged, as pipeline.Retryable says.
+func TestOpenFailurePermanent(t *testing.T) {
+	faults := faultblob.New(1)
+	faults.Add(faultblob.Rule{Op: faultblob.Attributes, Code: gcerrors.InvalidArgument})
+	_, invalid := faultblob.Wrap(memblob.OpenBucket(nil), faults).Attributes(context.Background(), "x")
+	if invalid == nil || pipeline.Retryable(invalid) {
+		t.Fatalf("setup: %v is not a permanent error", invalid)
+	}
+	var logs bytes.Buffer
+	open := func(context.Context, string) (*blob.Bucket, error) { return nil, invalid }
+	h := newHandler(settings{cfg: smallConfig()}, open, slog.New(slog.NewJSONHandler(&logs, nil)))
+	if err := h.handle(context.Background(), objectEvent(t, TypeFinalized, "thumbpipe-demo", "a.jpg", nil)); err != nil {
+		t.Fatalf("handle returned %v; a permanent open failure must be acknowledged", err)
+	}
+	if !strings.Contains(logs.String(), `"msg":"cannot open the bucket permanently; acknowledged"`) {
+		t.Errorf("logged %s", logs.String())
+	}
+}
+
 func TestEventAge(t *testing.T) {
 	now := time.Date(2026, 1, 2, 12, 0, 0, 0, time.UTC)
 	tests := []struct {
