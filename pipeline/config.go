@@ -25,7 +25,7 @@ func ParseSize(s string) (Size, error) {
 	box, mode, hasMode := strings.Cut(strings.TrimSpace(s), ":")
 	sz := Size{Mode: pixels.Fit}
 	if hasMode {
-		sz.Mode = pixels.Mode(mode)
+		sz.Mode = pixels.Mode(strings.ToLower(strings.TrimSpace(mode)))
 	}
 	ws, hs, ok := strings.Cut(strings.ToLower(box), "x")
 	if !ok {
@@ -164,11 +164,12 @@ func (c Config) Validate() error {
 // It tries each glob on sample output keys of every size and extension.
 func (c Config) overlap() []error {
 	var errs []error
+	samples := c.sampleOutputKeys()
 	for _, inc := range c.Include {
 		if !doublestar.ValidatePattern(inc) {
 			continue
 		}
-		for _, sample := range c.sampleOutputKeys() {
+		for _, sample := range samples {
 			if match(inc, sample) && !matchAny(c.Exclude, sample) {
 				errs = append(errs, fmt.Errorf(
 					"include %q matches thumbnails this config writes (e.g. %q), so thumbnails would be thumbnailed: narrow it (e.g. uploads/**) or add exclude %q",

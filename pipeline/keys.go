@@ -37,16 +37,9 @@ func (c Config) VariantKey(key string, size Size, out pixels.Format) string {
 // whatever format it was written in: the candidates [Thumbnailer.Delete]
 // looks at.
 func (c Config) variantKeys(key string, size Size) []string {
-	seen := map[string]bool{}
-	var keys []string
-	for _, f := range []pixels.Format{pixels.JPEG, pixels.PNG, pixels.GIF} {
-		k := c.VariantKey(key, size, f)
-		if !seen[k] {
-			seen[k] = true
-			keys = append(keys, k)
-		}
-	}
-	return keys
+	// Distinct: at most one of the formats keeps the key's extension, and
+	// the others append different ones.
+	return []string{c.VariantKey(key, size, pixels.JPEG), c.VariantKey(key, size, pixels.PNG), c.VariantKey(key, size, pixels.GIF)}
 }
 
 // extNames reports whether a file extension (with its dot, any case) is one

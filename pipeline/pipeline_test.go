@@ -103,6 +103,7 @@ func TestParseSize(t *testing.T) {
 		{"200x200", pipeline.Size{Width: 200, Height: 200, Mode: pixels.Fit}, false},
 		{" 640X480:fill ", pipeline.Size{Width: 640, Height: 480, Mode: pixels.Fill}, false},
 		{"64x32:fit", pipeline.Size{Width: 64, Height: 32, Mode: pixels.Fit}, false},
+		{"800x600: Fill", pipeline.Size{Width: 800, Height: 600, Mode: pixels.Fill}, false},
 		{"200", pipeline.Size{}, true},
 		{"ax200", pipeline.Size{}, true},
 		{"200x", pipeline.Size{}, true},
@@ -182,6 +183,8 @@ func TestRetryable(t *testing.T) {
 		{fmt.Errorf("x: %w", pipeline.ErrCollision), false},
 		{notFound, false},
 		{context.DeadlineExceeded, true},
+		{fmt.Errorf("read: %w", context.Canceled), true},
+		{fmt.Errorf("x: %w", pipeline.ErrUnsafeKey), false},
 		{errors.New("connection reset by peer"), true},
 	}
 	for _, tc := range tests {

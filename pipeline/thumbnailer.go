@@ -145,7 +145,7 @@ func (t *Thumbnailer) process(ctx context.Context, bucket *blob.Bucket, key stri
 
 	// The format comes from the bytes, so read just enough of them to know
 	// where the thumbnails go and whether they are already there.
-	head, err := readRange(ctx, bucket, key, 0, pixels.SniffLen)
+	head, err := readHead(ctx, bucket, key, pixels.SniffLen)
 	if err != nil {
 		return res, sourceErr(err)
 	}
@@ -327,8 +327,9 @@ func sourceVersion(a *blob.Attributes) string {
 	return fmt.Sprintf("%d-%d", a.ModTime.UnixNano(), a.Size)
 }
 
-func readRange(ctx context.Context, b *blob.Bucket, key string, off, n int64) ([]byte, error) {
-	r, err := b.NewRangeReader(ctx, key, off, n, nil)
+// readHead reads the first n bytes of key (fewer if it is shorter).
+func readHead(ctx context.Context, b *blob.Bucket, key string, n int64) ([]byte, error) {
+	r, err := b.NewRangeReader(ctx, key, 0, n, nil)
 	if err != nil {
 		return nil, err
 	}
