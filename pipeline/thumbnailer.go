@@ -52,7 +52,9 @@ type Result struct {
 	Key         string
 	Skipped     string
 	Variants    []Variant
-	SourceBytes int64 // bytes read from the source; 0 when it was not read
+	// SourceBytes counts the bytes of the source read to decode it: 0 when
+	// it was not decoded (the few bytes sniffed for the format don't count).
+	SourceBytes int64
 }
 
 // Written counts the variants written in this call.
@@ -71,8 +73,9 @@ func (r Result) Written() int {
 type Thumbnailer struct {
 	cfg Config
 	out *blob.Bucket
-	// DryRun makes Process report what it would write without reading the
-	// source's body or writing anything.
+	// DryRun makes Process report what it would write without decoding the
+	// source or writing anything: it reads only the source's first bytes,
+	// to learn its format and so its thumbnails' keys.
 	DryRun bool
 }
 
@@ -94,7 +97,7 @@ func NewThumbnailer(cfg Config, out *blob.Bucket) (*Thumbnailer, error) {
 	return &Thumbnailer{cfg: cfg, out: out}, nil
 }
 
-// Config returns the validated config.
+// Config returns the validated config, with Sizes largest first.
 func (t *Thumbnailer) Config() Config { return t.cfg }
 
 func (t *Thumbnailer) output(src *blob.Bucket) *blob.Bucket {
@@ -184,10 +187,7 @@ func (t *Thumbnailer) process(ctx context.Context, bucket *blob.Bucket, key stri
 	src := &sourceReader{r: rd, limit: t.cfg.MaxBytes}
 	cfg, stream, err := pixels.ReadConfig(src)
 	res.SourceBytes = src.n
-	if rerr := src.err(); rerr != nil {
-		return res, rerr
-	}
-	if err != nil {
+	if err := src.check(err); err != nil {
 		return res, err
 	}
 	if cfg.Pixels() > t.cfg.MaxPixels {
@@ -203,11 +203,7 @@ func (t *Thumbnailer) process(ctx context.Context, bucket *blob.Bucket, key stri
 	}
 	img, err := pixels.DecodeFrom(stream, cfg, boxW, boxH)
 	res.SourceBytes = src.n
-	if rerr := src.err(); rerr != nil {
-		// A failed read, not a corrupt image, whatever the decoder made of it.
-		return res, rerr
-	}
-	if err != nil {
+	if err := src.check(err); err != nil {
 		return res, err
 	}
 	cacheControl := t.cfg.CacheControl
@@ -242,12 +238,9 @@ func (t *Thumbnailer) process(ctx context.Context, bucket *blob.Bucket, key stri
 // source with the settings hash names. A thumbnail of another source at vkey is an
 // ErrCollision: it is never overwritten.
 func (t *Thumbnailer) fresh(ctx context.Context, out *blob.Bucket, vkey, source, version, hash string) (bool, error) {
-	a, err := out.Attributes(ctx, vkey)
-	if gcerrors.Code(err) == gcerrors.NotFound {
-		return false, nil
-	}
-	if err != nil {
-		return false, fmt.Errorf("check thumbnail %q: %w", vkey, err)
+	a, err := thumbnailAt(ctx, out, vkey)
+	if a == nil || err != nil {
+		return false, err
 	}
 	owner, marked := a.Metadata[MetaSource]
 	if !marked || unescape(owner) != source {
@@ -290,12 +283,12 @@ func (t *Thumbnailer) delete(ctx context.Context, bucket *blob.Bucket, key strin
 	var removed []string
 	for _, s := range t.cfg.Sizes {
 		for _, vkey := range t.cfg.variantKeys(key, s) {
-			a, err := out.Attributes(ctx, vkey)
-			if gcerrors.Code(err) == gcerrors.NotFound {
-				continue
-			}
+			a, err := thumbnailAt(ctx, out, vkey)
 			if err != nil {
-				return removed, fmt.Errorf("check thumbnail %q: %w", vkey, err)
+				return removed, err
+			}
+			if a == nil {
+				continue
 			}
 			if owner, ok := a.Metadata[MetaSource]; !ok || unescape(owner) != key {
 				continue
@@ -307,6 +300,19 @@ func (t *Thumbnailer) delete(ctx context.Context, bucket *blob.Bucket, key strin
 		}
 	}
 	return removed, nil
+}
+
+// thumbnailAt returns the attributes of the object at vkey in out, or nil
+// if there is none.
+func thumbnailAt(ctx context.Context, out *blob.Bucket, vkey string) (*blob.Attributes, error) {
+	a, err := out.Attributes(ctx, vkey)
+	if gcerrors.Code(err) == gcerrors.NotFound {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("check thumbnail %q: %w", vkey, err)
+	}
+	return a, nil
 }
 
 // storedBox returns size's box as it lies in an image stored with the given
@@ -367,6 +373,15 @@ func (s *sourceReader) Read(p []byte) (int, error) {
 
 // err says why reading stopped early: more than limit bytes, or the
 // storage's error; nil otherwise.
+// check returns the reader's own failure if it had one, else err: a failed
+// or overlong read, not a corrupt image, whatever the decoder made of it.
+func (s *sourceReader) check(err error) error {
+	if rerr := s.err(); rerr != nil {
+		return rerr
+	}
+	return err
+}
+
 func (s *sourceReader) err() error {
 	if s.n > s.limit {
 		return fmt.Errorf("%w: more than %d bytes", ErrTooLarge, s.limit)
