@@ -139,7 +139,6 @@ type proc struct {
 	mu     sync.Mutex
 	cmd    *exec.Cmd
 	exited chan struct{} // closed when cmd has been waited for
-	logf   *os.File
 }
 
 func newProc(t testing.TB, name, bin string, args, env []string, logDir string) *proc {
@@ -187,7 +186,7 @@ func (p *proc) start(readyURL string) {
 		p.t.Fatalf("testserver: start %s: %v", p.name, err)
 	}
 	exited := make(chan struct{})
-	p.cmd, p.exited, p.logf = cmd, exited, f
+	p.cmd, p.exited = cmd, exited
 	go func() {
 		err := cmd.Wait()
 		fmt.Fprintf(f, "=== %s exit: %v\n", time.Now().Format(time.RFC3339Nano), err)
