@@ -16,6 +16,7 @@ import (
 	"gocloud.dev/blob"
 	"gocloud.dev/blob/memblob"
 
+	"github.com/thumbpipe/thumbpipe/internal/buckets"
 	"github.com/thumbpipe/thumbpipe/pipeline"
 )
 
@@ -53,10 +54,10 @@ func FuzzEventData(f *testing.F) {
 		src := memblob.OpenBucket(nil)
 		defer src.Close()
 		opened := 0
-		open := func(ctx context.Context, url string) (*blob.Bucket, error) {
+		open := buckets.OpenerFunc(func(ctx context.Context, url string) (*blob.Bucket, error) {
 			opened++
 			return src, nil
-		}
+		})
 		h := newHandler(settings{cfg: smallConfig()}, open, slog.New(slog.NewTextHandler(io.Discard, nil)))
 		e := event.New()
 		e.SetID("fuzz")

@@ -56,12 +56,10 @@ import (
 	"log/slog"
 	"os"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/GoogleCloudPlatform/functions-framework-go/functions"
 	"github.com/cloudevents/sdk-go/v2/event"
-	"gocloud.dev/blob"
 	_ "gocloud.dev/blob/gcsblob" // gs:// buckets
 
 	"github.com/thumbpipe/thumbpipe/internal/buckets"
@@ -130,24 +128,19 @@ func loadSettings(getenv func(string) string) (settings, error) {
 	return s, errors.Join(errs...)
 }
 
-// opener opens a bucket by URL; buckets.Cache.Open in production.
-type opener func(ctx context.Context, url string) (*blob.Bucket, error)
-
 // handler turns Cloud Storage events into pipeline calls.
 type handler struct {
-	s    settings
-	open opener
-	log  *slog.Logger
-	now  func() time.Time
-
-	mu sync.Mutex
-	th *pipeline.Thumbnailer // made on first use, then kept
+	s      settings
+	open   buckets.Opener           // a *buckets.Cache in production
+	thumbs *buckets.LazyThumbnailer // made by the first event, then kept
+	log    *slog.Logger
+	now    func() time.Time
 }
 
 // newHandler returns a handler that opens buckets through open and logs to
 // log. It does no I/O: the output bucket is opened by the first event.
-func newHandler(s settings, open opener, log *slog.Logger) *handler {
-	return &handler{s: s, open: open, log: log, now: time.Now}
+func newHandler(s settings, open buckets.Opener, log *slog.Logger) *handler {
+	return &handler{s: s, open: open, thumbs: buckets.NewLazyThumbnailer(s.cfg, open), log: log, now: time.Now}
 }
 
 var cache buckets.Cache // every bucket the function opens, kept across invocations
@@ -161,7 +154,7 @@ func init() {
 		log.Error("invalid configuration", "error", err)
 		os.Exit(1)
 	}
-	functions.CloudEvent(EntryPoint, newHandler(s, cache.Open, log).handle)
+	functions.CloudEvent(EntryPoint, newHandler(s, &cache, log).handle)
 }
 
 // newLogger returns a logger writing Cloud Logging's structured JSON:
@@ -198,29 +191,6 @@ func severity(l slog.Level) string {
 	}
 }
 
-// thumbnailer returns the handler's Thumbnailer, opening the output bucket
-// on first use. A failure is not kept: the next event tries again.
-func (h *handler) thumbnailer(ctx context.Context) (*pipeline.Thumbnailer, error) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.th != nil {
-		return h.th, nil
-	}
-	var out *blob.Bucket
-	if u := h.s.cfg.OutputBucket; u != "" {
-		var err error
-		if out, err = h.open(ctx, u); err != nil {
-			return nil, err
-		}
-	}
-	th, err := pipeline.NewThumbnailer(h.s.cfg, out)
-	if err != nil {
-		return nil, err
-	}
-	h.th = th
-	return th, nil
-}
-
 // handle is the CloudEvent function. It returns an error only for failures
 // worth a redelivery.
 func (h *handler) handle(ctx context.Context, e event.Event) error {
@@ -251,11 +221,11 @@ func (h *handler) handle(ctx context.Context, e event.Event) error {
 		return nil
 	}
 
-	bucket, err := h.open(ctx, "gs://"+obj.Bucket)
+	bucket, err := h.open.Open(ctx, "gs://"+obj.Bucket)
 	if err != nil {
 		return h.failed(log, "cannot open the bucket", err)
 	}
-	th, err := h.thumbnailer(ctx)
+	th, err := h.thumbs.Get(ctx)
 	if err != nil {
 		return h.failed(log, "cannot open the output bucket", err)
 	}

@@ -19,6 +19,7 @@ import (
 	"gocloud.dev/blob/memblob"
 	"gocloud.dev/gcerrors"
 
+	"github.com/thumbpipe/thumbpipe/internal/buckets"
 	"github.com/thumbpipe/thumbpipe/internal/faultblob"
 	"github.com/thumbpipe/thumbpipe/internal/testimages"
 	"github.com/thumbpipe/thumbpipe/pipeline"
@@ -81,7 +82,7 @@ func newRig(t *testing.T, cfg pipeline.Config, wrap func(*blob.Bucket) *blob.Buc
 	if wrap != nil {
 		served = wrap(src)
 	}
-	open := func(ctx context.Context, url string) (*blob.Bucket, error) {
+	open := buckets.OpenerFunc(func(ctx context.Context, url string) (*blob.Bucket, error) {
 		r.mu.Lock()
 		defer r.mu.Unlock()
 		r.opened = append(r.opened, url)
@@ -89,7 +90,7 @@ func newRig(t *testing.T, cfg pipeline.Config, wrap func(*blob.Bucket) *blob.Buc
 			return nil, fmt.Errorf("unexpected bucket %s", url)
 		}
 		return served, nil
-	}
+	})
 	r.h = newHandler(settings{cfg: cfg, maxAge: DefaultMaxEventAge}, open, slog.New(slog.NewJSONHandler(r.logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	return r
 }
@@ -471,7 +472,7 @@ func TestOpenFailurePermanent(t *testing.T) {
 		t.Fatalf("setup: %v is not a permanent error", invalid)
 	}
 	var logs bytes.Buffer
-	open := func(context.Context, string) (*blob.Bucket, error) { return nil, invalid }
+	open := buckets.OpenerFunc(func(context.Context, string) (*blob.Bucket, error) { return nil, invalid })
 	h := newHandler(settings{cfg: smallConfig()}, open, slog.New(slog.NewJSONHandler(&logs, nil)))
 	if err := h.handle(context.Background(), objectEvent(t, TypeFinalized, "thumbpipe-demo", "a.jpg", nil)); err != nil {
 		t.Fatalf("handle returned %v; a permanent open failure must be acknowledged", err)

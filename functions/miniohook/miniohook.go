@@ -89,9 +89,7 @@ type Config struct {
 
 // Opener opens a bucket by URL, keeping it open for the next call;
 // *buckets.Cache is one.
-type Opener interface {
-	Open(ctx context.Context, url string) (*blob.Bucket, error)
-}
+type Opener = buckets.Opener
 
 // Handler serves the webhook. Create it with [New].
 type Handler struct {

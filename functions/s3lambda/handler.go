@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"regexp"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -15,31 +14,24 @@ import (
 	"gocloud.dev/blob"
 
 	"github.com/thumbpipe/thumbpipe/functions/internal/s3event"
+	"github.com/thumbpipe/thumbpipe/internal/buckets"
 	"github.com/thumbpipe/thumbpipe/pipeline"
 )
-
-// opener opens a bucket by URL; *buckets.Cache in the function, so that a
-// warm function opens each bucket once.
-type opener interface {
-	Open(ctx context.Context, url string) (*blob.Bucket, error)
-}
 
 // handler turns the payloads Lambda delivers into pipeline calls and maps
 // their outcome onto Lambda's retry rules.
 type handler struct {
 	cfg       pipeline.Config
-	buckets   opener
+	buckets   buckets.Opener           // a *buckets.Cache, so that a warm function opens each bucket once
 	bucketURL func(name string) string // an event's bucket name -> the URL to open
 	log       *slog.Logger
-
-	mu     sync.Mutex
-	thumbs *pipeline.Thumbnailer // made on first use: init stays config-only
+	thumbs    *buckets.LazyThumbnailer // made on first use: init stays config-only
 }
 
 // newHandler returns the function's handler. It does no I/O: buckets are
 // opened on first use.
-func newHandler(cfg pipeline.Config, buckets opener, bucketURL func(string) string, log *slog.Logger) *handler {
-	return &handler{cfg: cfg, buckets: buckets, bucketURL: bucketURL, log: log}
+func newHandler(cfg pipeline.Config, open buckets.Opener, bucketURL func(string) string, log *slog.Logger) *handler {
+	return &handler{cfg: cfg, buckets: open, bucketURL: bucketURL, log: log, thumbs: buckets.NewLazyThumbnailer(cfg, open)}
 }
 
 // response answers a direct S3 notification, a test event or a payload the
@@ -226,7 +218,7 @@ func (h *handler) record(ctx context.Context, log *slog.Logger, r s3event.Record
 	}
 
 	var opErr error
-	t, err := h.thumbnailer(ctx)
+	t, err := h.thumbs.Get(ctx)
 	if err == nil {
 		var b *blob.Bucket
 		if b, err = h.buckets.Open(ctx, h.bucketURL(o.Bucket)); err == nil {
@@ -256,29 +248,6 @@ func (h *handler) record(ctx context.Context, log *slog.Logger, r s3event.Record
 	log.InfoContext(ctx, "record done", "action", o.Action, "written", o.Written, "thumbnails", len(o.Thumbnails),
 		"removed", len(o.Removed), "skipped", o.Skipped, "ms", time.Since(start).Milliseconds())
 	return o, nil
-}
-
-// thumbnailer makes the Thumbnailer on first use, opening the output bucket
-// if there is one. A failure is not kept: the next record tries again.
-func (h *handler) thumbnailer(ctx context.Context) (*pipeline.Thumbnailer, error) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.thumbs != nil {
-		return h.thumbs, nil
-	}
-	var out *blob.Bucket
-	if h.cfg.OutputBucket != "" {
-		var err error
-		if out, err = h.buckets.Open(ctx, h.cfg.OutputBucket); err != nil {
-			return nil, err
-		}
-	}
-	t, err := pipeline.NewThumbnailer(h.cfg, out)
-	if err != nil {
-		return nil, err
-	}
-	h.thumbs = t
-	return t, nil
 }
 
 func truncate(b []byte, n int) string {

@@ -517,7 +517,7 @@ func TestFromEnv(t *testing.T) {
 			if h.cfg.OutputBucket != tc.wantOut {
 				t.Errorf("output bucket = %q, want %q", h.cfg.OutputBucket, tc.wantOut)
 			}
-			if h.thumbs != nil {
+			if h.thumbs.Made() {
 				t.Error("the thumbnailer was made at init")
 			}
 		})

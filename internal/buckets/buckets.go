@@ -14,6 +14,18 @@ import (
 	"github.com/thumbpipe/thumbpipe/pipeline"
 )
 
+// Opener opens a bucket by URL. A *Cache is one, so that each bucket is
+// opened once; tests pass an OpenerFunc.
+type Opener interface {
+	Open(ctx context.Context, url string) (*blob.Bucket, error)
+}
+
+// OpenerFunc is a function used as an Opener.
+type OpenerFunc func(ctx context.Context, url string) (*blob.Bucket, error)
+
+// Open calls f.
+func (f OpenerFunc) Open(ctx context.Context, url string) (*blob.Bucket, error) { return f(ctx, url) }
+
 // Cache opens each bucket URL once. The zero value is ready to use; it is
 // safe for concurrent use.
 type Cache struct {
@@ -60,14 +72,54 @@ func Expand(template, bucket string) string {
 }
 
 // NewThumbnailer returns a Thumbnailer for cfg, opening cfg.OutputBucket
-// through c when it is set.
-func NewThumbnailer(ctx context.Context, cfg pipeline.Config, c *Cache) (*pipeline.Thumbnailer, error) {
+// through open when it is set.
+func NewThumbnailer(ctx context.Context, cfg pipeline.Config, open Opener) (*pipeline.Thumbnailer, error) {
 	var out *blob.Bucket
 	if cfg.OutputBucket != "" {
 		var err error
-		if out, err = c.Open(ctx, cfg.OutputBucket); err != nil {
+		if out, err = open.Open(ctx, cfg.OutputBucket); err != nil {
 			return nil, err
 		}
 	}
 	return pipeline.NewThumbnailer(cfg, out)
+}
+
+// LazyThumbnailer makes a Thumbnailer with NewThumbnailer on first use and
+// keeps it, so that a function's start reads configuration only and its
+// first event opens the output bucket. A failure is not kept: the next call
+// tries again. It is safe for concurrent use.
+type LazyThumbnailer struct {
+	cfg  pipeline.Config
+	open Opener
+
+	mu sync.Mutex
+	th *pipeline.Thumbnailer
+}
+
+// NewLazyThumbnailer returns a LazyThumbnailer for cfg that opens the
+// output bucket through open. It does no I/O.
+func NewLazyThumbnailer(cfg pipeline.Config, open Opener) *LazyThumbnailer {
+	return &LazyThumbnailer{cfg: cfg, open: open}
+}
+
+// Get returns the Thumbnailer, making it unless an earlier call did.
+func (l *LazyThumbnailer) Get(ctx context.Context) (*pipeline.Thumbnailer, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.th != nil {
+		return l.th, nil
+	}
+	th, err := NewThumbnailer(ctx, l.cfg, l.open)
+	if err != nil {
+		return nil, err
+	}
+	l.th = th
+	return th, nil
+}
+
+// Made reports whether Get has made the Thumbnailer.
+func (l *LazyThumbnailer) Made() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.th != nil
 }

@@ -1,0 +1,84 @@
+package buckets
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"gocloud.dev/blob"
+	"gocloud.dev/blob/memblob"
+
+	"github.com/thumbpipe/thumbpipe/pipeline"
+)
+
+// TestLazyThumbnailer: the Thumbnailer is made once, on first use, even
+// under concurrent calls; a failure to open the output bucket or an invalid
+// config is returned and not kept.
+func TestLazyThumbnailer(t *testing.T) {
+	ctx := context.Background()
+	out := memblob.OpenBucket(nil)
+	defer out.Close()
+	down := errors.New("storage unavailable")
+	var opens atomic.Int32
+	var fail atomic.Bool
+	fail.Store(true)
+	open := OpenerFunc(func(_ context.Context, url string) (*blob.Bucket, error) {
+		opens.Add(1)
+		if url != "mem://thumbs" {
+			t.Errorf("opened %s, want the output bucket", url)
+		}
+		if fail.Load() {
+			return nil, down
+		}
+		return out, nil
+	})
+	cfg := pipeline.DefaultConfig()
+	cfg.OutputBucket = "mem://thumbs"
+	l := NewLazyThumbnailer(cfg, open)
+	if l.Made() || opens.Load() != 0 {
+		t.Fatal("made before first use")
+	}
+	if th, err := l.Get(ctx); !errors.Is(err, down) || th != nil {
+		t.Fatalf("Get = %v, %v; want the open error", th, err)
+	}
+	if l.Made() {
+		t.Error("a failure was kept")
+	}
+
+	fail.Store(false)
+	var wg sync.WaitGroup
+	got := make([]*pipeline.Thumbnailer, 8)
+	for i := range got {
+		wg.Go(func() {
+			th, err := l.Get(ctx)
+			if err != nil {
+				t.Error(err)
+			}
+			got[i] = th
+		})
+	}
+	wg.Wait()
+	for _, th := range got {
+		if th == nil || th != got[0] {
+			t.Fatalf("Get returned different Thumbnailers: %v", got)
+		}
+	}
+	if n := opens.Load(); n != 2 {
+		t.Errorf("opened the output bucket %d times, want 2 (the failure, then once)", n)
+	}
+	if !l.Made() {
+		t.Error("Made = false after Get")
+	}
+
+	bad := pipeline.DefaultConfig()
+	bad.Sizes = nil
+	lb := NewLazyThumbnailer(bad, open)
+	if _, err := lb.Get(ctx); err == nil {
+		t.Error("an invalid config made a Thumbnailer")
+	}
+	if lb.Made() {
+		t.Error("an invalid config was kept")
+	}
+}
