@@ -30,18 +30,23 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
 	stop()
-	if err != nil {
-		if !errors.Is(err, errQuiet) {
-			fmt.Fprintln(os.Stderr, "thumbpipe:", err)
-		}
-		if errors.Is(err, flag.ErrHelp) {
-			os.Exit(0)
-		}
-		if errors.Is(err, errUsage) {
-			os.Exit(2)
-		}
-		os.Exit(1)
+	os.Exit(exitCode(err, os.Stderr))
+}
+
+// exitCode reports err on stderr unless it is already reported (errQuiet)
+// or is a request for help, whose usage the flag set has printed, and
+// returns the status to exit with: 0, 2 for usage errors, else 1.
+func exitCode(err error, stderr io.Writer) int {
+	if err == nil || errors.Is(err, flag.ErrHelp) {
+		return 0
 	}
+	if !errors.Is(err, errQuiet) {
+		fmt.Fprintln(stderr, "thumbpipe:", err)
+	}
+	if errors.Is(err, errUsage) {
+		return 2
+	}
+	return 1
 }
 
 // env is what a command reads from its surroundings: the environment and

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -159,6 +160,26 @@ func TestUsageErrors(t *testing.T) {
 	for _, flagName := range []string{"-bucket", "-prefix", "-dry-run", "-concurrency", "-sizes", "THUMBPIPE_SIZES", "-output-prefix"} {
 		if !strings.Contains(stderr, flagName) {
 			t.Errorf("backfill --help lacks %s:\n%s", flagName, stderr)
+		}
+	}
+}
+
+func TestExitCode(t *testing.T) {
+	tests := []struct {
+		err    error
+		code   int
+		stderr string
+	}{
+		{nil, 0, ""},
+		{flag.ErrHelp, 0, ""},
+		{fmt.Errorf("%w: bad flag", errUsage), 2, "thumbpipe: usage: bad flag\n"},
+		{fmt.Errorf("2 objects failed: %w", errQuiet), 1, ""},
+		{errors.New("list bucket: boom"), 1, "thumbpipe: list bucket: boom\n"},
+	}
+	for _, tc := range tests {
+		var stderr strings.Builder
+		if code := exitCode(tc.err, &stderr); code != tc.code || stderr.String() != tc.stderr {
+			t.Errorf("exitCode(%v) = %d, stderr %q; want %d, %q", tc.err, code, stderr.String(), tc.code, tc.stderr)
 		}
 	}
 }
