@@ -8,6 +8,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 
@@ -121,16 +122,24 @@ func setInt64(dst *int64, v string) error {
 	return nil
 }
 
-// setBytes reads a byte count: "1048576", "512KiB", "50MiB", "1GiB".
+// setBytes reads a byte count: "1048576", "512KiB", "50MiB", "1GiB", with
+// optional _ digit separators ("50_000KiB"). A count beyond int64 is refused
+// rather than wrapped around.
 func setBytes(dst *int64, v string) error {
-	mult := int64(1)
-	for suffix, m := range map[string]int64{"KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30} {
-		if strings.HasSuffix(v, suffix) {
-			v, mult = strings.TrimSuffix(v, suffix), m
+	num, mult := v, int64(1)
+	for _, u := range []struct {
+		suffix string
+		m      int64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}} {
+		if s, ok := strings.CutSuffix(v, u.suffix); ok {
+			num, mult = s, u.m
 			break
 		}
 	}
-	n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+	n, err := strconv.ParseInt(strings.ReplaceAll(strings.TrimSpace(num), "_", ""), 10, 64)
+	if errors.Is(err, strconv.ErrRange) || err == nil && (n > math.MaxInt64/mult || n < math.MinInt64/mult) {
+		return fmt.Errorf("%q is too large a byte count (the most is %d bytes)", v, int64(math.MaxInt64))
+	}
 	if err != nil {
 		return fmt.Errorf("%q is not a byte count (e.g. 52428800 or 50MiB)", v)
 	}

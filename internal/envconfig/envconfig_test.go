@@ -2,6 +2,7 @@ package envconfig
 
 import (
 	"flag"
+	"math"
 	"reflect"
 	"strings"
 	"testing"
@@ -79,5 +80,39 @@ func TestFlagsWinOverEnv(t *testing.T) {
 	}
 	if c.Sizes[0].Width != 20 || c.Format != "png" {
 		t.Errorf("got %+v; want the flag's size and the env's format", c)
+	}
+}
+
+func TestSetBytes(t *testing.T) {
+	tests := []struct {
+		in      string
+		want    int64
+		wantErr string
+	}{
+		{"1048576", 1 << 20, ""},
+		{"512KiB", 512 << 10, ""},
+		{"50MiB", 50 << 20, ""},
+		{"2 GiB", 2 << 30, ""},
+		{"50_000KiB", 50_000 << 10, ""},
+		{"1_048_576", 1 << 20, ""},
+		{"8589934591GiB", 8589934591 << 30, ""},
+		{"9223372036854775807", math.MaxInt64, ""},
+		{"17179869185GiB", 0, "too large"}, // 2^64 + 2^30: wrapped to 1GiB before
+		{"8589934592GiB", 0, "too large"},
+		{"9223372036854775808", 0, "too large"},
+		{"-8589934593GiB", 0, "too large"},
+		{"lots", 0, "not a byte count"},
+		{"1GB", 0, "not a byte count"},
+		{"MiB", 0, "not a byte count"},
+	}
+	for _, tc := range tests {
+		got := int64(-1)
+		err := setBytes(&got, tc.in)
+		switch {
+		case tc.wantErr == "" && (err != nil || got != tc.want):
+			t.Errorf("setBytes(%q) = %d, %v; want %d", tc.in, got, err, tc.want)
+		case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr) || got != -1):
+			t.Errorf("setBytes(%q) = %d, %v; want an error saying %q", tc.in, got, err, tc.wantErr)
+		}
 	}
 }
