@@ -80,15 +80,23 @@ func Load(getenv func(string) string) (pipeline.Config, error) {
 }
 
 // Flags registers one flag per variable on fs and returns a getenv for
-// [Load] in which a flag that was set wins over the environment.
+// [Load] in which a flag given on the command line wins over the
+// environment, even when it is given empty (--output-bucket= clears
+// THUMBPIPE_OUTPUT_BUCKET). Call the getenv after fs is parsed.
 func Flags(fs *flag.FlagSet, getenv func(string) string) func(string) string {
 	vals := map[string]*string{}
+	flagOf := map[string]string{}
 	for _, v := range Vars {
 		vals[v.Name] = fs.String(v.Flag, "", fmt.Sprintf("%s (env %s, default %q)", v.Usage, v.Name, v.Default))
+		flagOf[v.Name] = v.Flag
 	}
 	return func(name string) string {
-		if p, ok := vals[name]; ok && *p != "" {
-			return *p
+		given := false
+		if f, ok := flagOf[name]; ok {
+			fs.Visit(func(fl *flag.Flag) { given = given || fl.Name == f })
+		}
+		if given {
+			return *vals[name]
 		}
 		return getenv(name)
 	}

@@ -83,6 +83,36 @@ func TestFlagsWinOverEnv(t *testing.T) {
 	}
 }
 
+func TestFlagsGivenEmpty(t *testing.T) {
+	envm := map[string]string{"THUMBPIPE_OUTPUT_BUCKET": "mem://thumbs", "THUMBPIPE_SIZES": "10x10", "THUMBPIPE_FORMAT": "png"}
+	tests := []struct {
+		args                []string
+		outputBucket, sizes string // what the getenv returns
+		format              string
+	}{
+		{nil, "mem://thumbs", "10x10", "png"},
+		{[]string{"--output-bucket="}, "", "10x10", "png"},
+		{[]string{"--output-bucket", ""}, "", "10x10", "png"},
+		{[]string{"--output-bucket=mem://other"}, "mem://other", "10x10", "png"},
+		{[]string{"--sizes=", "--format=jpeg"}, "mem://thumbs", "", "jpeg"},
+	}
+	for _, tc := range tests {
+		fs := flag.NewFlagSet("x", flag.ContinueOnError)
+		getenv := Flags(fs, env(envm))
+		if err := fs.Parse(tc.args); err != nil {
+			t.Fatal(err)
+		}
+		ob, sz, f := getenv("THUMBPIPE_OUTPUT_BUCKET"), getenv("THUMBPIPE_SIZES"), getenv("THUMBPIPE_FORMAT")
+		if ob != tc.outputBucket || sz != tc.sizes || f != tc.format {
+			t.Errorf("%q: output bucket %q, sizes %q, format %q; want %q, %q, %q", tc.args, ob, sz, f, tc.outputBucket, tc.sizes, tc.format)
+		}
+		c, err := Load(getenv)
+		if err != nil || c.OutputBucket != tc.outputBucket {
+			t.Errorf("%q: Load = %+v, %v; want output bucket %q", tc.args, c, err, tc.outputBucket)
+		}
+	}
+}
+
 func TestSetBytes(t *testing.T) {
 	tests := []struct {
 		in      string
