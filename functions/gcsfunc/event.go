@@ -17,29 +17,17 @@ import (
 //
 // The JSON encodes 64-bit integers (size, generation, metageneration) as
 // strings, as proto3's JSON mapping does; bare numbers are accepted too.
+// Absent or null numbers and times are zero.
 type objectData struct {
-	Bucket         string            // bucket name, without gs://
-	Name           string            // object key
-	Generation     int64             // object generation, 0 if absent
-	Metageneration int64             // metadata generation, 0 if absent
-	ContentType    string            // Content-Type as uploaded, not trusted for the format
-	Size           int64             // bytes; 0 if absent
-	Metadata       map[string]string // custom metadata, where the thumbpipe marker lives
-	TimeCreated    time.Time         // zero if absent
-	Updated        time.Time         // zero if absent
-}
-
-// objectJSON is objectData's wire shape.
-type objectJSON struct {
-	Bucket         string            `json:"bucket"`
-	Name           string            `json:"name"`
-	Generation     flexInt           `json:"generation"`
-	Metageneration flexInt           `json:"metageneration"`
-	ContentType    string            `json:"contentType"`
-	Size           flexInt           `json:"size"`
-	Metadata       map[string]string `json:"metadata"`
-	TimeCreated    *time.Time        `json:"timeCreated"`
-	Updated        *time.Time        `json:"updated"`
+	Bucket         string            `json:"bucket"`         // bucket name, without gs://
+	Name           string            `json:"name"`           // object key
+	Generation     flexInt           `json:"generation"`     // object generation
+	Metageneration flexInt           `json:"metageneration"` // metadata generation
+	ContentType    string            `json:"contentType"`    // as uploaded, not trusted for the format
+	Size           flexInt           `json:"size"`           // bytes
+	Metadata       map[string]string `json:"metadata"`       // custom metadata, where the thumbpipe marker lives
+	TimeCreated    time.Time         `json:"timeCreated"`
+	Updated        time.Time         `json:"updated"`
 }
 
 // errMalformed marks event data that does not describe an object. It is
@@ -49,30 +37,15 @@ var errMalformed = errors.New("malformed Cloud Storage event data")
 // decodeObject reads a Cloud Storage object event's data. It needs a JSON
 // object with a bucket and a name; everything else is optional.
 func decodeObject(data []byte) (objectData, error) {
-	var w objectJSON
 	if len(bytes.TrimSpace(data)) == 0 {
 		return objectData{}, fmt.Errorf("%w: no data", errMalformed)
 	}
-	if err := json.Unmarshal(data, &w); err != nil {
+	var o objectData
+	if err := json.Unmarshal(data, &o); err != nil {
 		return objectData{}, fmt.Errorf("%w: %v", errMalformed, err)
 	}
-	if w.Bucket == "" || w.Name == "" {
-		return objectData{}, fmt.Errorf("%w: bucket %q and name %q must both be set", errMalformed, w.Bucket, w.Name)
-	}
-	o := objectData{
-		Bucket:         w.Bucket,
-		Name:           w.Name,
-		Generation:     int64(w.Generation),
-		Metageneration: int64(w.Metageneration),
-		ContentType:    w.ContentType,
-		Size:           int64(w.Size),
-		Metadata:       w.Metadata,
-	}
-	if w.TimeCreated != nil {
-		o.TimeCreated = *w.TimeCreated
-	}
-	if w.Updated != nil {
-		o.Updated = *w.Updated
+	if o.Bucket == "" || o.Name == "" {
+		return objectData{}, fmt.Errorf("%w: bucket %q and name %q must both be set", errMalformed, o.Bucket, o.Name)
 	}
 	return o, nil
 }

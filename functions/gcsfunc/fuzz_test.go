@@ -114,7 +114,7 @@ func checkDecoded(t *testing.T, data []byte, obj objectData) {
 	if n, _ := field("name").(string); n != obj.Name {
 		t.Fatalf("data %q: name %q, want %q", data, obj.Name, n)
 	}
-	for name, got := range map[string]int64{"size": obj.Size, "generation": obj.Generation, "metageneration": obj.Metageneration} {
+	for name, got := range map[string]int64{"size": int64(obj.Size), "generation": int64(obj.Generation), "metageneration": int64(obj.Metageneration)} {
 		var want int64
 		switch v := field(name).(type) {
 		case string:
