@@ -15,6 +15,7 @@ import (
 	"github.com/minio/minio-go/v7/pkg/notification"
 
 	"github.com/thumbpipe/thumbpipe/internal/buckets"
+	"github.com/thumbpipe/thumbpipe/internal/envconfig"
 )
 
 // defaultWebhookID is the <ID> of MinIO's MINIO_NOTIFY_WEBHOOK_*_<ID>
@@ -57,7 +58,7 @@ func runMinIOSetup(ctx context.Context, args []string, e env) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("%w: minio-setup takes no arguments, got %q", errUsage, fs.Args())
 	}
-	bs := splitComma(names.Get())
+	bs := envconfig.SplitList(names.Get())
 	if len(bs) == 0 {
 		return fmt.Errorf("%w: THUMBPIPE_BUCKETS (or --buckets) is required", errUsage)
 	}

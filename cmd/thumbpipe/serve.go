@@ -181,7 +181,7 @@ func (s *serveSettings) handlerConfig(log *slog.Logger) (miniohook.Config, error
 		Token:          s.token.Get(),
 		InsecureNoAuth: *s.insecureNoAuth,
 		BucketURL:      s.bucketURL.Get(),
-		Buckets:        splitComma(s.buckets.Get()),
+		Buckets:        envconfig.SplitList(s.buckets.Get()),
 		Logger:         log,
 	}
 	var errs []error
@@ -201,7 +201,7 @@ func (s *serveSettings) handlerConfig(log *slog.Logger) (miniohook.Config, error
 		}
 		c.Workers = n
 	}
-	n, err := parseBytes(s.maxBody.Get())
+	n, err := envconfig.ParseBytes(s.maxBody.Get())
 	if err != nil || n < 1 {
 		errs = append(errs, fmt.Errorf("THUMBPIPE_MAX_BODY_BYTES %q is not a positive byte count", s.maxBody.Get()))
 	}
@@ -267,30 +267,4 @@ func newLogger(w io.Writer, format string) *slog.Logger {
 		return slog.New(slog.NewTextHandler(w, nil))
 	}
 	return slog.New(slog.NewJSONHandler(w, nil))
-}
-
-func splitComma(v string) []string {
-	var out []string
-	for _, s := range strings.Split(v, ",") {
-		if s = strings.TrimSpace(s); s != "" {
-			out = append(out, s)
-		}
-	}
-	return out
-}
-
-// parseBytes reads "1048576", "512KiB" or "1MiB".
-func parseBytes(v string) (int64, error) {
-	mult := int64(1)
-	for _, u := range []struct {
-		suffix string
-		m      int64
-	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}} {
-		if s, ok := strings.CutSuffix(v, u.suffix); ok {
-			v, mult = s, u.m
-			break
-		}
-	}
-	n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
-	return n * mult, err
 }

@@ -163,7 +163,7 @@ func startStack(t *testing.T) *stack {
 		t.Fatalf("the compose file's pipeline config: %v", err)
 	}
 	s.sizes = cfg.Sizes
-	s.bucketName = splitComma(tenv["THUMBPIPE_BUCKETS"])[0]
+	s.bucketName = envconfig.SplitList(tenv["THUMBPIPE_BUCKETS"])[0]
 	cache := &buckets.Cache{}
 	t.Cleanup(func() { cache.Close() })
 	s.images, err = cache.Open(context.Background(), buckets.Expand(tenv["THUMBPIPE_BUCKET_URL"], s.bucketName))

@@ -272,20 +272,3 @@ func TestHealthcheck(t *testing.T) {
 		t.Errorf("healthcheck of a bad address: %v", err)
 	}
 }
-
-func TestParseBytes(t *testing.T) {
-	tests := []struct {
-		in      string
-		want    int64
-		wantErr bool
-	}{
-		{"1024", 1024, false}, {"4KiB", 4096, false}, {"1MiB", 1 << 20, false}, {" 2 MiB", 2 << 20, false},
-		{"1GB", 0, true}, {"", 0, true}, {"KiB", 0, true},
-	}
-	for _, tc := range tests {
-		got, err := parseBytes(tc.in)
-		if (err != nil) != tc.wantErr || (err == nil && got != tc.want) {
-			t.Errorf("parseBytes(%q) = %d, %v; want %d, error %v", tc.in, got, err, tc.want, tc.wantErr)
-		}
-	}
-}

@@ -29,7 +29,7 @@ var Vars = []Var{
 	{"THUMBPIPE_SIZES", "sizes", "200x200", "comma-separated boxes WxH, each optionally :fit (inside the box, default) or :fill (cover and crop)",
 		func(c *pipeline.Config, v string) error {
 			c.Sizes = nil
-			for _, s := range splitList(v) {
+			for _, s := range SplitList(v) {
 				sz, err := pipeline.ParseSize(s)
 				if err != nil {
 					return err
@@ -47,9 +47,9 @@ var Vars = []Var{
 	{"THUMBPIPE_OUTPUT_BUCKET", "output-bucket", "", "URL of a separate bucket for thumbnails (empty: the source bucket)",
 		func(c *pipeline.Config, v string) error { c.OutputBucket = v; return nil }},
 	{"THUMBPIPE_INCLUDE", "include", "", "comma-separated key globs a source must match (** crosses folders); empty: every key",
-		func(c *pipeline.Config, v string) error { c.Include = splitList(v); return nil }},
+		func(c *pipeline.Config, v string) error { c.Include = SplitList(v); return nil }},
 	{"THUMBPIPE_EXCLUDE", "exclude", "", "comma-separated key globs never processed",
-		func(c *pipeline.Config, v string) error { c.Exclude = splitList(v); return nil }},
+		func(c *pipeline.Config, v string) error { c.Exclude = SplitList(v); return nil }},
 	{"THUMBPIPE_MAX_BYTES", "max-bytes", "50MiB", "largest source object read (bytes, or with KiB/MiB/GiB)",
 		func(c *pipeline.Config, v string) error { return setBytes(&c.MaxBytes, v) }},
 	{"THUMBPIPE_MAX_PIXELS", "max-pixels", "50000000", "largest source image decoded, width×height",
@@ -102,7 +102,9 @@ func Flags(fs *flag.FlagSet, getenv func(string) string) func(string) string {
 	}
 }
 
-func splitList(v string) []string {
+// SplitList splits a comma-separated list, trimming each item and dropping
+// empty ones.
+func SplitList(v string) []string {
 	var out []string
 	for _, s := range strings.Split(v, ",") {
 		if s = strings.TrimSpace(s); s != "" {
@@ -130,10 +132,20 @@ func setInt64(dst *int64, v string) error {
 	return nil
 }
 
-// setBytes reads a byte count: "1048576", "512KiB", "50MiB", "1GiB", with
-// optional _ digit separators ("50_000KiB"). A count beyond int64 is refused
-// rather than wrapped around.
+// setBytes stores the byte count [ParseBytes] reads from v.
 func setBytes(dst *int64, v string) error {
+	n, err := ParseBytes(v)
+	if err != nil {
+		return err
+	}
+	*dst = n
+	return nil
+}
+
+// ParseBytes reads a byte count: "1048576", "512KiB", "50MiB", "1GiB",
+// with optional _ digit separators ("50_000KiB"). A count beyond int64 is
+// refused rather than wrapped around.
+func ParseBytes(v string) (int64, error) {
 	num, mult := v, int64(1)
 	for _, u := range []struct {
 		suffix string
@@ -146,11 +158,10 @@ func setBytes(dst *int64, v string) error {
 	}
 	n, err := strconv.ParseInt(strings.ReplaceAll(strings.TrimSpace(num), "_", ""), 10, 64)
 	if errors.Is(err, strconv.ErrRange) || err == nil && (n > math.MaxInt64/mult || n < math.MinInt64/mult) {
-		return fmt.Errorf("%q is too large a byte count (the most is %d bytes)", v, int64(math.MaxInt64))
+		return 0, fmt.Errorf("%q is too large a byte count (the most is %d bytes)", v, int64(math.MaxInt64))
 	}
 	if err != nil {
-		return fmt.Errorf("%q is not a byte count (e.g. 52428800 or 50MiB)", v)
+		return 0, fmt.Errorf("%q is not a byte count (e.g. 52428800 or 50MiB)", v)
 	}
-	*dst = n * mult
-	return nil
+	return n * mult, nil
 }
