@@ -36,8 +36,8 @@
 // The pipeline reads the THUMBPIPE_* variables of internal/envconfig, plus
 // THUMBPIPE_MAX_EVENT_AGE here. An invalid configuration stops the function
 // at start. Buckets are opened as gs://<bucket> through gocloud.dev's gcsblob
-// and kept open across invocations; THUMBPIPE_OUTPUT_BUCKET takes any
-// gocloud bucket URL (normally gs://name). When STORAGE_EMULATOR_HOST is set
+// and kept open across invocations; THUMBPIPE_OUTPUT_BUCKET is a gs://name
+// URL too (only gcsblob is linked into the function). When STORAGE_EMULATOR_HOST is set
 // (host:port, no scheme) every gs:// bucket goes to that emulator, without
 // credentials.
 //

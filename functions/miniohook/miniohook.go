@@ -26,7 +26,7 @@
 // Without the right bearer token a request gets 401 before its body is
 // read. Bodies over Config.MaxBodyBytes get 413, malformed JSON 400. A
 // record naming a bucket outside Config.Buckets or an unsafe key (see
-// [s3event.CheckKey]) is refused and logged; storage is not touched. When
+// [pipeline.CheckKey]) is refused and logged; storage is not touched. When
 // Config.Workers requests are being processed, the next one gets 503 at
 // once.
 package miniohook
