@@ -32,12 +32,12 @@ func runWatch(ctx context.Context, args []string, e env) error {
 	fmt.Fprintf(e.stderr, "watching for images; thumbnails go under %q (Ctrl-C to stop)\n", t.th.Config().Prefix)
 	tick := time.NewTicker(*interval)
 	defer tick.Stop()
+	if *once {
+		return w.pass(ctx)
+	}
 	for {
-		if err := w.poll(ctx, *once); err != nil && ctx.Err() == nil {
+		if _, err := w.poll(ctx, false); err != nil && ctx.Err() == nil {
 			fmt.Fprintf(e.stderr, "thumbpipe: %v (retrying)\n", err)
-		}
-		if *once {
-			return nil
 		}
 		select {
 		case <-ctx.Done():
@@ -64,7 +64,28 @@ type watcher struct {
 	done   map[string]version // sources handled at this version
 }
 
-func (w *watcher) poll(ctx context.Context, now bool) error {
+// pass is watch --once: one poll that processes every source now. Like
+// backfill, it fails when the listing or any object failed, or when it was
+// interrupted.
+func (w *watcher) pass(ctx context.Context) error {
+	sum, err := w.poll(ctx, true)
+	if ctx.Err() != nil {
+		return fmt.Errorf("watch interrupted: %w", ctx.Err())
+	}
+	if err != nil {
+		return err
+	}
+	if sum.failed > 0 {
+		return fmt.Errorf("%d objects failed: %w", sum.failed, errQuiet)
+	}
+	return nil
+}
+
+// poll lists the bucket once and processes (now: every source not handled
+// at its version yet) and deletes what the listing calls for. It counts
+// what it did to the sources in a tally, and fails only if the listing does.
+func (w *watcher) poll(ctx context.Context, now bool) (tally, error) {
+	var sum tally
 	cfg := w.th.Config()
 	current := map[string]version{}
 	it := w.bucket.List(nil)
@@ -74,7 +95,7 @@ func (w *watcher) poll(ctx context.Context, now bool) error {
 			break
 		}
 		if err != nil {
-			return fmt.Errorf("list bucket: %w", err)
+			return sum, fmt.Errorf("list bucket: %w", err)
 		}
 		if o.IsDir || cfg.IsOutput(o.Key) {
 			continue
@@ -89,6 +110,7 @@ func (w *watcher) poll(ctx context.Context, now bool) error {
 			continue // new or still changing: look again next time
 		}
 		res, err := w.th.Process(ctx, w.bucket, key)
+		sum.add(res, err)
 		report(w.out, res, err)
 		if err == nil || !pipeline.Retryable(err) {
 			w.done[key] = v
@@ -100,6 +122,7 @@ func (w *watcher) poll(ctx context.Context, now bool) error {
 		}
 		removed, err := w.th.Delete(ctx, w.bucket, key)
 		if err != nil {
+			sum.add(pipeline.Result{Key: key}, err)
 			report(w.out, pipeline.Result{Key: key}, err)
 			continue
 		}
@@ -109,5 +132,5 @@ func (w *watcher) poll(ctx context.Context, now bool) error {
 		delete(w.done, key)
 	}
 	w.seen = current
-	return nil
+	return sum, nil
 }
