@@ -72,11 +72,11 @@ func runBackfill(ctx context.Context, args []string, e env) error {
 	defer t.Close()
 	t.th.DryRun = *dryRun
 
-	keys, err := listSources(ctx, t.bucket, *prefix, t.th.Config())
+	sources, err := listSources(ctx, t.bucket, *prefix, t.th.Config())
 	if err != nil {
 		return err
 	}
-	bar := progress(e.stderr, len(keys))
+	bar := progress(e.stderr, len(sources))
 	var (
 		mu   sync.Mutex
 		sum  tally
@@ -101,11 +101,11 @@ func runBackfill(ctx context.Context, args []string, e env) error {
 			}
 		}()
 	}
-	for _, k := range keys {
+	for _, o := range sources {
 		if ctx.Err() != nil {
 			break
 		}
-		jobs <- k
+		jobs <- o.Key
 	}
 	close(jobs)
 	wg.Wait()
@@ -123,21 +123,22 @@ func runBackfill(ctx context.Context, args []string, e env) error {
 	return nil
 }
 
-// listSources lists the keys under prefix that are not under the output
-// prefix: the sources a backfill considers.
-func listSources(ctx context.Context, b *blob.Bucket, prefix string, cfg pipeline.Config) ([]string, error) {
-	var keys []string
+// listSources lists the objects under prefix that cfg selects as sources:
+// outside the output prefix, matching the include globs and no exclude
+// glob. Backfill and watch consider only these.
+func listSources(ctx context.Context, b *blob.Bucket, prefix string, cfg pipeline.Config) ([]*blob.ListObject, error) {
+	var objs []*blob.ListObject
 	it := b.List(&blob.ListOptions{Prefix: prefix})
 	for {
 		o, err := it.Next(ctx)
 		if errors.Is(err, io.EOF) {
-			return keys, nil
+			return objs, nil
 		}
 		if err != nil {
 			return nil, fmt.Errorf("list bucket: %w", err)
 		}
-		if !o.IsDir && !cfg.IsOutput(o.Key) {
-			keys = append(keys, o.Key)
+		if ok, _ := cfg.Selects(o.Key); ok && !o.IsDir {
+			objs = append(objs, o)
 		}
 	}
 }

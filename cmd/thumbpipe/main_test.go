@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -108,6 +109,47 @@ func TestBackfillDryRunWritesNothing(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "thumbnails")); !os.IsNotExist(err) {
 		t.Errorf("dry run wrote thumbnails: %v", err)
+	}
+}
+
+// TestListingsSelect checks that backfill and watch --once list only the
+// sources THUMBPIPE_INCLUDE and THUMBPIPE_EXCLUDE select: the others are
+// neither processed, nor counted, nor reported as skipped.
+func TestListingsSelect(t *testing.T) {
+	keys := []string{"uploads/a.jpg", "uploads/b.png", "other/c.jpg"}
+	tests := []struct {
+		env     map[string]string
+		want    []string // keys processed
+		summary string   // backfill's
+	}{
+		{nil, keys, "processed 3, up-to-date 0, skipped 0, failed 0"},
+		{map[string]string{"THUMBPIPE_INCLUDE": "uploads/**"}, keys[:2], "processed 2, up-to-date 0, skipped 0, failed 0"},
+		{map[string]string{"THUMBPIPE_EXCLUDE": "**/*.png"}, []string{keys[0], keys[2]}, "processed 2, up-to-date 0, skipped 0, failed 0"},
+		{map[string]string{"THUMBPIPE_INCLUDE": "uploads/**", "THUMBPIPE_EXCLUDE": "**/*.png"}, keys[:1], "processed 1, up-to-date 0, skipped 0, failed 0"},
+	}
+	for _, tc := range tests {
+		for _, args := range [][]string{{"backfill"}, {"watch", "--once"}} {
+			dir := t.TempDir()
+			for _, k := range keys {
+				writeFile(t, filepath.Join(dir, k), testimages.PNG(testimages.Photo(40, 30, 1)))
+			}
+			out, _, err := runCmd(context.Background(), t, tc.env, append(args, "--bucket", dir)...)
+			if err != nil {
+				t.Errorf("%v %v: %v\n%s", args, tc.env, err, out)
+				continue
+			}
+			if args[0] == "backfill" && !strings.Contains(out, tc.summary) {
+				t.Errorf("%v %v: summary is not %q:\n%s", args, tc.env, tc.summary, out)
+			}
+			if strings.Contains(out, "skipped     ") {
+				t.Errorf("%v %v: reports a skipped key:\n%s", args, tc.env, out)
+			}
+			for _, k := range keys {
+				if want := slices.Contains(tc.want, k); strings.Contains(out, k) != want {
+					t.Errorf("%v %v: output names %s: %v, want %v:\n%s", args, tc.env, k, !want, want, out)
+				}
+			}
+		}
 	}
 }
 

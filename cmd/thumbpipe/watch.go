@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"time"
@@ -86,20 +85,12 @@ func (w *watcher) pass(ctx context.Context) error {
 // what it did to the sources in a tally, and fails only if the listing does.
 func (w *watcher) poll(ctx context.Context, now bool) (tally, error) {
 	var sum tally
-	cfg := w.th.Config()
+	sources, err := listSources(ctx, w.bucket, "", w.th.Config())
+	if err != nil {
+		return sum, err
+	}
 	current := map[string]version{}
-	it := w.bucket.List(nil)
-	for {
-		o, err := it.Next(ctx)
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return sum, fmt.Errorf("list bucket: %w", err)
-		}
-		if o.IsDir || cfg.IsOutput(o.Key) {
-			continue
-		}
+	for _, o := range sources {
 		current[o.Key] = version{mod: o.ModTime, size: o.Size}
 	}
 	for key, v := range current {
