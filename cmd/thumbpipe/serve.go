@@ -118,11 +118,6 @@ func runServe(ctx context.Context, args []string, e env) error {
 	if err != nil {
 		return err
 	}
-	if *s.setup {
-		if err := minioSetup(ctx, s.minio, hcfg.BucketURL, hcfg.Buckets, log); err != nil {
-			return err
-		}
-	}
 	cache := &buckets.Cache{}
 	defer cache.Close()
 	th, err := buckets.NewThumbnailer(ctx, cfg, cache)
@@ -138,6 +133,14 @@ func runServe(ctx context.Context, args []string, e env) error {
 	ln, err := net.Listen("tcp", s.listen.Get())
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
+	}
+	defer ln.Close()
+	// MinIO is changed only once the webhook's config is known good and its
+	// port is ours, so a bad setting leaves MinIO as it was.
+	if *s.setup {
+		if err := minioSetup(ctx, s.minio, hcfg.BucketURL, hcfg.Buckets, log); err != nil {
+			return err
+		}
 	}
 	srv := &http.Server{
 		Handler:           h,

@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -112,6 +114,61 @@ func TestServeRefusesBadConfig(t *testing.T) {
 			_, _, err := runCmd(ctx, t, envm, append([]string{"serve"}, tc.args...)...)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("err = %v, want one mentioning %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// TestServeMinIOSetupLast checks that serve --minio-setup touches MinIO
+// only after the webhook's config is valid and its port is listened on.
+func TestServeMinIOSetupLast(t *testing.T) {
+	var requests atomic.Int64
+	minio := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		w.WriteHeader(http.StatusForbidden)
+	}))
+	defer minio.Close()
+	good := map[string]string{
+		"THUMBPIPE_WEBHOOK_TOKEN":  "t",
+		"THUMBPIPE_BUCKET_URL":     "mem://{bucket}",
+		"THUMBPIPE_BUCKETS":        "images",
+		"THUMBPIPE_MINIO_ENDPOINT": minio.URL,
+		"THUMBPIPE_MINIO_WAIT":     "2s",
+		"AWS_ACCESS_KEY_ID":        "k",
+		"AWS_SECRET_ACCESS_KEY":    "s",
+	}
+	tests := []struct {
+		name      string
+		set       map[string]string
+		args      []string
+		want      string
+		reachesIt bool // minio-setup runs
+	}{
+		{"valid config", nil, nil, "refused the credentials", true},
+		{"no {bucket}", map[string]string{"THUMBPIPE_BUCKET_URL": "mem://"}, nil, "{bucket}", false},
+		{"token and no auth", nil, []string{"--insecure-no-auth"}, "pick one", false},
+		{"bad bucket name", map[string]string{"THUMBPIPE_BUCKETS": "a&b"}, nil, "not valid", false},
+		{"bad output bucket", map[string]string{"THUMBPIPE_OUTPUT_BUCKET": "nope://x"}, nil, "nope", false},
+		{"bad listen address", map[string]string{"THUMBPIPE_LISTEN": "256.0.0.1:1"}, nil, "listen", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			envm := map[string]string{"THUMBPIPE_LISTEN": fmt.Sprintf("127.0.0.1:%d", testserver.FreePort(t))}
+			for k, v := range good {
+				envm[k] = v
+			}
+			for k, v := range tc.set {
+				envm[k] = v
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			before := requests.Load()
+			_, _, err := runCmd(ctx, t, envm, append([]string{"serve", "--minio-setup"}, tc.args...)...)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("err = %v, want one mentioning %q", err, tc.want)
+			}
+			if reached := requests.Load() > before; reached != tc.reachesIt {
+				t.Errorf("MinIO was asked: %v, want %v", reached, tc.reachesIt)
 			}
 		})
 	}
