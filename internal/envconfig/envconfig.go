@@ -70,9 +70,9 @@ func Load(getenv func(string) string) (pipeline.Config, error) {
 			}
 		}
 	}
-	if len(errs) == 0 {
-		errs = append(errs, c.Validate())
-	}
+	// A value that does not parse leaves its default, which is valid, so
+	// validating the rest still reports every other problem.
+	errs = append(errs, c.Validate())
 	if err := errors.Join(errs...); err != nil {
 		return c, fmt.Errorf("config: %w", err)
 	}

@@ -46,6 +46,8 @@ func TestLoad(t *testing.T) {
 		{"every problem reported", map[string]string{"THUMBPIPE_SIZES": "big", "THUMBPIPE_JPEG_QUALITY": "high", "THUMBPIPE_MAX_BYTES": "lots"},
 			nil, []string{"THUMBPIPE_SIZES", "THUMBPIPE_JPEG_QUALITY", "THUMBPIPE_MAX_BYTES"}},
 		{"validation runs", map[string]string{"THUMBPIPE_INCLUDE": "**"}, nil, []string{"would be thumbnailed"}},
+		{"parse and validation problems together", map[string]string{"THUMBPIPE_SIZES": "big", "THUMBPIPE_FORMAT": "webp"},
+			nil, []string{"THUMBPIPE_SIZES", `format "webp"`}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
