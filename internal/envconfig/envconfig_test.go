@@ -3,6 +3,8 @@ package envconfig
 import (
 	"flag"
 	"math"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -162,6 +164,34 @@ func TestParseBytes(t *testing.T) {
 		got, err := ParseBytes(tc.in)
 		if (err != nil) != tc.wantErr || (err == nil && got != tc.want) {
 			t.Errorf("ParseBytes(%q) = %d, %v; want %d, error %v", tc.in, got, err, tc.want, tc.wantErr)
+		}
+	}
+}
+
+// TestREADMETable checks the README's configuration table against Vars:
+// one row per variable, with its flag and, when it has one, its default.
+func TestREADMETable(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := map[string][]string{}
+	for _, line := range strings.Split(string(data), "\n") {
+		if cells := strings.Split(line, "|"); len(cells) > 4 && strings.HasPrefix(strings.TrimSpace(cells[1]), "`THUMBPIPE_") {
+			rows[strings.Trim(strings.TrimSpace(cells[1]), "`")] = cells[2:4]
+		}
+	}
+	for _, v := range Vars {
+		cells, ok := rows[v.Name]
+		if !ok {
+			t.Errorf("README has no row for %s", v.Name)
+			continue
+		}
+		if got := strings.TrimSpace(cells[0]); got != "`--"+v.Flag+"`" {
+			t.Errorf("README: %s has flag %s, want `--%s`", v.Name, got, v.Flag)
+		}
+		if got := strings.TrimSpace(cells[1]); v.Default != "" && got != "`"+v.Default+"`" {
+			t.Errorf("README: %s has default %s, want `%s`", v.Name, got, v.Default)
 		}
 	}
 }
