@@ -218,7 +218,7 @@ func Deep(w, h int) *image.NRGBA64 {
 	return img
 }
 
-// PNGBomb returns a few hundred bytes of PNG whose header declares w×h
+// PNGBomb returns a PNG of under a hundred bytes whose header declares w×h
 // pixels.
 func PNGBomb(w, h uint32) []byte {
 	var b bytes.Buffer
