@@ -89,11 +89,7 @@ const DefaultMaxEventAge = time.Hour
 // EnvVars lists the environment variables this function reads, besides
 // STORAGE_EMULATOR_HOST: the pipeline's (envconfig.Vars) and its own.
 func EnvVars() []string {
-	names := make([]string, 0, len(envconfig.Vars)+1)
-	for _, v := range envconfig.Vars {
-		names = append(names, v.Name)
-	}
-	return append(names, EnvMaxEventAge)
+	return append(envconfig.Names(), EnvMaxEventAge)
 }
 
 // settings is the function's configuration.

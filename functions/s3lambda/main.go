@@ -81,17 +81,6 @@ func fromEnv(getenv func(string) string, log *slog.Logger) (*handler, error) {
 	return newHandler(cfg, &buckets.Cache{}, bucketURL, log), nil
 }
 
-// configVars lists the THUMBPIPE_* variables the function reads: the
-// pipeline's, as internal/envconfig reads them. The function adds none of its
-// own; the SAM template declares exactly these.
-func configVars() []string {
-	names := make([]string, len(envconfig.Vars))
-	for i, v := range envconfig.Vars {
-		names[i] = v.Name
-	}
-	return names
-}
-
 // s3URL returns the function that turns an event's bucket name into the
 // URL it is opened with: s3://<name>, path-style when an endpoint override
 // (AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL) is set. The S3 client reads the

@@ -58,6 +58,15 @@ var Vars = []Var{
 		func(c *pipeline.Config, v string) error { c.CacheControl = v; return nil }},
 }
 
+// Names returns the names of Vars, in order: what a deployment sets.
+func Names() []string {
+	names := make([]string, len(Vars))
+	for i, v := range Vars {
+		names[i] = v.Name
+	}
+	return names
+}
+
 // Load reads the config from getenv (os.Getenv, or a test's map), starting
 // from pipeline.DefaultConfig, and validates it. Every problem is reported.
 func Load(getenv func(string) string) (pipeline.Config, error) {
