@@ -4,17 +4,13 @@ package main
 
 import (
 	"bufio"
-	"context"
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/thumbpipe/thumbpipe/internal/testserver"
 )
@@ -23,15 +19,13 @@ import (
 // test can measure its memory and kill it with SIGKILL. It can be started
 // again after it stops; peakRSS covers every life.
 type serveProc struct {
-	t       *testing.T
-	bin     string
-	env     []string
-	addr    string
-	logPath string
+	t    *testing.T
+	bin  string
+	env  []string // may be added to until the first start
+	addr string
+	proc *testserver.Process // made by the first start
 
 	mu      sync.Mutex
-	cmd     *exec.Cmd
-	exited  chan struct{}
 	lives   int
 	peakKiB int64 // highest VmHWM seen over every life
 }
@@ -44,21 +38,15 @@ func buildThumbpipe(t *testing.T) string {
 }
 
 // newServeProc prepares `bin serve` with env (KEY=value, added to the test's
-// environment) on a free loopback port; start runs it.
+// environment) on a free loopback port; start runs it. Its output's tail is
+// logged if the test fails.
 func newServeProc(t *testing.T, bin string, env map[string]string) *serveProc {
 	t.Helper()
-	p := &serveProc{t: t, bin: bin, addr: fmt.Sprintf("127.0.0.1:%d", testserver.FreePort(t)),
-		logPath: filepath.Join(t.TempDir(), "serve.log")}
+	p := &serveProc{t: t, bin: bin, addr: fmt.Sprintf("127.0.0.1:%d", testserver.FreePort(t))}
 	p.env = append(p.env, "THUMBPIPE_LISTEN="+p.addr, "THUMBPIPE_LOG_FORMAT=json")
 	for k, v := range env {
 		p.env = append(p.env, k+"="+v)
 	}
-	t.Cleanup(func() {
-		p.stop()
-		if t.Failed() {
-			p.dumpLog(40)
-		}
-	})
 	return p
 }
 
@@ -67,51 +55,22 @@ func (p *serveProc) base() string { return "http://" + p.addr }
 // start runs the server and waits until /healthz answers.
 func (p *serveProc) start() {
 	p.t.Helper()
-	f, err := os.OpenFile(p.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		p.t.Fatal(err)
+	if p.proc == nil {
+		p.proc = testserver.NewProcess(p.t, testserver.ProcessOptions{Name: "serve", Bin: p.bin,
+			Args: []string{"serve"}, Env: p.env, ReadyURL: p.base() + "/healthz"})
 	}
-	cmd := exec.Command(p.bin, "serve")
-	cmd.Env = append(os.Environ(), p.env...)
-	cmd.Stdout, cmd.Stderr = f, f
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		f.Close()
-		p.t.Fatalf("start serve: %v", err)
-	}
-	exited := make(chan struct{})
-	go func() {
-		cmd.Wait()
-		f.Close()
-		close(exited)
-	}()
+	p.proc.Start()
 	p.mu.Lock()
-	p.cmd, p.exited = cmd, exited
 	p.lives++
 	p.mu.Unlock()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	go func() {
-		select {
-		case <-exited:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
-	if err := testserver.WaitHTTP(ctx, p.base()+"/healthz"); err != nil {
-		p.dumpLog(40)
-		p.t.Fatalf("serve did not start: %v", err)
-	}
 }
 
 // pid returns the running server's process ID, or 0.
 func (p *serveProc) pid() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.cmd == nil {
+	if p.proc == nil {
 		return 0
 	}
-	return p.cmd.Process.Pid
+	return p.proc.PID()
 }
 
 // status reads a "kB" field of /proc/<pid>/status (VmRSS, VmHWM), in KiB.
@@ -152,24 +111,13 @@ func (p *serveProc) peakRSS() int64 {
 	return p.peakKiB * 1024
 }
 
-// end signals the server and waits for it to exit (SIGKILL after 10 s).
+// end samples the peak RSS, then signals the server and waits for it to
+// exit (SIGKILL after 10 s).
 func (p *serveProc) end(sig syscall.Signal) {
 	p.sample()
-	p.mu.Lock()
-	cmd, exited := p.cmd, p.exited
-	p.cmd = nil
-	p.mu.Unlock()
-	if cmd == nil {
-		return
+	if p.proc != nil {
+		p.proc.StopWith(sig)
 	}
-	syscall.Kill(-cmd.Process.Pid, sig)
-	select {
-	case <-exited:
-		return
-	case <-time.After(10 * time.Second):
-	}
-	syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-	<-exited
 }
 
 // kill ends the server with SIGKILL: requests in flight are lost.
@@ -177,17 +125,3 @@ func (p *serveProc) kill() { p.end(syscall.SIGKILL) }
 
 // stop ends the server with SIGTERM, as an orchestrator does.
 func (p *serveProc) stop() { p.end(syscall.SIGTERM) }
-
-// log returns the server's output so far.
-func (p *serveProc) log() string {
-	b, _ := os.ReadFile(p.logPath)
-	return string(b)
-}
-
-func (p *serveProc) dumpLog(n int) {
-	lines := strings.Split(strings.TrimSpace(p.log()), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	p.t.Logf("last lines of serve's output:\n%s", strings.Join(lines, "\n"))
-}

@@ -33,7 +33,7 @@ type GCSOptions struct {
 // emulator) listening on 127.0.0.1 over plain HTTP.
 type GCS struct {
 	t    testing.TB
-	proc *proc
+	proc *Process
 	port int
 }
 
@@ -66,8 +66,8 @@ func StartGCSWithOptions(t testing.TB, opts GCSOptions) *GCS {
 	} else {
 		args = append(args, "-backend", "memory")
 	}
-	g.proc = newProc(t, "fake-gcs-server", bin, args, nil, base)
-	g.proc.dir = base
+	g.proc = NewProcess(t, ProcessOptions{Name: "fake-gcs-server", Bin: bin, Args: args, Dir: base, LogDir: base,
+		ReadyURL: g.Endpoint() + "/storage/v1/b"})
 	g.Start()
 	return g
 }
@@ -77,15 +77,15 @@ func StartGCSWithOptions(t testing.TB, opts GCSOptions) *GCS {
 // it fails the test on error.
 func (g *GCS) Start() {
 	g.t.Helper()
-	g.proc.start(g.Endpoint() + "/storage/v1/b")
+	g.proc.Start()
 }
 
 // Stop terminates the server and waits for it to exit. Stopping a stopped
 // server does nothing.
-func (g *GCS) Stop() { g.proc.stop() }
+func (g *GCS) Stop() { g.proc.Stop() }
 
 // Running reports whether the server process is up.
-func (g *GCS) Running() bool { return g.proc.running() }
+func (g *GCS) Running() bool { return g.proc.Running() }
 
 // Addr is the server's host:port, 127.0.0.1:PORT.
 func (g *GCS) Addr() string { return "127.0.0.1:" + strconv.Itoa(g.port) }
@@ -95,7 +95,7 @@ func (g *GCS) Addr() string { return "127.0.0.1:" + strconv.Itoa(g.port) }
 func (g *GCS) Endpoint() string { return "http://" + g.Addr() }
 
 // LogPath is the file the server's stdout and stderr are appended to.
-func (g *GCS) LogPath() string { return g.proc.logPath }
+func (g *GCS) LogPath() string { return g.proc.LogPath() }
 
 // EmulatorHost is the value for STORAGE_EMULATOR_HOST: host:port without a
 // scheme (cloud.google.com/go/storage would accept http://host:port too, but

@@ -33,7 +33,7 @@ type MinIOOptions struct {
 // MinIO is a real MinIO server process listening on 127.0.0.1.
 type MinIO struct {
 	t        testing.TB
-	proc     *proc
+	proc     *Process
 	port     int
 	dataDir  string
 	user     string
@@ -89,7 +89,8 @@ func StartMinIO(t testing.TB, opts MinIOOptions) *MinIO {
 	for _, k := range keys {
 		env = append(env, k+"="+opts.Env[k])
 	}
-	m.proc = newProc(t, "minio", bin, args, env, base)
+	m.proc = NewProcess(t, ProcessOptions{Name: "minio", Bin: bin, Args: args, Env: env, LogDir: base,
+		ReadyURL: m.Endpoint() + "/minio/health/live"})
 	m.Start()
 
 	client, err := minio.New(m.Addr(), &minio.Options{
@@ -109,15 +110,15 @@ func StartMinIO(t testing.TB, opts MinIOOptions) *MinIO {
 // goroutine: it fails the test on error.
 func (m *MinIO) Start() {
 	m.t.Helper()
-	m.proc.start(m.Endpoint() + "/minio/health/live")
+	m.proc.Start()
 }
 
 // Stop terminates the server and waits for it to exit; requests fail until
 // Start is called. Stopping a stopped server does nothing.
-func (m *MinIO) Stop() { m.proc.stop() }
+func (m *MinIO) Stop() { m.proc.Stop() }
 
 // Running reports whether the server process is up.
-func (m *MinIO) Running() bool { return m.proc.running() }
+func (m *MinIO) Running() bool { return m.proc.Running() }
 
 // Addr is the server's host:port, 127.0.0.1:PORT.
 func (m *MinIO) Addr() string { return "127.0.0.1:" + strconv.Itoa(m.port) }
@@ -132,7 +133,7 @@ func (m *MinIO) Port() int { return m.port }
 func (m *MinIO) DataDir() string { return m.dataDir }
 
 // LogPath is the file the server's stdout and stderr are appended to.
-func (m *MinIO) LogPath() string { return m.proc.logPath }
+func (m *MinIO) LogPath() string { return m.proc.LogPath() }
 
 // Credentials returns the access key and secret key (the root user).
 func (m *MinIO) Credentials() (accessKey, secretKey string) { return m.user, m.password }

@@ -2,13 +2,16 @@
 
 package testserver
 
-import "os/exec"
+import (
+	"os/exec"
+	"syscall"
+)
 
 func setProcAttr(*exec.Cmd) {}
 
-func terminate(cmd *exec.Cmd) { kill(cmd) }
-
-func kill(cmd *exec.Cmd) {
+// signalGroup kills the process whatever sig is: there are no process groups
+// to signal.
+func signalGroup(cmd *exec.Cmd, _ syscall.Signal) {
 	if cmd.Process != nil {
 		_ = cmd.Process.Kill()
 	}

@@ -15,10 +15,6 @@ func setProcAttr(cmd *exec.Cmd) {
 	setPdeathsig(cmd.SysProcAttr)
 }
 
-func terminate(cmd *exec.Cmd) { signalGroup(cmd, syscall.SIGTERM) }
-
-func kill(cmd *exec.Cmd) { signalGroup(cmd, syscall.SIGKILL) }
-
 func signalGroup(cmd *exec.Cmd, sig syscall.Signal) {
 	if cmd.Process == nil {
 		return

@@ -22,7 +22,7 @@ const RIEInvokePath = "/2015-03-31/functions/function/invocations"
 // package calling lambda.Start of github.com/aws/aws-lambda-go).
 type RIE struct {
 	t       testing.TB
-	proc    *proc
+	proc    *Process
 	port    int
 	apiPort int
 	client  *http.Client
@@ -55,8 +55,11 @@ func StartRIE(t testing.TB, bootstrap string, env []string) *RIE {
 		"--log-level", "info",
 		abs,
 	}
-	r.proc = newProc(t, "aws-lambda-rie", bin, args, append([]string(nil), env...), t.TempDir())
-	r.proc.dir = filepath.Dir(abs)
+	r.proc = NewProcess(t, ProcessOptions{Name: "aws-lambda-rie", Bin: bin, Args: args,
+		Env: append([]string(nil), env...), Dir: filepath.Dir(abs),
+		// Any HTTP answer (404 for "/") means the emulator listens; GETting
+		// the invoke URL would invoke the function.
+		ReadyURL: r.Endpoint() + "/"})
 	r.Start()
 	return r
 }
@@ -65,16 +68,14 @@ func StartRIE(t testing.TB, bootstrap string, env []string) *RIE {
 // listens. Call it from the test goroutine: it fails the test on error.
 func (r *RIE) Start() {
 	r.t.Helper()
-	// Any HTTP answer (404 for "/") means the emulator listens; GETting the
-	// invoke URL would invoke the function.
-	r.proc.start(r.Endpoint() + "/")
+	r.proc.Start()
 }
 
 // Stop terminates the emulator and the function process and waits for them.
-func (r *RIE) Stop() { r.proc.stop() }
+func (r *RIE) Stop() { r.proc.Stop() }
 
 // Running reports whether the emulator process is up.
-func (r *RIE) Running() bool { return r.proc.running() }
+func (r *RIE) Running() bool { return r.proc.Running() }
 
 // Addr is the emulator's host:port, 127.0.0.1:PORT.
 func (r *RIE) Addr() string { return "127.0.0.1:" + strconv.Itoa(r.port) }
@@ -88,7 +89,7 @@ func (r *RIE) InvokeURL() string { return r.Endpoint() + RIEInvokePath }
 
 // LogPath is the file the emulator's and the function's output is appended
 // to.
-func (r *RIE) LogPath() string { return r.proc.logPath }
+func (r *RIE) LogPath() string { return r.proc.LogPath() }
 
 // Invoke POSTs payload (the event JSON) to the function and returns the
 // emulator's HTTP status, body and headers; err is set only when no HTTP

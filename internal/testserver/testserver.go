@@ -22,6 +22,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -125,15 +126,24 @@ func waitHTTP(ctx context.Context, url string, exited <-chan struct{}) error {
 // startTimeout bounds how long a server may take to answer after start.
 const startTimeout = 60 * time.Second
 
-// proc runs one server binary, restartable, with its output appended to a
-// log file whose tail is logged when the test fails.
-type proc struct {
+// ProcessOptions describes a server process for NewProcess.
+type ProcessOptions struct {
+	Name     string   // names the log file (Name.log) and the messages
+	Bin      string   // the binary to run
+	Args     []string // its arguments
+	Env      []string // KEY=value, added to os.Environ()
+	Dir      string   // working directory ("" = inherit)
+	LogDir   string   // where the log file goes ("" = a t.TempDir())
+	ReadyURL string   // Start waits until a GET of it answers below 500
+}
+
+// Process runs one server binary in its own process group (killed with the
+// test process on Linux), restartable, with its output appended to a log
+// file whose tail is logged when the test fails. Stopping signals the whole
+// group, so anything the server spawned ends with it.
+type Process struct {
 	t       testing.TB
-	name    string
-	bin     string
-	args    []string
-	env     []string // added to os.Environ()
-	dir     string   // working directory ("" = inherit)
+	opts    ProcessOptions
 	logPath string
 
 	mu     sync.Mutex
@@ -141,49 +151,48 @@ type proc struct {
 	exited chan struct{} // closed when cmd has been waited for
 }
 
-func newProc(t testing.TB, name, bin string, args, env []string, logDir string) *proc {
-	p := &proc{
-		t:       t,
-		name:    name,
-		bin:     bin,
-		args:    args,
-		env:     env,
-		logPath: filepath.Join(logDir, name+".log"),
+// NewProcess prepares a process; Start runs it. t.Cleanup stops it and, if
+// the test failed (or VerboseEnv is set), logs the tail of its output.
+func NewProcess(t testing.TB, opts ProcessOptions) *Process {
+	if opts.LogDir == "" {
+		opts.LogDir = t.TempDir()
 	}
+	p := &Process{t: t, opts: opts, logPath: filepath.Join(opts.LogDir, opts.Name+".log")}
 	t.Cleanup(func() {
 		if t.Failed() || os.Getenv(VerboseEnv) != "" {
 			p.dumpLog(80)
 		}
-		p.stop()
+		p.Stop()
 	})
 	return p
 }
 
-// start launches the process and waits until readyURL answers. It fails the
+// Start launches the process and waits until ReadyURL answers. It fails the
 // test (with the log tail) if the process exits or does not answer in time.
-func (p *proc) start(readyURL string) {
+// Call it from the test goroutine.
+func (p *Process) Start() {
 	p.t.Helper()
 	p.mu.Lock()
 	if p.cmd != nil {
 		p.mu.Unlock()
-		p.t.Fatalf("testserver: %s already running", p.name)
+		p.t.Fatalf("testserver: %s already running", p.opts.Name)
 	}
 	f, err := os.OpenFile(p.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		p.mu.Unlock()
-		p.t.Fatalf("testserver: %s log: %v", p.name, err)
+		p.t.Fatalf("testserver: %s log: %v", p.opts.Name, err)
 	}
-	fmt.Fprintf(f, "=== %s start: %s %s\n", time.Now().Format(time.RFC3339Nano), p.bin, strings.Join(p.args, " "))
-	cmd := exec.Command(p.bin, p.args...)
+	fmt.Fprintf(f, "=== %s start: %s %s\n", time.Now().Format(time.RFC3339Nano), p.opts.Bin, strings.Join(p.opts.Args, " "))
+	cmd := exec.Command(p.opts.Bin, p.opts.Args...)
 	cmd.Stdout = f
 	cmd.Stderr = f
-	cmd.Dir = p.dir
-	cmd.Env = append(os.Environ(), p.env...)
+	cmd.Dir = p.opts.Dir
+	cmd.Env = append(os.Environ(), p.opts.Env...)
 	setProcAttr(cmd)
 	if err := cmd.Start(); err != nil {
 		f.Close()
 		p.mu.Unlock()
-		p.t.Fatalf("testserver: start %s: %v", p.name, err)
+		p.t.Fatalf("testserver: start %s: %v", p.opts.Name, err)
 	}
 	exited := make(chan struct{})
 	p.cmd, p.exited = cmd, exited
@@ -197,16 +206,20 @@ func (p *proc) start(readyURL string) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
 	defer cancel()
-	if err := waitHTTP(ctx, readyURL, exited); err != nil {
+	if err := waitHTTP(ctx, p.opts.ReadyURL, exited); err != nil {
 		p.dumpLog(80)
-		p.stop()
-		p.t.Fatalf("testserver: %s did not become ready: %v", p.name, err)
+		p.Stop()
+		p.t.Fatalf("testserver: %s did not become ready: %v", p.opts.Name, err)
 	}
 }
 
-// stop terminates the process (SIGTERM to its process group, SIGKILL after
-// 10 s) and waits for it. It is a no-op when the process is not running.
-func (p *proc) stop() {
+// Stop terminates the process with SIGTERM; see StopWith.
+func (p *Process) Stop() { p.StopWith(syscall.SIGTERM) }
+
+// StopWith sends sig to the process group, sends SIGKILL if the process has
+// not exited 10 s later, and waits for it. It is a no-op when the process is
+// not running. (Where there are no signals the process is killed.)
+func (p *Process) StopWith(sig syscall.Signal) {
 	p.mu.Lock()
 	cmd, exited := p.cmd, p.exited
 	p.cmd, p.exited = nil, nil
@@ -214,18 +227,18 @@ func (p *proc) stop() {
 	if cmd == nil {
 		return
 	}
-	terminate(cmd)
+	signalGroup(cmd, sig)
 	select {
 	case <-exited:
 		return
 	case <-time.After(10 * time.Second):
 	}
-	kill(cmd)
+	signalGroup(cmd, syscall.SIGKILL)
 	<-exited
 }
 
-// running reports whether the process is started and has not exited.
-func (p *proc) running() bool {
+// Running reports whether the process is started and has not exited.
+func (p *Process) Running() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.cmd == nil {
@@ -239,11 +252,25 @@ func (p *proc) running() bool {
 	}
 }
 
+// PID is the process ID of the running process, or 0 when it is stopped.
+func (p *Process) PID() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cmd == nil {
+		return 0
+	}
+	return p.cmd.Process.Pid
+}
+
+// LogPath is the file the process's stdout and stderr are appended to, over
+// every start.
+func (p *Process) LogPath() string { return p.logPath }
+
 // dumpLog logs the last n lines of the process output.
-func (p *proc) dumpLog(n int) {
+func (p *Process) dumpLog(n int) {
 	f, err := os.Open(p.logPath)
 	if err != nil {
-		p.t.Logf("testserver: %s log unavailable: %v", p.name, err)
+		p.t.Logf("testserver: %s log unavailable: %v", p.opts.Name, err)
 		return
 	}
 	defer f.Close()
@@ -259,5 +286,5 @@ func (p *proc) dumpLog(n int) {
 	if len(lines) > n {
 		lines = lines[len(lines)-n:]
 	}
-	p.t.Logf("testserver: last %d lines of %s output (%s):\n%s", len(lines), p.name, p.logPath, strings.Join(lines, "\n"))
+	p.t.Logf("testserver: last %d lines of %s output (%s):\n%s", len(lines), p.opts.Name, p.logPath, strings.Join(lines, "\n"))
 }
