@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -102,13 +103,8 @@ func TestServeRefusesBadConfig(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			envm := map[string]string{}
-			for k, v := range good {
-				envm[k] = v
-			}
-			for k, v := range tc.set {
-				envm[k] = v
-			}
+			envm := maps.Clone(good)
+			maps.Copy(envm, tc.set)
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
 			_, _, err := runCmd(ctx, t, envm, append([]string{"serve"}, tc.args...)...)
@@ -154,12 +150,8 @@ func TestServeMinIOSetupLast(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			envm := map[string]string{"THUMBPIPE_LISTEN": fmt.Sprintf("127.0.0.1:%d", testserver.FreePort(t))}
-			for k, v := range good {
-				envm[k] = v
-			}
-			for k, v := range tc.set {
-				envm[k] = v
-			}
+			maps.Copy(envm, good)
+			maps.Copy(envm, tc.set)
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
 			before := requests.Load()
