@@ -49,9 +49,9 @@ type Variant struct {
 // Result is what processing one source did. Either Skipped says why the
 // source was left alone, or Variants has one entry per configured size.
 type Result struct {
-	Key         string
-	Skipped     string
-	Variants    []Variant
+	Key      string
+	Skipped  string
+	Variants []Variant
 	// SourceBytes counts the bytes of the source read to decode it: 0 when
 	// it was not decoded (the few bytes sniffed for the format don't count).
 	SourceBytes int64
