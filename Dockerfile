@@ -3,7 +3,7 @@
 #   docker build -t thumbpipe .
 #   docker run --rm thumbpipe --help
 
-FROM golang:1.26-bookworm AS build
+FROM golang:1.27.3-bookworm AS build
 WORKDIR /src
 COPY go.mod go.sum ./
 RUN --mount=type=cache,target=/go/pkg/mod go mod download

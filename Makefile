@@ -1,9 +1,12 @@
 # thumbpipe — see README.md. `make run` and `make test` are the two commands.
 SHELL := bash
 GO    ?= go
+# Every build and test uses this patched toolchain (the Go module proxy serves
+# it; the go command downloads it once). go.mod's go line names the same.
+export GOTOOLCHAIN := go1.27.3
 export THUMBPIPE_TOOLS_DIR ?= $(HOME)/.cache/thumbpipe/tools
 
-.PHONY: all build run test test-tools lint check-deps vulncheck bench bench-go fuzz soak \
+.PHONY: all build run test test-tools lint tidy check-deps vulncheck bench bench-go fuzz soak \
 	build-lambda build-ThumbnailFunction deploy-sam deploy-gcf image compose-up compose-config clean
 
 all: build
@@ -24,7 +27,7 @@ build: ## build the command line into bin/
 run: ## watch ./photos: drop images in photos/uploads, thumbnails appear in photos/thumbnails
 	CGO_ENABLED=0 $(GO) run -tags $(BUILD_TAGS) ./cmd/thumbpipe watch --bucket ./photos
 
-test: test-tools lint check-deps vulncheck ## everything CI runs
+test: test-tools lint tidy check-deps vulncheck ## everything CI runs
 	$(GO) test -race -timeout 40m ./...
 
 test-tools: ## install the pinned MinIO, Lambda emulator and GCS emulator binaries
@@ -35,6 +38,9 @@ lint: ## gofmt and go vet
 	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) vet -tags $(BUILD_TAGS) ./cmd/... ./functions/...
+
+tidy: ## go.mod and go.sum are tidy: fails if `go mod tidy` would change them
+	$(GO) mod tidy -diff
 
 check-deps: ## the core imports no cloud SDK, driver or function framework
 	scripts/check-deps.sh

@@ -8,6 +8,7 @@
 #   scripts/check-deps.sh           check (CI)
 #   scripts/check-deps.sh --update  rewrite the allow-list after a reviewed change
 set -euo pipefail
+export GOTOOLCHAIN=go1.27.3 # the patched toolchain every build uses (see Makefile)
 cd "$(dirname "$0")/.."
 allow=pipeline/deps.allow
 current=$(go list -deps -f '{{if not .Standard}}{{.ImportPath}}{{end}}' ./pipeline/... | sort -u | sed '/^$/d')

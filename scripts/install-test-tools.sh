@@ -13,6 +13,7 @@
 #
 # Usage: install-test-tools.sh [name...]   (default: all tools)
 set -euo pipefail
+export GOTOOLCHAIN=go1.27.3 # the patched toolchain every build uses (see Makefile)
 
 TOOLS_DIR="${THUMBPIPE_TOOLS_DIR:-$HOME/.cache/thumbpipe/tools}"
 

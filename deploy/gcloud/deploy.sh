@@ -9,7 +9,7 @@
 # no testdata) and a one-file root package importing functions/gcsfunc, builds
 # and vets it locally, then deploys it with
 #
-#   gcloud functions deploy NAME --gen2 --runtime=go126 --entry-point=Thumbnail
+#   gcloud functions deploy NAME --gen2 --runtime=go127 --entry-point=Thumbnail
 #     --trigger-event-filters=type=google.cloud.storage.object.v1.finalized
 #     --trigger-event-filters=bucket=BUCKET --retry --set-env-vars=THUMBPIPE_...
 #
@@ -28,7 +28,7 @@
 #                            up from the bucket)
 #   --name NAME              function name (env GCF_NAME; default thumbpipe);
 #                            the delete function is NAME-delete
-#   --runtime ID             Go runtime (env GCF_RUNTIME; default go126)
+#   --runtime ID             Go runtime (env GCF_RUNTIME; default go127)
 #   --memory SIZE            memory per instance (env GCF_MEMORY; default 1Gi: a
 #                            50-megapixel source decodes to about 200 MB)
 #   --timeout DURATION       per-event timeout (env GCF_TIMEOUT; default 120s)
@@ -77,7 +77,7 @@ project=${GCF_PROJECT:-}
 region=${GCF_REGION:-us-central1}
 trigger_location=${GCF_TRIGGER_LOCATION:-}
 name=${GCF_NAME:-thumbpipe}
-runtime=${GCF_RUNTIME:-go126}
+runtime=${GCF_RUNTIME:-go127}
 memory=${GCF_MEMORY:-1Gi}
 timeout=${GCF_TIMEOUT:-120s}
 max_instances=${GCF_MAX_INSTANCES:-}

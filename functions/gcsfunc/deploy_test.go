@@ -16,9 +16,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/thumbpipe/thumbpipe/internal/testimages"
-	"github.com/thumbpipe/thumbpipe/internal/testserver"
+	"github.com/thumbpipe/thumbpipe/internal/testing/testserver"
 	"github.com/thumbpipe/thumbpipe/pipeline/pipelinetest"
+	"github.com/thumbpipe/thumbpipe/pipeline/pixels/pixeltest"
 )
 
 const deployScript = "../../deploy/gcloud/deploy.sh"
@@ -171,7 +171,7 @@ func TestDeployDryRun(t *testing.T) {
 		}
 		f := flags(args)
 		for flag, v := range map[string]string{
-			"--runtime":          "go126",
+			"--runtime":          "go127",
 			"--entry-point":      EntryPoint,
 			"--source":           stage,
 			"--region":           "europe-west1",
@@ -282,7 +282,7 @@ func TestDeployDryRunDefaults(t *testing.T) {
 	b := g.OpenBucket(t, "photos")
 	ctx := context.Background()
 	const key = "uploads/dog.jpg"
-	if err := b.WriteAll(ctx, key, testimages.JPEG(testimages.Photo(320, 240, 9), 85), nil); err != nil {
+	if err := b.WriteAll(ctx, key, pixeltest.JPEG(pixeltest.Photo(320, 240, 9), 85), nil); err != nil {
 		t.Fatal(err)
 	}
 	fnURL, logs := serveStaged(t, bin, "STORAGE_EMULATOR_HOST="+g.EmulatorHost(), "THUMBPIPE_SIZES=64x64:fill")
