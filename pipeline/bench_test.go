@@ -8,15 +8,15 @@ import (
 
 	"gocloud.dev/blob/memblob"
 
-	"github.com/thumbpipe/thumbpipe/internal/testimages"
 	"github.com/thumbpipe/thumbpipe/pipeline"
+	"github.com/thumbpipe/thumbpipe/pipeline/pixels/pixeltest"
 )
 
 // benchJPEGs holds camera-like baseline JPEGs, made once per process.
 var benchJPEGs = sync.OnceValue(func() map[string][]byte {
 	return map[string][]byte{
-		"12MP": testimages.JPEG(testimages.Photo(4000, 3000, 12), 90),
-		"24MP": testimages.JPEG(testimages.Photo(6000, 4000, 24), 90),
+		"12MP": pixeltest.JPEG(pixeltest.Photo(4000, 3000, 12), 90),
+		"24MP": pixeltest.JPEG(pixeltest.Photo(6000, 4000, 24), 90),
 	}
 })
 

@@ -10,10 +10,10 @@ import (
 	"gocloud.dev/blob"
 	"gocloud.dev/blob/memblob"
 
-	"github.com/thumbpipe/thumbpipe/internal/faultblob"
-	"github.com/thumbpipe/thumbpipe/internal/testimages"
+	"github.com/thumbpipe/thumbpipe/internal/testing/faultblob"
 	"github.com/thumbpipe/thumbpipe/pipeline"
 	"github.com/thumbpipe/thumbpipe/pipeline/pipelinetest"
+	"github.com/thumbpipe/thumbpipe/pipeline/pixels/pixeltest"
 )
 
 // Cloud triggers deliver at least once: twice, late, out of order. These
@@ -35,7 +35,7 @@ func deliverySetup(t *testing.T) (context.Context, *blob.Bucket, *pipeline.Thumb
 
 func TestDuplicateEventsSequential(t *testing.T) {
 	ctx, b, th := deliverySetup(t)
-	if err := b.WriteAll(ctx, "d.jpg", testimages.JPEG(testimages.Photo(600, 300, 1), 90), nil); err != nil {
+	if err := b.WriteAll(ctx, "d.jpg", pixeltest.JPEG(pixeltest.Photo(600, 300, 1), 90), nil); err != nil {
 		t.Fatal(err)
 	}
 	written := 0
@@ -54,7 +54,7 @@ func TestDuplicateEventsSequential(t *testing.T) {
 
 func TestDuplicateEventsConcurrent(t *testing.T) {
 	ctx, b, th := deliverySetup(t)
-	if err := b.WriteAll(ctx, "c.jpg", testimages.JPEG(testimages.Photo(600, 300, 1), 90), nil); err != nil {
+	if err := b.WriteAll(ctx, "c.jpg", pixeltest.JPEG(pixeltest.Photo(600, 300, 1), 90), nil); err != nil {
 		t.Fatal(err)
 	}
 	var wg sync.WaitGroup
@@ -85,11 +85,11 @@ func TestDuplicateEventsConcurrent(t *testing.T) {
 // upload was processed. Thumbnails must stay those of the newer object.
 func TestOutOfOrder(t *testing.T) {
 	ctx, b, th := deliverySetup(t)
-	if err := b.WriteAll(ctx, "o.jpg", testimages.JPEG(testimages.Photo(400, 400, 1), 90), nil); err != nil {
+	if err := b.WriteAll(ctx, "o.jpg", pixeltest.JPEG(pixeltest.Photo(400, 400, 1), 90), nil); err != nil {
 		t.Fatal(err)
 	}
 	// The newer upload replaces it before any event is handled.
-	if err := b.WriteAll(ctx, "o.jpg", testimages.JPEG(testimages.Photo(800, 200, 2), 90), nil); err != nil {
+	if err := b.WriteAll(ctx, "o.jpg", pixeltest.JPEG(pixeltest.Photo(800, 200, 2), 90), nil); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := th.Process(ctx, b, "o.jpg"); err != nil { // newer event
@@ -106,13 +106,13 @@ func TestOutOfOrder(t *testing.T) {
 // reads the object as it is now.
 func TestStaleETag(t *testing.T) {
 	ctx, b, th := deliverySetup(t)
-	if err := b.WriteAll(ctx, "e.png", testimages.PNG(testimages.Photo(300, 300, 1)), nil); err != nil {
+	if err := b.WriteAll(ctx, "e.png", pixeltest.PNG(pixeltest.Photo(300, 300, 1)), nil); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := th.Process(ctx, b, "e.png"); err != nil {
 		t.Fatal(err)
 	}
-	if err := b.WriteAll(ctx, "e.png", testimages.PNG(testimages.Photo(100, 50, 2)), nil); err != nil {
+	if err := b.WriteAll(ctx, "e.png", pixeltest.PNG(pixeltest.Photo(100, 50, 2)), nil); err != nil {
 		t.Fatal(err)
 	}
 	a, err := b.Attributes(ctx, "e.png")
@@ -192,7 +192,7 @@ func TestRandomFaults(t *testing.T) {
 	keys := make([]string, n)
 	for i := range keys {
 		keys[i] = fmt.Sprintf("f/%02d.jpg", i)
-		if err := base.WriteAll(ctx, keys[i], testimages.JPEG(testimages.Photo(96+i, 80, uint64(i)), 85), nil); err != nil {
+		if err := base.WriteAll(ctx, keys[i], pixeltest.JPEG(pixeltest.Photo(96+i, 80, uint64(i)), 85), nil); err != nil {
 			t.Fatal(err)
 		}
 	}

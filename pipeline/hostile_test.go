@@ -16,8 +16,8 @@ import (
 
 	"gocloud.dev/blob/memblob"
 
-	"github.com/thumbpipe/thumbpipe/internal/testimages"
 	"github.com/thumbpipe/thumbpipe/pipeline"
+	"github.com/thumbpipe/thumbpipe/pipeline/pixels/pixeltest"
 )
 
 // hostileHeapBound is how far the live heap may rise above its baseline
@@ -33,32 +33,32 @@ type hostile struct {
 }
 
 func hostileCorpus() []hostile {
-	photo := testimages.JPEG(testimages.Photo(640, 480, 1), 90)
-	png := testimages.PNG(testimages.Photo(320, 240, 2))
+	photo := pixeltest.JPEG(pixeltest.Photo(640, 480, 1), 90)
+	png := pixeltest.PNG(pixeltest.Photo(320, 240, 2))
 	rng := rand.New(rand.NewPCG(1, 2))
 	random := make([]byte, 4096)
 	for i := range random {
 		random[i] = byte(rng.Uint32())
 	}
 	corpus := []hostile{
-		{"bomb-png.png", testimages.PNGBomb(60000, 60000), pipeline.ErrTooManyPixels},
-		{"bomb-gif.gif", testimages.GIFBomb(60000, 60000), pipeline.ErrTooManyPixels},
-		{"bomb-jpeg.jpg", testimages.JPEGBomb(60000, 60000), pipeline.ErrTooManyPixels},
-		{"bomb-webp.webp", testimages.WebPBomb(16384, 16384), pipeline.ErrTooManyPixels},
-		{"bomb-tiff.tif", testimages.TIFFBomb(60000, 60000), pipeline.ErrTooManyPixels},
-		{"bomb-bmp.bmp", testimages.BMPBomb(60000, 60000), pipeline.ErrTooManyPixels},
-		{"zlib-bomb-1GiB.png", testimages.PNGZlibBomb(1000, 1000, 1024), pipeline.ErrCorrupt},
-		{"animated-3000-frames.gif", testimages.AnimatedGIF(64, 64, 3000), nil},
+		{"bomb-png.png", pixeltest.PNGBomb(60000, 60000), pipeline.ErrTooManyPixels},
+		{"bomb-gif.gif", pixeltest.GIFBomb(60000, 60000), pipeline.ErrTooManyPixels},
+		{"bomb-jpeg.jpg", pixeltest.JPEGBomb(60000, 60000), pipeline.ErrTooManyPixels},
+		{"bomb-webp.webp", pixeltest.WebPBomb(16384, 16384), pipeline.ErrTooManyPixels},
+		{"bomb-tiff.tif", pixeltest.TIFFBomb(60000, 60000), pipeline.ErrTooManyPixels},
+		{"bomb-bmp.bmp", pixeltest.BMPBomb(60000, 60000), pipeline.ErrTooManyPixels},
+		{"zlib-bomb-1GiB.png", pixeltest.PNGZlibBomb(1000, 1000, 1024), pipeline.ErrCorrupt},
+		{"animated-3000-frames.gif", pixeltest.AnimatedGIF(64, 64, 3000), nil},
 		{"zero-bytes.jpg", nil, pipeline.ErrCorrupt},
 		{"random-bytes.jpg", random, pipeline.ErrUnsupported},
 		{"html-named.png", []byte("<!doctype html><html><script>alert(1)</script></html>"), pipeline.ErrUnsupported},
-		{"html-jpeg-polyglot.jpg", testimages.Polyglot(), nil},
-		{"huge-exif.jpg", testimages.HugeEXIF(), nil},
-		{"cmyk-without-adobe.jpg", testimages.WithoutAPP(testimages.File("cmyk.jpg"), 0xEE), pipeline.ErrUnsupported},
-		{"cmyk.jpg", testimages.File("cmyk.jpg"), nil},
-		{"16-bit.png", testimages.PNG(testimages.Deep(300, 200)), nil},
-		{"interlaced.png", testimages.File("interlaced.png"), nil},
-		{"bad-huffman.jpg", testimages.BadHuffman(), pipeline.ErrCorrupt},
+		{"html-jpeg-polyglot.jpg", pixeltest.Polyglot(), nil},
+		{"huge-exif.jpg", pixeltest.HugeEXIF(), nil},
+		{"cmyk-without-adobe.jpg", pixeltest.WithoutAPP(pixeltest.File("cmyk.jpg"), 0xEE), pipeline.ErrUnsupported},
+		{"cmyk.jpg", pixeltest.File("cmyk.jpg"), nil},
+		{"16-bit.png", pixeltest.PNG(pixeltest.Deep(300, 200)), nil},
+		{"interlaced.png", pixeltest.File("interlaced.png"), nil},
+		{"bad-huffman.jpg", pixeltest.BadHuffman(), pipeline.ErrCorrupt},
 		{"jpeg-only-soi.jpg", []byte{0xFF, 0xD8, 0xFF}, pipeline.ErrCorrupt},
 	}
 	for _, cut := range []int{3, 20, 200, len(photo) / 2, len(photo) - 200} {

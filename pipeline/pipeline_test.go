@@ -13,11 +13,11 @@ import (
 	"gocloud.dev/blob/memblob"
 	"gocloud.dev/gcerrors"
 
-	"github.com/thumbpipe/thumbpipe/internal/faultblob"
-	"github.com/thumbpipe/thumbpipe/internal/testimages"
+	"github.com/thumbpipe/thumbpipe/internal/testing/faultblob"
 	"github.com/thumbpipe/thumbpipe/pipeline"
 	"github.com/thumbpipe/thumbpipe/pipeline/pipelinetest"
 	"github.com/thumbpipe/thumbpipe/pipeline/pixels"
+	"github.com/thumbpipe/thumbpipe/pipeline/pixels/pixeltest"
 )
 
 func TestConformanceMemblob(t *testing.T) {
@@ -205,7 +205,7 @@ func TestInjectedFaults(t *testing.T) {
 			base := memblob.OpenBucket(nil)
 			faults := faultblob.New(1)
 			b := faultblob.Wrap(base, faults)
-			src := testimages.JPEG(testimages.Photo(400, 300, 1), 90)
+			src := pixeltest.JPEG(pixeltest.Photo(400, 300, 1), 90)
 			if err := base.WriteAll(ctx, "f.jpg", src, nil); err != nil {
 				t.Fatal(err)
 			}
@@ -266,9 +266,9 @@ func TestLimitsBeforePixels(t *testing.T) {
 		name string
 		data []byte
 	}{
-		{"png", testimages.PNGBomb(60000, 60000)},
-		{"gif", testimages.GIFBomb(60000, 60000)},
-		{"jpeg", testimages.JPEGBomb(60000, 60000)},
+		{"png", pixeltest.PNGBomb(60000, 60000)},
+		{"gif", pixeltest.GIFBomb(60000, 60000)},
+		{"jpeg", pixeltest.JPEGBomb(60000, 60000)},
 	}
 	ctx := context.Background()
 	b := memblob.OpenBucket(nil)
@@ -319,7 +319,7 @@ func TestSizeLimit(t *testing.T) {
 		t.Fatal(err)
 	}
 	for key, data := range map[string][]byte{
-		"big.jpg":   testimages.JPEG(testimages.Photo(200, 200, 1), 90),
+		"big.jpg":   pixeltest.JPEG(pixeltest.Photo(200, 200, 1), 90),
 		"empty.jpg": nil,
 	} {
 		if err := b.WriteAll(ctx, key, data, nil); err != nil {
@@ -340,7 +340,7 @@ func TestSizeLimit(t *testing.T) {
 func TestDryRun(t *testing.T) {
 	ctx := context.Background()
 	b := memblob.OpenBucket(nil)
-	if err := b.WriteAll(ctx, "x.jpg", testimages.JPEG(testimages.Photo(300, 300, 1), 90), nil); err != nil {
+	if err := b.WriteAll(ctx, "x.jpg", pixeltest.JPEG(pixeltest.Photo(300, 300, 1), 90), nil); err != nil {
 		t.Fatal(err)
 	}
 	th, err := pipeline.NewThumbnailer(pipeline.DefaultConfig(), nil)
@@ -361,7 +361,7 @@ func ExampleThumbnailer_Process() {
 	ctx := context.Background()
 	bucket := memblob.OpenBucket(nil)
 	defer bucket.Close()
-	_ = bucket.WriteAll(ctx, "uploads/cat.jpg", testimages.JPEG(testimages.Photo(640, 480, 1), 90), nil)
+	_ = bucket.WriteAll(ctx, "uploads/cat.jpg", pixeltest.JPEG(pixeltest.Photo(640, 480, 1), 90), nil)
 
 	cfg := pipeline.DefaultConfig()
 	cfg.Sizes = []pipeline.Size{{Width: 200, Height: 200, Mode: "fit"}, {Width: 64, Height: 64, Mode: "fill"}}
@@ -403,19 +403,19 @@ func ExampleConfig_Validate() {
 // TestSettingsMakeStale checks which setting changes rewrite which
 // thumbnails: only those whose bytes or metadata the setting shapes.
 func TestSettingsMakeStale(t *testing.T) {
-	photo := testimages.Photo(300, 200, 7)
+	photo := pixeltest.Photo(300, 200, 7)
 	tests := []struct {
 		name string
 		src  []byte
 		edit func(c *pipeline.Config)
 		want pipeline.Status
 	}{
-		{"nothing changed", testimages.JPEG(photo, 90), func(c *pipeline.Config) {}, pipeline.UpToDate},
-		{"JPEG quality, JPEG thumbnail", testimages.JPEG(photo, 90), func(c *pipeline.Config) { c.JPEGQuality = 70 }, pipeline.Written},
-		{"JPEG quality, PNG thumbnail", testimages.PNG(photo), func(c *pipeline.Config) { c.JPEGQuality = 70 }, pipeline.UpToDate},
-		{"format jpeg, already JPEG", testimages.JPEG(photo, 90), func(c *pipeline.Config) { c.Format = "jpeg" }, pipeline.UpToDate},
-		{"format jpeg, was PNG", testimages.PNG(photo), func(c *pipeline.Config) { c.Format = "jpeg" }, pipeline.Written},
-		{"cache control", testimages.PNG(photo), func(c *pipeline.Config) { c.CacheControl = "max-age=60" }, pipeline.Written},
+		{"nothing changed", pixeltest.JPEG(photo, 90), func(c *pipeline.Config) {}, pipeline.UpToDate},
+		{"JPEG quality, JPEG thumbnail", pixeltest.JPEG(photo, 90), func(c *pipeline.Config) { c.JPEGQuality = 70 }, pipeline.Written},
+		{"JPEG quality, PNG thumbnail", pixeltest.PNG(photo), func(c *pipeline.Config) { c.JPEGQuality = 70 }, pipeline.UpToDate},
+		{"format jpeg, already JPEG", pixeltest.JPEG(photo, 90), func(c *pipeline.Config) { c.Format = "jpeg" }, pipeline.UpToDate},
+		{"format jpeg, was PNG", pixeltest.PNG(photo), func(c *pipeline.Config) { c.Format = "jpeg" }, pipeline.Written},
+		{"cache control", pixeltest.PNG(photo), func(c *pipeline.Config) { c.CacheControl = "max-age=60" }, pipeline.Written},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -10,7 +10,7 @@ import (
 
 	"gocloud.dev/blob/memblob"
 
-	"github.com/thumbpipe/thumbpipe/internal/testimages"
+	"github.com/thumbpipe/thumbpipe/pipeline/pixels/pixeltest"
 )
 
 func TestSourceReader(t *testing.T) {
@@ -57,7 +57,7 @@ func TestSourceReader(t *testing.T) {
 // image refused for its pixel count is read no further than its header.
 func TestProcessStreams(t *testing.T) {
 	ctx := context.Background()
-	data := testimages.JPEG(testimages.Photo(800, 600, 3), 95)
+	data := pixeltest.JPEG(pixeltest.Photo(800, 600, 3), 95)
 	b := memblob.OpenBucket(nil)
 	defer b.Close()
 	if err := b.WriteAll(ctx, "big.jpg", data, nil); err != nil {

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # bench.sh is `make bench`: thumbpipe against the naive image/jpeg + imaging
-# path and vipsthumbnail, side by side (see internal/cmd/thumbbench).
+# path and vipsthumbnail, side by side (see cmd/thumbbench).
 #   scripts/bench.sh [THUMBPIPE_BINARY] [thumbbench flags...]
 # The binary defaults to bin/thumbpipe (make build). vipsthumbnail
 # (libvips-tools) and jpegtran (libjpeg-turbo-progs, for the progressive
@@ -8,6 +8,7 @@
 # otherwise what needs them is skipped. Inputs are cached in
 # ${THUMBPIPE_BENCH_DIR:-$HOME/.cache/thumbpipe/bench}.
 set -euo pipefail
+export GOTOOLCHAIN=go1.27.3 # the patched toolchain every build uses (see Makefile)
 cd "$(dirname "$0")/.."
 GO=${GO:-go}
 bin=bin/thumbpipe
@@ -33,5 +34,5 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 mkdir -p "$dir/bin"
-$GO build -trimpath -o "$dir/bin/thumbbench" ./internal/cmd/thumbbench
+$GO build -trimpath -o "$dir/bin/thumbbench" ./cmd/thumbbench
 exec "$dir/bin/thumbbench" -dir "$dir" -thumbpipe "$bin" "$@"

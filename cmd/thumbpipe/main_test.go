@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/thumbpipe/thumbpipe/internal/testimages"
-	"github.com/thumbpipe/thumbpipe/internal/testserver"
+	"github.com/thumbpipe/thumbpipe/internal/testing/testserver"
+	"github.com/thumbpipe/thumbpipe/pipeline/pixels/pixeltest"
 )
 
 // runCmd runs the command line in-process with an environment of its own.
@@ -37,11 +37,11 @@ func writeFile(t *testing.T, path string, data []byte) {
 // mixedFolder fills dir with good images and bad files, and returns the
 // bad files' keys with the reason each must be refused for.
 func mixedFolder(t *testing.T, dir string) map[string]string {
-	writeFile(t, filepath.Join(dir, "uploads/cat.jpg"), testimages.JPEG(testimages.Photo(800, 600, 1), 90))
-	writeFile(t, filepath.Join(dir, "uploads/logo.png"), testimages.PNG(testimages.TransparentPalette(300, 100)))
-	writeFile(t, filepath.Join(dir, "uploads/deep/anim.gif"), testimages.GIF(testimages.Photo(120, 120, 2)))
-	writeFile(t, filepath.Join(dir, "uploads/rotated.jpg"), testimages.OrientedJPEG(300, 200, 6))
-	full := testimages.JPEG(testimages.Photo(400, 400, 3), 90)
+	writeFile(t, filepath.Join(dir, "uploads/cat.jpg"), pixeltest.JPEG(pixeltest.Photo(800, 600, 1), 90))
+	writeFile(t, filepath.Join(dir, "uploads/logo.png"), pixeltest.PNG(pixeltest.TransparentPalette(300, 100)))
+	writeFile(t, filepath.Join(dir, "uploads/deep/anim.gif"), pixeltest.GIF(pixeltest.Photo(120, 120, 2)))
+	writeFile(t, filepath.Join(dir, "uploads/rotated.jpg"), pixeltest.OrientedJPEG(300, 200, 6))
+	full := pixeltest.JPEG(pixeltest.Photo(400, 400, 3), 90)
 	bad := map[string]string{
 		"uploads/truncated.jpg": "corrupt image",
 		"uploads/notes.jpg":     "unsupported image format",
@@ -51,7 +51,7 @@ func mixedFolder(t *testing.T, dir string) map[string]string {
 	writeFile(t, filepath.Join(dir, "uploads/truncated.jpg"), full[:len(full)/2])
 	writeFile(t, filepath.Join(dir, "uploads/notes.jpg"), []byte("shopping list: milk, eggs"))
 	writeFile(t, filepath.Join(dir, "uploads/empty.png"), nil)
-	writeFile(t, filepath.Join(dir, "uploads/bomb.png"), testimages.PNGBomb(60000, 60000))
+	writeFile(t, filepath.Join(dir, "uploads/bomb.png"), pixeltest.PNGBomb(60000, 60000))
 	return bad
 }
 
@@ -102,7 +102,7 @@ func lineHas(out, key, why string) bool {
 
 func TestBackfillDryRunWritesNothing(t *testing.T) {
 	dir := t.TempDir()
-	writeFile(t, filepath.Join(dir, "a.jpg"), testimages.JPEG(testimages.Photo(300, 300, 1), 90))
+	writeFile(t, filepath.Join(dir, "a.jpg"), pixeltest.JPEG(pixeltest.Photo(300, 300, 1), 90))
 	out, _, err := runCmd(context.Background(), t, nil, "backfill", "--bucket", dir, "--dry-run")
 	if err != nil || !strings.Contains(out, "would-write") || !strings.Contains(out, "processed 1") {
 		t.Fatalf("dry run: %v\n%s", err, out)
@@ -131,7 +131,7 @@ func TestListingsSelect(t *testing.T) {
 		for _, args := range [][]string{{"backfill"}, {"watch", "--once"}} {
 			dir := t.TempDir()
 			for _, k := range keys {
-				writeFile(t, filepath.Join(dir, k), testimages.PNG(testimages.Photo(40, 30, 1)))
+				writeFile(t, filepath.Join(dir, k), pixeltest.PNG(pixeltest.Photo(40, 30, 1)))
 			}
 			out, _, err := runCmd(context.Background(), t, tc.env, append(args, "--bucket", dir)...)
 			if err != nil {
@@ -155,7 +155,7 @@ func TestListingsSelect(t *testing.T) {
 
 func TestProcess(t *testing.T) {
 	dir := t.TempDir()
-	writeFile(t, filepath.Join(dir, "p/photo.png"), testimages.PNG(testimages.Photo(640, 320, 1)))
+	writeFile(t, filepath.Join(dir, "p/photo.png"), pixeltest.PNG(pixeltest.Photo(640, 320, 1)))
 	env := map[string]string{"THUMBPIPE_SIZES": "100x100,32x32:fill", "THUMBPIPE_FORMAT": "jpeg"}
 	out, _, err := runCmd(context.Background(), t, env, "process", "--bucket", dir, "p/photo.png")
 	if err != nil {
@@ -239,7 +239,7 @@ func TestWatch(t *testing.T) {
 	}()
 	src := filepath.Join(dir, "uploads/cat.jpg")
 	thumb := filepath.Join(dir, "thumbnails/200x200/uploads/cat.jpg")
-	writeFile(t, src, testimages.JPEG(testimages.Photo(1200, 900, 1), 90))
+	writeFile(t, src, pixeltest.JPEG(pixeltest.Photo(1200, 900, 1), 90))
 	waitFor(t, "thumbnail to appear", func() bool { _, err := os.Stat(thumb); return err == nil })
 	if err := os.Remove(src); err != nil {
 		t.Fatal(err)

@@ -10,7 +10,7 @@ import (
 
 	"github.com/minio/minio-go/v7/pkg/notification"
 
-	"github.com/thumbpipe/thumbpipe/internal/testserver"
+	"github.com/thumbpipe/thumbpipe/internal/testing/testserver"
 )
 
 func TestLocateMinIO(t *testing.T) {

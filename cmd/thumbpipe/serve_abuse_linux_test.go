@@ -18,7 +18,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/thumbpipe/thumbpipe/internal/testimages"
+	"github.com/thumbpipe/thumbpipe/pipeline/pixels/pixeltest"
 )
 
 const abuseToken = "abuse-test-token"
@@ -27,7 +27,7 @@ const abuseToken = "abuse-test-token"
 func abuseServe(t *testing.T, env map[string]string) *serveProc {
 	t.Helper()
 	dir := t.TempDir()
-	writeFile(t, filepath.Join(dir, "images", "a.jpg"), testimages.JPEG(testimages.Photo(320, 240, 1), 85))
+	writeFile(t, filepath.Join(dir, "images", "a.jpg"), pixeltest.JPEG(pixeltest.Photo(320, 240, 1), 85))
 	e := map[string]string{
 		"THUMBPIPE_WEBHOOK_TOKEN": abuseToken,
 		"THUMBPIPE_BUCKET_URL":    "file://" + filepath.ToSlash(dir) + "/{bucket}",

@@ -34,9 +34,9 @@ import (
 
 	"github.com/thumbpipe/thumbpipe/internal/buckets"
 	"github.com/thumbpipe/thumbpipe/internal/envconfig"
-	"github.com/thumbpipe/thumbpipe/internal/testimages"
-	"github.com/thumbpipe/thumbpipe/internal/testserver"
+	"github.com/thumbpipe/thumbpipe/internal/testing/testserver"
 	"github.com/thumbpipe/thumbpipe/pipeline"
+	"github.com/thumbpipe/thumbpipe/pipeline/pixels/pixeltest"
 )
 
 const composeToken = "compose-test-token-0123456789"
@@ -368,12 +368,12 @@ func TestComposeStack(t *testing.T) {
 		ext, mime        string
 	}
 	good := []upload{
-		{"uploads/my photo+1.jpg", "image/jpeg", testimages.JPEG(testimages.Photo(1000, 750, 1), 85), 1000, 750, "", "image/jpeg"},
-		{"uploads/a+b%2Bc & d.png", "application/octet-stream", testimages.PNG(testimages.Photo(300, 400, 2)), 300, 400, "", "image/png"},
-		{"写真/日本 café.jpg", "image/jpeg", testimages.JPEG(testimages.Photo(400, 300, 3), 85), 400, 300, "", "image/jpeg"},
-		{"deep/er/nested/prefix/anim.gif", "application/octet-stream", testimages.GIF(testimages.Photo(400, 300, 4)), 400, 300, "", "image/gif"},
+		{"uploads/my photo+1.jpg", "image/jpeg", pixeltest.JPEG(pixeltest.Photo(1000, 750, 1), 85), 1000, 750, "", "image/jpeg"},
+		{"uploads/a+b%2Bc & d.png", "application/octet-stream", pixeltest.PNG(pixeltest.Photo(300, 400, 2)), 300, 400, "", "image/png"},
+		{"写真/日本 café.jpg", "image/jpeg", pixeltest.JPEG(pixeltest.Photo(400, 300, 3), 85), 400, 300, "", "image/jpeg"},
+		{"deep/er/nested/prefix/anim.gif", "application/octet-stream", pixeltest.GIF(pixeltest.Photo(400, 300, 4)), 400, 300, "", "image/gif"},
 	}
-	corrupt := upload{key: "uploads/corrupt.jpg", contentType: "image/jpeg", data: testimages.JPEG(testimages.Photo(300, 300, 5), 85)[:400]}
+	corrupt := upload{key: "uploads/corrupt.jpg", contentType: "image/jpeg", data: pixeltest.JPEG(pixeltest.Photo(300, 300, 5), 85)[:400]}
 
 	t.Run("UploadsGetThumbnails", func(t *testing.T) {
 		// Upload everything, then watch every key: latency is from the end
@@ -505,7 +505,7 @@ func TestComposeStack(t *testing.T) {
 		if err := s.minio.Client().MakeBucket(ctx, "private", minio.MakeBucketOptions{}); err != nil {
 			t.Fatal(err)
 		}
-		img := testimages.JPEG(testimages.Photo(300, 200, 9), 85)
+		img := pixeltest.JPEG(pixeltest.Photo(300, 200, 9), 85)
 		if _, err := s.minio.Client().PutObject(ctx, "private", "secret.jpg", bytes.NewReader(img), int64(len(img)), minio.PutObjectOptions{}); err != nil {
 			t.Fatal(err)
 		}
@@ -560,7 +560,7 @@ func TestComposeStack(t *testing.T) {
 		var keys []string
 		for i := range n {
 			key := fmt.Sprintf("outage/%d.jpg", i)
-			s.put(key, "image/jpeg", testimages.JPEG(testimages.Photo(320, 240, uint64(100+i)), 85))
+			s.put(key, "image/jpeg", pixeltest.JPEG(pixeltest.Photo(320, 240, uint64(100+i)), 85))
 			keys = append(keys, key)
 		}
 		time.Sleep(500 * time.Millisecond)
@@ -600,7 +600,7 @@ func TestComposeStack(t *testing.T) {
 		var wg sync.WaitGroup
 		for i := range n {
 			wg.Go(func() {
-				s.put(fmt.Sprintf("burst/%02d.jpg", i), "image/jpeg", testimages.JPEG(testimages.Photo(w, h, uint64(200+i)), 85))
+				s.put(fmt.Sprintf("burst/%02d.jpg", i), "image/jpeg", pixeltest.JPEG(pixeltest.Photo(w, h, uint64(200+i)), 85))
 			})
 		}
 		wg.Wait()

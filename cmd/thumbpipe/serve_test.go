@@ -17,8 +17,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/thumbpipe/thumbpipe/internal/testimages"
-	"github.com/thumbpipe/thumbpipe/internal/testserver"
+	"github.com/thumbpipe/thumbpipe/internal/testing/testserver"
+	"github.com/thumbpipe/thumbpipe/pipeline/pixels/pixeltest"
 )
 
 // webhookBody is a MinIO-style event for one key, escaped as MinIO does.
@@ -168,7 +168,7 @@ func TestServeMinIOSetupLast(t *testing.T) {
 
 func TestServeFlagsWinOverEnv(t *testing.T) {
 	dir := t.TempDir()
-	writeFile(t, filepath.Join(dir, "images", "a.jpg"), testimages.JPEG(testimages.Photo(300, 200, 1), 85))
+	writeFile(t, filepath.Join(dir, "images", "a.jpg"), pixeltest.JPEG(pixeltest.Photo(300, 200, 1), 85))
 	envm := map[string]string{
 		"THUMBPIPE_WEBHOOK_TOKEN": "from-env",
 		"THUMBPIPE_BUCKET_URL":    "mem://{bucket}",
@@ -212,7 +212,7 @@ func TestServeInsecureNoAuth(t *testing.T) {
 // a request is being received and checks that it is still answered.
 func TestServeFinishesInFlight(t *testing.T) {
 	dir := t.TempDir()
-	writeFile(t, filepath.Join(dir, "images", "a.jpg"), testimages.JPEG(testimages.Photo(400, 300, 1), 85))
+	writeFile(t, filepath.Join(dir, "images", "a.jpg"), pixeltest.JPEG(pixeltest.Photo(400, 300, 1), 85))
 	envm := map[string]string{
 		"THUMBPIPE_WEBHOOK_TOKEN": "tok",
 		"THUMBPIPE_BUCKET_URL":    "file://" + filepath.ToSlash(dir) + "/{bucket}",

@@ -12,7 +12,7 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/thumbpipe/thumbpipe/internal/testserver"
+	"github.com/thumbpipe/thumbpipe/internal/testing/testserver"
 )
 
 // serveProc is `thumbpipe serve` running as a process of its own, so that a

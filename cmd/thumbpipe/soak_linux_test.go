@@ -45,9 +45,9 @@ import (
 
 	"github.com/thumbpipe/thumbpipe/internal/buckets"
 	"github.com/thumbpipe/thumbpipe/internal/envconfig"
-	"github.com/thumbpipe/thumbpipe/internal/testimages"
-	"github.com/thumbpipe/thumbpipe/internal/testserver"
+	"github.com/thumbpipe/thumbpipe/internal/testing/testserver"
 	"github.com/thumbpipe/thumbpipe/pipeline"
+	"github.com/thumbpipe/thumbpipe/pipeline/pixels/pixeltest"
 )
 
 // soakSettings are the soak's knobs, read from THUMBPIPE_SOAK_* variables.
@@ -131,20 +131,20 @@ func (v soakVariant) key(src string) string { return v.prefix + src + v.suffix }
 // small to large, a GIF, and a few that must be refused.
 func soakImages(t *testing.T, cfg pipeline.Config) (good, bad []soakImage) {
 	t.Helper()
-	truncated := testimages.JPEG(testimages.Photo(400, 300, 7), 85)
+	truncated := pixeltest.JPEG(pixeltest.Photo(400, 300, 7), 85)
 	imgs := []soakImage{
-		{name: "progressive.jpg", ext: ".jpg", data: testimages.File("progressive.jpg")},
-		{name: "cmyk.jpg", ext: ".jpg", data: testimages.File("cmyk.jpg")},
-		{name: "interlaced.png", ext: ".png", data: testimages.File("interlaced.png")},
-		{name: "lossy.webp", ext: ".webp", data: testimages.File("lossy.webp")},
-		{name: "lossless.webp", ext: ".webp", data: testimages.File("lossless.webp")},
-		{name: "alpha.webp", ext: ".webp", data: testimages.File("alpha.webp")},
-		{name: "photo 120x90 jpeg", ext: ".jpg", data: testimages.JPEG(testimages.Photo(120, 90, 1), 85)},
-		{name: "photo 640x480 jpeg", ext: ".jpg", data: testimages.JPEG(testimages.Photo(640, 480, 2), 85)},
-		{name: "photo 1024x768 jpeg", ext: ".jpeg", data: testimages.JPEG(testimages.Photo(1024, 768, 3), 90)},
-		{name: "photo 300x400 png", ext: ".png", data: testimages.PNG(testimages.Photo(300, 400, 4))},
-		{name: "photo 400x300 gif", ext: ".gif", data: testimages.GIF(testimages.Photo(400, 300, 5))},
-		{name: "photo 500x200 png, no extension", ext: "", data: testimages.PNG(testimages.Photo(500, 200, 6))},
+		{name: "progressive.jpg", ext: ".jpg", data: pixeltest.File("progressive.jpg")},
+		{name: "cmyk.jpg", ext: ".jpg", data: pixeltest.File("cmyk.jpg")},
+		{name: "interlaced.png", ext: ".png", data: pixeltest.File("interlaced.png")},
+		{name: "lossy.webp", ext: ".webp", data: pixeltest.File("lossy.webp")},
+		{name: "lossless.webp", ext: ".webp", data: pixeltest.File("lossless.webp")},
+		{name: "alpha.webp", ext: ".webp", data: pixeltest.File("alpha.webp")},
+		{name: "photo 120x90 jpeg", ext: ".jpg", data: pixeltest.JPEG(pixeltest.Photo(120, 90, 1), 85)},
+		{name: "photo 640x480 jpeg", ext: ".jpg", data: pixeltest.JPEG(pixeltest.Photo(640, 480, 2), 85)},
+		{name: "photo 1024x768 jpeg", ext: ".jpeg", data: pixeltest.JPEG(pixeltest.Photo(1024, 768, 3), 90)},
+		{name: "photo 300x400 png", ext: ".png", data: pixeltest.PNG(pixeltest.Photo(300, 400, 4))},
+		{name: "photo 400x300 gif", ext: ".gif", data: pixeltest.GIF(pixeltest.Photo(400, 300, 5))},
+		{name: "photo 500x200 png, no extension", ext: "", data: pixeltest.PNG(pixeltest.Photo(500, 200, 6))},
 		{name: "truncated jpeg", ext: ".jpg", data: truncated[:len(truncated)/2]},
 		{name: "random bytes", ext: ".png", data: bytes.Repeat([]byte("not an image "), 50)},
 		{name: "empty", ext: ".jpg", data: nil},

@@ -9,16 +9,16 @@ import (
 
 	"gocloud.dev/blob/memblob"
 
-	"github.com/thumbpipe/thumbpipe/internal/faultblob"
-	"github.com/thumbpipe/thumbpipe/internal/testimages"
-	"github.com/thumbpipe/thumbpipe/internal/testserver"
+	"github.com/thumbpipe/thumbpipe/internal/testing/faultblob"
+	"github.com/thumbpipe/thumbpipe/internal/testing/testserver"
 	"github.com/thumbpipe/thumbpipe/pipeline"
+	"github.com/thumbpipe/thumbpipe/pipeline/pixels/pixeltest"
 )
 
 // TestWatchOnceFails checks that watch --once's single pass fails, like
 // backfill, when the listing or any object fails.
 func TestWatchOnceFails(t *testing.T) {
-	good := testimages.JPEG(testimages.Photo(64, 48, 1), 90)
+	good := pixeltest.JPEG(pixeltest.Photo(64, 48, 1), 90)
 	tests := []struct {
 		name    string
 		objects map[string][]byte

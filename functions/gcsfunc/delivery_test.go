@@ -9,8 +9,8 @@ import (
 
 	"gocloud.dev/blob"
 
-	"github.com/thumbpipe/thumbpipe/internal/testimages"
 	"github.com/thumbpipe/thumbpipe/pipeline/pipelinetest"
+	"github.com/thumbpipe/thumbpipe/pipeline/pixels/pixeltest"
 )
 
 // TestDeliveries replays what Eventarc does with at-least-once delivery
@@ -20,8 +20,8 @@ import (
 // that every delivery is acknowledged.
 func TestDeliveries(t *testing.T) {
 	const key = "uploads/d.jpg"
-	landscape := testimages.JPEG(testimages.Photo(160, 120, 1), 85) // 64x64 fit: 64x48
-	portrait := testimages.JPEG(testimages.Photo(120, 160, 2), 85)  // 64x64 fit: 48x64
+	landscape := pixeltest.JPEG(pixeltest.Photo(160, 120, 1), 85) // 64x64 fit: 64x48
+	portrait := pixeltest.JPEG(pixeltest.Photo(120, 160, 2), 85)  // 64x64 fit: 48x64
 	fin, del := TypeFinalized, TypeDeleted
 
 	type step struct {

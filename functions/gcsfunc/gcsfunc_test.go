@@ -20,10 +20,10 @@ import (
 	"gocloud.dev/gcerrors"
 
 	"github.com/thumbpipe/thumbpipe/internal/buckets"
-	"github.com/thumbpipe/thumbpipe/internal/faultblob"
-	"github.com/thumbpipe/thumbpipe/internal/testimages"
+	"github.com/thumbpipe/thumbpipe/internal/testing/faultblob"
 	"github.com/thumbpipe/thumbpipe/pipeline"
 	"github.com/thumbpipe/thumbpipe/pipeline/pipelinetest"
+	"github.com/thumbpipe/thumbpipe/pipeline/pixels/pixeltest"
 )
 
 // fixture reads a captured event payload from testdata/events.
@@ -207,7 +207,7 @@ func TestFinalizedAndDeleted(t *testing.T) {
 	r := newRig(t, smallConfig(), nil)
 	ctx := context.Background()
 	const key = "uploads/beach photo+1.jpg"
-	r.put(t, key, testimages.JPEG(testimages.Photo(160, 120, 3), 90))
+	r.put(t, key, pixeltest.JPEG(pixeltest.Photo(160, 120, 3), 90))
 
 	// The captured payload, delivered as Eventarc would.
 	fin := newEvent(t, TypeFinalized, "thumbpipe-demo", key, json.RawMessage(fixture(t, "gcs-finalized.json")))
@@ -352,7 +352,7 @@ func TestAcknowledged(t *testing.T) {
 				e.SetTime(time.Now().Add(-DefaultMaxEventAge - time.Minute))
 				return e
 			},
-			put:     map[string][]byte{"a.jpg": testimages.JPEG(testimages.Photo(80, 80, 1), 80)},
+			put:     map[string][]byte{"a.jpg": pixeltest.JPEG(pixeltest.Photo(80, 80, 1), 80)},
 			wantMsg: "event too old; dropped (run thumbpipe backfill to catch up)",
 		},
 		{
@@ -408,7 +408,7 @@ func TestAcknowledged(t *testing.T) {
 func TestTransientIsReturned(t *testing.T) {
 	faults := faultblob.New(1)
 	r := newRig(t, smallConfig(), func(b *blob.Bucket) *blob.Bucket { return faultblob.Wrap(b, faults) })
-	r.put(t, "a.jpg", testimages.JPEG(testimages.Photo(80, 60, 2), 80))
+	r.put(t, "a.jpg", pixeltest.JPEG(pixeltest.Photo(80, 60, 2), 80))
 	e := objectEvent(t, TypeFinalized, "thumbpipe-demo", "a.jpg", nil)
 
 	for _, op := range []faultblob.Op{faultblob.Attributes, faultblob.Read, faultblob.Write, faultblob.Close} {
@@ -447,7 +447,7 @@ func TestOpenFailuresAreRetried(t *testing.T) {
 	cfg := smallConfig()
 	cfg.OutputBucket = "gs://thumbs"
 	r := newRig(t, cfg, nil) // the rig opens only gs://thumbpipe-demo
-	r.put(t, "a.jpg", testimages.JPEG(testimages.Photo(80, 60, 2), 80))
+	r.put(t, "a.jpg", pixeltest.JPEG(pixeltest.Photo(80, 60, 2), 80))
 	if err := r.h.handle(context.Background(), objectEvent(t, TypeFinalized, "thumbpipe-demo", "a.jpg", nil)); err == nil {
 		t.Fatal("an output bucket that does not open was acknowledged")
 	}

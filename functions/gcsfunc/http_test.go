@@ -17,10 +17,10 @@ import (
 	"github.com/GoogleCloudPlatform/functions-framework-go/funcframework"
 	"gocloud.dev/blob"
 
-	"github.com/thumbpipe/thumbpipe/internal/testimages"
-	"github.com/thumbpipe/thumbpipe/internal/testserver"
+	"github.com/thumbpipe/thumbpipe/internal/testing/testserver"
 	"github.com/thumbpipe/thumbpipe/pipeline"
 	"github.com/thumbpipe/thumbpipe/pipeline/pipelinetest"
+	"github.com/thumbpipe/thumbpipe/pipeline/pixels/pixeltest"
 )
 
 var (
@@ -149,8 +149,8 @@ func TestOverHTTP(t *testing.T) {
 		}
 	}
 	const jpegKey, pngKey = "uploads/cat photo+1.jpg", "uploads/logo.png"
-	put(jpegKey, testimages.JPEG(testimages.Photo(640, 480, 5), 90), "image/jpeg")
-	put(pngKey, testimages.PNG(testimages.Photo(300, 600, 6)), "image/png")
+	put(jpegKey, pixeltest.JPEG(pixeltest.Photo(640, 480, 5), 90), "image/jpeg")
+	put(pngKey, pixeltest.PNG(pixeltest.Photo(300, 600, 6)), "image/png")
 
 	// Default configuration: one 200x200 box, thumbnails/ prefix.
 	t.Run("binary mode finalized", func(t *testing.T) {

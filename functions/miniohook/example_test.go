@@ -9,8 +9,8 @@ import (
 
 	"github.com/thumbpipe/thumbpipe/functions/miniohook"
 	"github.com/thumbpipe/thumbpipe/internal/buckets"
-	"github.com/thumbpipe/thumbpipe/internal/testimages"
 	"github.com/thumbpipe/thumbpipe/pipeline"
+	"github.com/thumbpipe/thumbpipe/pipeline/pixels/pixeltest"
 )
 
 func ExampleNew() {
@@ -33,7 +33,7 @@ func ExampleNew() {
 
 	// An upload, then MinIO's notification with its escaped key.
 	images, _ := cache.Open(ctx, "mem://images")
-	images.WriteAll(ctx, "uploads/my photo+1.jpg", testimages.JPEG(testimages.Photo(640, 480, 1), 85), nil)
+	images.WriteAll(ctx, "uploads/my photo+1.jpg", pixeltest.JPEG(pixeltest.Photo(640, 480, 1), 85), nil)
 	body := `{"EventName":"s3:ObjectCreated:Put","Key":"images/uploads/my photo+1.jpg","Records":[{
 		"eventName":"s3:ObjectCreated:Put",
 		"s3":{"bucket":{"name":"images"},"object":{"key":"uploads%2Fmy+photo%2B1.jpg"}}}]}`

@@ -20,10 +20,10 @@ import (
 
 	"github.com/thumbpipe/thumbpipe/functions/miniohook"
 	"github.com/thumbpipe/thumbpipe/internal/buckets"
-	"github.com/thumbpipe/thumbpipe/internal/faultblob"
-	"github.com/thumbpipe/thumbpipe/internal/testimages"
-	"github.com/thumbpipe/thumbpipe/internal/testserver"
+	"github.com/thumbpipe/thumbpipe/internal/testing/faultblob"
+	"github.com/thumbpipe/thumbpipe/internal/testing/testserver"
 	"github.com/thumbpipe/thumbpipe/pipeline"
+	"github.com/thumbpipe/thumbpipe/pipeline/pixels/pixeltest"
 )
 
 const token = "s3cret-token"
@@ -159,7 +159,7 @@ func outcomes(resp miniohook.Response) []miniohook.Outcome {
 	return out
 }
 
-func jpeg(seed uint64) []byte { return testimages.JPEG(testimages.Photo(120, 80, seed), 85) }
+func jpeg(seed uint64) []byte { return pixeltest.JPEG(pixeltest.Photo(120, 80, seed), 85) }
 
 func TestRecords(t *testing.T) {
 	const put, del = "s3:ObjectCreated:Put", "s3:ObjectRemoved:Delete"

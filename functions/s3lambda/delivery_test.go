@@ -10,8 +10,8 @@ import (
 
 	"gocloud.dev/blob"
 
-	"github.com/thumbpipe/thumbpipe/internal/testimages"
 	"github.com/thumbpipe/thumbpipe/pipeline/pipelinetest"
+	"github.com/thumbpipe/thumbpipe/pipeline/pixels/pixeltest"
 )
 
 // putEvent is an S3 put notification for uploads/d.jpg naming an ETag.
@@ -29,8 +29,8 @@ func putEvent(etag string) []byte {
 // the object as it is now, and that no delivery fails.
 func TestDeliveries(t *testing.T) {
 	const key = "uploads/d.jpg"
-	landscape := testimages.JPEG(testimages.Photo(240, 160, 1), 85) // 200x200 fit: 200x133
-	portrait := testimages.JPEG(testimages.Photo(160, 240, 2), 85)  // 200x200 fit: 133x200
+	landscape := pixeltest.JPEG(pixeltest.Photo(240, 160, 1), 85) // 200x200 fit: 200x133
+	portrait := pixeltest.JPEG(pixeltest.Photo(160, 240, 2), 85)  // 200x200 fit: 133x200
 	del := payload("ObjectRemoved:Delete", "photos-eu", key)
 	both := []string{"thumbnails/200x200/" + key, "thumbnails/64x64/" + key}
 

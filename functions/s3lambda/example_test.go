@@ -7,8 +7,8 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 
-	"github.com/thumbpipe/thumbpipe/internal/testimages"
 	"github.com/thumbpipe/thumbpipe/pipeline"
+	"github.com/thumbpipe/thumbpipe/pipeline/pixels/pixeltest"
 )
 
 // The function answers each kind of payload: an S3 notification with what
@@ -18,7 +18,7 @@ func Example() {
 	ctx := context.Background()
 	buckets := &memBuckets{}
 	src, _ := buckets.Open(ctx, "mem://photos")
-	_ = src.WriteAll(ctx, "uploads/cat.jpg", testimages.JPEG(testimages.Photo(64, 48, 1), 85), nil)
+	_ = src.WriteAll(ctx, "uploads/cat.jpg", pixeltest.JPEG(pixeltest.Photo(64, 48, 1), 85), nil)
 
 	cfg := pipeline.DefaultConfig() // one size, 200x200
 	h := newHandler(cfg, buckets, func(name string) string { return "mem://" + name }, slog.New(slog.DiscardHandler))

@@ -21,9 +21,9 @@ import (
 	"gocloud.dev/blob"
 	"gocloud.dev/blob/memblob"
 
-	"github.com/thumbpipe/thumbpipe/internal/faultblob"
-	"github.com/thumbpipe/thumbpipe/internal/testimages"
+	"github.com/thumbpipe/thumbpipe/internal/testing/faultblob"
 	"github.com/thumbpipe/thumbpipe/pipeline"
+	"github.com/thumbpipe/thumbpipe/pipeline/pixels/pixeltest"
 )
 
 // memBuckets opens mem://<name> URLs, one memblob bucket per URL, like
@@ -145,7 +145,7 @@ func keys(t *testing.T, b *blob.Bucket) []string {
 }
 
 // photo is small: the pixel code is slow under the race detector.
-var photo = testimages.JPEG(testimages.Photo(240, 160, 1), 85)
+var photo = pixeltest.JPEG(pixeltest.Photo(240, 160, 1), 85)
 
 func TestHandle(t *testing.T) {
 	const src = "photos-eu"

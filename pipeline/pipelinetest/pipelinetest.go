@@ -17,8 +17,8 @@ import (
 
 	"gocloud.dev/blob"
 
-	"github.com/thumbpipe/thumbpipe/internal/testimages"
 	"github.com/thumbpipe/thumbpipe/pipeline"
+	"github.com/thumbpipe/thumbpipe/pipeline/pixels/pixeltest"
 )
 
 // Opener returns a new, empty bucket for one test; the suite closes it.
@@ -110,7 +110,7 @@ func CheckVariant(t *testing.T, b *blob.Bucket, key, source, contentType string,
 func testProcess(t *testing.T, open Opener) {
 	b := openBucket(t, open)
 	ctx := context.Background()
-	put(t, b, "uploads/cat.jpg", testimages.JPEG(testimages.Photo(640, 480, 1), 90), "application/octet-stream")
+	put(t, b, "uploads/cat.jpg", pixeltest.JPEG(pixeltest.Photo(640, 480, 1), 90), "application/octet-stream")
 	cfg := pipeline.DefaultConfig()
 	cfg.Sizes = []pipeline.Size{{Width: 200, Height: 200, Mode: "fit"}, {Width: 64, Height: 64, Mode: "fill"}}
 	th := newThumbnailer(t, cfg, nil)
@@ -135,7 +135,7 @@ func testProcess(t *testing.T, open Opener) {
 func testRerun(t *testing.T, open Opener) {
 	b := openBucket(t, open)
 	ctx := context.Background()
-	put(t, b, "a.png", testimages.PNG(testimages.Photo(300, 300, 2)), "image/png")
+	put(t, b, "a.png", pixeltest.PNG(pixeltest.Photo(300, 300, 2)), "image/png")
 	th := newThumbnailer(t, pipeline.DefaultConfig(), nil)
 	if _, err := th.Process(ctx, b, "a.png"); err != nil {
 		t.Fatal(err)
@@ -166,11 +166,11 @@ func testNewVersion(t *testing.T, open Opener) {
 	b := openBucket(t, open)
 	ctx := context.Background()
 	th := newThumbnailer(t, pipeline.DefaultConfig(), nil)
-	put(t, b, "v.jpg", testimages.JPEG(testimages.Photo(400, 400, 3), 90), "image/jpeg")
+	put(t, b, "v.jpg", pixeltest.JPEG(pixeltest.Photo(400, 400, 3), 90), "image/jpeg")
 	if _, err := th.Process(ctx, b, "v.jpg"); err != nil {
 		t.Fatal(err)
 	}
-	put(t, b, "v.jpg", testimages.JPEG(testimages.Photo(800, 400, 4), 90), "image/jpeg")
+	put(t, b, "v.jpg", pixeltest.JPEG(pixeltest.Photo(800, 400, 4), 90), "image/jpeg")
 	res, err := th.Process(ctx, b, "v.jpg")
 	if err != nil {
 		t.Fatal(err)
@@ -187,8 +187,8 @@ func testDelete(t *testing.T, open Opener) {
 	cfg := pipeline.DefaultConfig()
 	cfg.Sizes = []pipeline.Size{{Width: 200, Height: 200, Mode: "fit"}, {Width: 50, Height: 50, Mode: "fit"}}
 	th := newThumbnailer(t, cfg, nil)
-	put(t, b, "d/x.webp", testimages.File("lossy.webp"), "image/webp")
-	put(t, b, "d/keep.jpg", testimages.JPEG(testimages.Photo(100, 100, 5), 90), "image/jpeg")
+	put(t, b, "d/x.webp", pixeltest.File("lossy.webp"), "image/webp")
+	put(t, b, "d/keep.jpg", pixeltest.JPEG(pixeltest.Photo(100, 100, 5), 90), "image/jpeg")
 	for _, k := range []string{"d/x.webp", "d/keep.jpg"} {
 		if _, err := th.Process(ctx, b, k); err != nil {
 			t.Fatal(err)
@@ -226,7 +226,7 @@ func testNoRecursion(t *testing.T, open Opener) {
 	b := openBucket(t, open)
 	ctx := context.Background()
 	th := newThumbnailer(t, pipeline.DefaultConfig(), nil)
-	put(t, b, "p.jpg", testimages.JPEG(testimages.Photo(300, 200, 6), 90), "image/jpeg")
+	put(t, b, "p.jpg", pixeltest.JPEG(pixeltest.Photo(300, 200, 6), 90), "image/jpeg")
 	if _, err := th.Process(ctx, b, "p.jpg"); err != nil {
 		t.Fatal(err)
 	}
@@ -263,7 +263,7 @@ func testSeparateOutput(t *testing.T, open Opener) {
 	cfg := pipeline.DefaultConfig()
 	cfg.OutputBucket = "separate"
 	th := newThumbnailer(t, cfg, out)
-	put(t, src, "s.gif", testimages.GIF(testimages.Photo(300, 150, 7)), "image/gif")
+	put(t, src, "s.gif", pixeltest.GIF(pixeltest.Photo(300, 150, 7)), "image/gif")
 	if _, err := th.Process(ctx, src, "s.gif"); err != nil {
 		t.Fatal(err)
 	}
@@ -283,7 +283,7 @@ func testSniffedFormat(t *testing.T, open Opener) {
 	b := openBucket(t, open)
 	ctx := context.Background()
 	th := newThumbnailer(t, pipeline.DefaultConfig(), nil)
-	put(t, b, "really-a.png.jpg", testimages.PNG(testimages.Photo(100, 80, 8)), "application/octet-stream")
+	put(t, b, "really-a.png.jpg", pixeltest.PNG(pixeltest.Photo(100, 80, 8)), "application/octet-stream")
 	res, err := th.Process(ctx, b, "really-a.png.jpg")
 	if err != nil {
 		t.Fatal(err)
@@ -303,7 +303,7 @@ func testAwkwardKeys(t *testing.T, open Opener) {
 	b := openBucket(t, open)
 	ctx := context.Background()
 	th := newThumbnailer(t, pipeline.DefaultConfig(), nil)
-	img := testimages.JPEG(testimages.Photo(120, 90, 9), 85)
+	img := pixeltest.JPEG(pixeltest.Photo(120, 90, 9), 85)
 	for _, key := range []string{"uploads/my photo+1.jpg", "uploads/ünïcødé/猫.jpg", "a/b/c/d/e.JPG", "100%.jpeg"} {
 		put(t, b, key, img, "image/jpeg")
 		if _, err := th.Process(ctx, b, key); err != nil {
@@ -317,7 +317,7 @@ func testCorrupt(t *testing.T, open Opener) {
 	b := openBucket(t, open)
 	ctx := context.Background()
 	th := newThumbnailer(t, pipeline.DefaultConfig(), nil)
-	full := testimages.JPEG(testimages.Photo(300, 300, 10), 90)
+	full := pixeltest.JPEG(pixeltest.Photo(300, 300, 10), 90)
 	put(t, b, "broken.jpg", full[:len(full)/3], "image/jpeg")
 	_, err := th.Process(ctx, b, "broken.jpg")
 	if !errors.Is(err, pipeline.ErrCorrupt) || pipeline.Retryable(err) || !strings.Contains(err.Error(), "broken.jpg") {
@@ -334,8 +334,8 @@ func testCollision(t *testing.T, open Opener) {
 	cfg := pipeline.DefaultConfig()
 	cfg.Format = "jpeg"
 	th := newThumbnailer(t, cfg, nil)
-	put(t, b, "c/b.png", testimages.PNG(testimages.Photo(64, 64, 11)), "image/png")
-	put(t, b, "c/b.png.jpg", testimages.JPEG(testimages.Photo(64, 64, 12), 90), "image/jpeg")
+	put(t, b, "c/b.png", pixeltest.PNG(pixeltest.Photo(64, 64, 11)), "image/png")
+	put(t, b, "c/b.png.jpg", pixeltest.JPEG(pixeltest.Photo(64, 64, 12), 90), "image/jpeg")
 	if _, err := th.Process(ctx, b, "c/b.png"); err != nil {
 		t.Fatal(err)
 	}

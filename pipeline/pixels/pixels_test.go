@@ -8,23 +8,23 @@ import (
 	"image/color"
 	"testing"
 
-	"github.com/thumbpipe/thumbpipe/internal/testimages"
 	"github.com/thumbpipe/thumbpipe/pipeline/pixels"
+	"github.com/thumbpipe/thumbpipe/pipeline/pixels/pixeltest"
 )
 
 func TestSniff(t *testing.T) {
-	small := testimages.Photo(16, 16, 1)
+	small := pixeltest.Photo(16, 16, 1)
 	tests := []struct {
 		name string
 		data []byte
 		want pixels.Format
 	}{
-		{"jpeg", testimages.JPEG(small, 80), pixels.JPEG},
-		{"png", testimages.PNG(small), pixels.PNG},
-		{"gif", testimages.GIF(small), pixels.GIF},
-		{"webp", testimages.File("lossy.webp"), pixels.WebP},
-		{"tiff", testimages.TIFF(small), pixels.TIFF},
-		{"bmp", testimages.BMP(small), pixels.BMP},
+		{"jpeg", pixeltest.JPEG(small, 80), pixels.JPEG},
+		{"png", pixeltest.PNG(small), pixels.PNG},
+		{"gif", pixeltest.GIF(small), pixels.GIF},
+		{"webp", pixeltest.File("lossy.webp"), pixels.WebP},
+		{"tiff", pixeltest.TIFF(small), pixels.TIFF},
+		{"bmp", pixeltest.BMP(small), pixels.BMP},
 		{"text", []byte("hello, I am not an image"), pixels.Unknown},
 		{"html", []byte("<!doctype html><img src=x onerror=alert(1)>"), pixels.Unknown},
 		{"empty", nil, pixels.Unknown},
@@ -81,7 +81,7 @@ func near(c color.Color, want color.NRGBA, tol int) bool {
 func TestOrientation(t *testing.T) {
 	for o := 1; o <= 8; o++ {
 		t.Run(fmt.Sprint(o), func(t *testing.T) {
-			data := testimages.OrientedJPEG(160, 120, o)
+			data := pixeltest.OrientedJPEG(160, 120, o)
 			cfg, err := pixels.DecodeConfig(data)
 			if err != nil || cfg.Orientation != o {
 				t.Fatalf("orientation read as %d (%v), want %d", cfg.Orientation, err, o)
@@ -91,7 +91,7 @@ func TestOrientation(t *testing.T) {
 				t.Fatalf("thumbnail %dx%d, want 80x60 (upright)", b.Dx(), b.Dy())
 			}
 			corners := map[image.Point]color.NRGBA{
-				{3, 3}:   testimages.Marker,
+				{3, 3}:   pixeltest.Marker,
 				{76, 3}:  {G: 255, A: 255},
 				{3, 56}:  {B: 255, A: 255},
 				{76, 56}: {A: 255},
@@ -115,22 +115,22 @@ func TestFormats(t *testing.T) {
 		w, h   int                         // expected thumbnail size in a 64x64 fit box
 		checks map[image.Point]color.NRGBA // colours in the thumbnail
 	}{
-		{"baseline jpeg", testimages.JPEG(testimages.Photo(128, 96, 1), 90), pixels.JPEG, 64, 48, nil},
-		{"progressive jpeg", testimages.File("progressive.jpg"), pixels.JPEG, 64, 42, nil},
-		{"cmyk jpeg", testimages.File("cmyk.jpg"), pixels.JPEG, 64, 42,
+		{"baseline jpeg", pixeltest.JPEG(pixeltest.Photo(128, 96, 1), 90), pixels.JPEG, 64, 48, nil},
+		{"progressive jpeg", pixeltest.File("progressive.jpg"), pixels.JPEG, 64, 42, nil},
+		{"cmyk jpeg", pixeltest.File("cmyk.jpg"), pixels.JPEG, 64, 42,
 			map[image.Point]color.NRGBA{{1, 1}: {255, 0, 0, 255}, {1, 41}: {0, 0, 255, 255}}},
-		{"16-bit png", testimages.PNG(testimages.Deep(100, 50)), pixels.PNG, 64, 32, nil},
-		{"palette png with transparency as jpeg", testimages.PNG(testimages.TransparentPalette(128, 64)), pixels.JPEG, 64, 32,
+		{"16-bit png", pixeltest.PNG(pixeltest.Deep(100, 50)), pixels.PNG, 64, 32, nil},
+		{"palette png with transparency as jpeg", pixeltest.PNG(pixeltest.TransparentPalette(128, 64)), pixels.JPEG, 64, 32,
 			map[image.Point]color.NRGBA{{5, 16}: white, {58, 16}: blue}},
-		{"palette png with transparency as png", testimages.PNG(testimages.TransparentPalette(128, 64)), pixels.PNG, 64, 32,
+		{"palette png with transparency as png", pixeltest.PNG(pixeltest.TransparentPalette(128, 64)), pixels.PNG, 64, 32,
 			map[image.Point]color.NRGBA{{58, 16}: blue}},
-		{"gif", testimages.GIF(testimages.Photo(100, 100, 2)), pixels.GIF, 64, 64, nil},
-		{"lossy webp", testimages.File("lossy.webp"), pixels.JPEG, 64, 42, nil},
-		{"lossless webp", testimages.File("lossless.webp"), pixels.JPEG, 64, 42, nil},
-		{"webp with alpha as jpeg", testimages.File("alpha.webp"), pixels.JPEG, 64, 42,
+		{"gif", pixeltest.GIF(pixeltest.Photo(100, 100, 2)), pixels.GIF, 64, 64, nil},
+		{"lossy webp", pixeltest.File("lossy.webp"), pixels.JPEG, 64, 42, nil},
+		{"lossless webp", pixeltest.File("lossless.webp"), pixels.JPEG, 64, 42, nil},
+		{"webp with alpha as jpeg", pixeltest.File("alpha.webp"), pixels.JPEG, 64, 42,
 			map[image.Point]color.NRGBA{{5, 20}: white, {58, 20}: blue}},
-		{"tiff", testimages.TIFF(testimages.Photo(64, 128, 3)), pixels.JPEG, 32, 64, nil},
-		{"bmp", testimages.BMP(testimages.Photo(30, 20, 4)), pixels.JPEG, 30, 20, nil},
+		{"tiff", pixeltest.TIFF(pixeltest.Photo(64, 128, 3)), pixels.JPEG, 32, 64, nil},
+		{"bmp", pixeltest.BMP(pixeltest.Photo(30, 20, 4)), pixels.JPEG, 30, 20, nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -148,7 +148,7 @@ func TestFormats(t *testing.T) {
 }
 
 func TestResize(t *testing.T) {
-	src := testimages.Photo(400, 100, 1)
+	src := pixeltest.Photo(400, 100, 1)
 	tests := []struct {
 		w, h int
 		mode pixels.Mode
@@ -173,8 +173,8 @@ func TestResize(t *testing.T) {
 }
 
 func TestRefusals(t *testing.T) {
-	full := testimages.JPEG(testimages.Photo(200, 200, 1), 90)
-	png := testimages.PNG(testimages.Photo(200, 200, 1))
+	full := pixeltest.JPEG(pixeltest.Photo(200, 200, 1), 90)
+	png := pixeltest.PNG(pixeltest.Photo(200, 200, 1))
 	tests := []struct {
 		name       string
 		data       []byte
@@ -188,7 +188,7 @@ func TestRefusals(t *testing.T) {
 		{"png cut in the header", png[:20], pixels.ErrCorrupt, false},
 		{"png cut in the data", png[:len(png)/2], nil, true},
 		{"gif without frames", []byte("GIF89a\x10\x00\x10\x00\x00\x00\x00;"), nil, true},
-		{"zero-size png", testimages.PNGBomb(0, 10), pixels.ErrCorrupt, false},
+		{"zero-size png", pixeltest.PNGBomb(0, 10), pixels.ErrCorrupt, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -214,13 +214,13 @@ func TestRefusals(t *testing.T) {
 // limit, as the pipeline does: it must never panic, and nothing over the
 // limit is decoded.
 func FuzzDecode(f *testing.F) {
-	small := testimages.Photo(24, 16, 1)
+	small := pixeltest.Photo(24, 16, 1)
 	for _, seed := range [][]byte{
-		testimages.JPEG(small, 80), testimages.PNG(small), testimages.GIF(small), testimages.TIFF(small),
-		testimages.BMP(small), testimages.File("lossy.webp"), testimages.File("alpha.webp"),
-		testimages.File("cmyk.jpg"), testimages.File("progressive.jpg"), testimages.OrientedJPEG(16, 8, 6),
-		testimages.PNGBomb(60000, 60000), testimages.GIFBomb(60000, 60000), testimages.JPEGBomb(60000, 60000),
-		testimages.PNG(testimages.TransparentPalette(8, 8)), testimages.PNG(testimages.Deep(8, 8)),
+		pixeltest.JPEG(small, 80), pixeltest.PNG(small), pixeltest.GIF(small), pixeltest.TIFF(small),
+		pixeltest.BMP(small), pixeltest.File("lossy.webp"), pixeltest.File("alpha.webp"),
+		pixeltest.File("cmyk.jpg"), pixeltest.File("progressive.jpg"), pixeltest.OrientedJPEG(16, 8, 6),
+		pixeltest.PNGBomb(60000, 60000), pixeltest.GIFBomb(60000, 60000), pixeltest.JPEGBomb(60000, 60000),
+		pixeltest.PNG(pixeltest.TransparentPalette(8, 8)), pixeltest.PNG(pixeltest.Deep(8, 8)),
 		[]byte("GIF89a"), []byte("\x89PNG\r\n\x1a\n"), {0xFF, 0xD8, 0xFF, 0xE1, 0x00, 0x08, 'E', 'x', 'i', 'f', 0, 0},
 	} {
 		f.Add(seed)
@@ -246,7 +246,7 @@ func FuzzDecode(f *testing.F) {
 }
 
 func ExampleSniff() {
-	png := testimages.PNG(testimages.Photo(8, 8, 1))
+	png := pixeltest.PNG(pixeltest.Photo(8, 8, 1))
 	fmt.Println(pixels.Sniff(png), pixels.Sniff([]byte("<html>")) == pixels.Unknown)
 	// Output: png true
 }
@@ -256,7 +256,7 @@ func ExampleSniff() {
 // for a sub-image whose bounds do not start at the origin.
 func TestEncodeOpaqueNRGBA(t *testing.T) {
 	full := image.NewNRGBA(image.Rect(0, 0, 48, 32))
-	src := testimages.Photo(48, 32, 5)
+	src := pixeltest.Photo(48, 32, 5)
 	for y := 0; y < 32; y++ {
 		for x := 0; x < 48; x++ {
 			full.Set(x, y, color.NRGBAModel.Convert(src.At(x, y)))

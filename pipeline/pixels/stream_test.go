@@ -8,8 +8,8 @@ import (
 	"testing"
 	"testing/iotest"
 
-	"github.com/thumbpipe/thumbpipe/internal/testimages"
 	"github.com/thumbpipe/thumbpipe/pipeline/pixels"
+	"github.com/thumbpipe/thumbpipe/pipeline/pixels/pixeltest"
 )
 
 // countingReader counts the bytes read through it.
@@ -29,20 +29,20 @@ func (c *countingReader) Read(p []byte) (int, error) {
 // stream, and that DecodeFrom on it decodes the same pixels as Decode, for
 // every format and however the bytes trickle in.
 func TestReadConfigStream(t *testing.T) {
-	photo := testimages.Photo(600, 400, 5)
-	big := testimages.JPEG(photo, 95) // well over the decoder's 32 KiB buffer
-	small := testimages.Photo(40, 30, 2)
+	photo := pixeltest.Photo(600, 400, 5)
+	big := pixeltest.JPEG(photo, 95) // well over the decoder's 32 KiB buffer
+	small := pixeltest.Photo(40, 30, 2)
 	tests := []struct {
 		name string
 		data []byte
 	}{
 		{"jpeg", big},
-		{"oriented jpeg", testimages.OrientedJPEG(64, 48, 6)},
-		{"png", testimages.PNG(small)},
-		{"gif", testimages.GIF(small)},
-		{"webp", testimages.File("lossy.webp")},
-		{"tiff", testimages.TIFF(small)},
-		{"bmp", testimages.BMP(small)},
+		{"oriented jpeg", pixeltest.OrientedJPEG(64, 48, 6)},
+		{"png", pixeltest.PNG(small)},
+		{"gif", pixeltest.GIF(small)},
+		{"webp", pixeltest.File("lossy.webp")},
+		{"tiff", pixeltest.TIFF(small)},
+		{"bmp", pixeltest.BMP(small)},
 	}
 	for _, tc := range tests {
 		for _, trickle := range []bool{false, true} {
@@ -84,7 +84,7 @@ func TestReadConfigStream(t *testing.T) {
 }
 
 func TestReadConfigReplaysEverything(t *testing.T) {
-	data := testimages.JPEG(testimages.Photo(300, 200, 9), 90)
+	data := pixeltest.JPEG(pixeltest.Photo(300, 200, 9), 90)
 	_, stream, err := pixels.ReadConfig(iotest.HalfReader(bytes.NewReader(data)))
 	if err != nil {
 		t.Fatal(err)
@@ -100,7 +100,7 @@ func TestReadConfigErrors(t *testing.T) {
 	if _, _, err := pixels.ReadConfig(iotest.ErrReader(boom)); !errors.Is(err, boom) {
 		t.Errorf("failing reader: %v, want the read error", err)
 	}
-	jpg := testimages.JPEG(testimages.Photo(64, 64, 1), 80)
+	jpg := pixeltest.JPEG(pixeltest.Photo(64, 64, 1), 80)
 	for _, tc := range []struct {
 		name string
 		data []byte

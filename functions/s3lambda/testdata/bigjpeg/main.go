@@ -10,7 +10,7 @@ import (
 	"log"
 	"os"
 
-	"github.com/thumbpipe/thumbpipe/internal/testimages"
+	"github.com/thumbpipe/thumbpipe/pipeline/pixels/pixeltest"
 )
 
 func main() {
@@ -19,7 +19,7 @@ func main() {
 	q := flag.Int("q", 85, "JPEG quality")
 	out := flag.String("o", "big.jpg", "output file")
 	flag.Parse()
-	if err := os.WriteFile(*out, testimages.JPEG(testimages.Photo(*w, *h, 24), *q), 0o644); err != nil {
+	if err := os.WriteFile(*out, pixeltest.JPEG(pixeltest.Photo(*w, *h, 24), *q), 0o644); err != nil {
 		log.Fatal(err)
 	}
 }

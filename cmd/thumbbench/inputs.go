@@ -14,7 +14,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/thumbpipe/thumbpipe/internal/testimages"
+	"github.com/thumbpipe/thumbpipe/pipeline/pixels/pixeltest"
 )
 
 // input is one benchmark image in the cache directory.
@@ -24,7 +24,7 @@ type input struct {
 	size int64
 }
 
-// grain is the amplitude of the luma noise added to testimages.Photo. With
+// grain is the amplitude of the luma noise added to pixeltest.Photo. With
 // it a 12 MP q90 4:2:0 JPEG is about 5.5 MB, the size of a camera's and the
 // jpegdec benchmarks', so entropy decoding gets its realistic share of the
 // time (Photo alone gives 3.5 MB).
@@ -49,7 +49,7 @@ func makeInputs(dir string, log io.Writer) ([]input, error) {
 			return exec.Command("jpegtran", "-progressive", "-copy", "all", jpeg12).Output()
 		}},
 		{"2000x1500 PNG", filepath.Join(dir, "2000x1500.png"), func() ([]byte, error) {
-			return testimages.PNG(photo(2000, 1500, 3)), nil
+			return pixeltest.PNG(photo(2000, 1500, 3)), nil
 		}},
 	}
 	var inputs []input
@@ -84,9 +84,9 @@ func describe(err error) error {
 	return err
 }
 
-// photo is testimages.Photo with camera-like grain added.
+// photo is pixeltest.Photo with camera-like grain added.
 func photo(w, h int, seed uint64) image.Image {
-	img := testimages.Photo(w, h, seed)
+	img := pixeltest.Photo(w, h, seed)
 	rng := rand.New(rand.NewPCG(seed, 99))
 	for i := 0; i < len(img.Pix); i += 4 {
 		n := int(rng.Uint32()%(2*grain+1)) - grain

@@ -10,7 +10,7 @@ import (
 	// (go mod tidy does not look inside testdata).
 	_ "github.com/aws/aws-lambda-go/lambda"
 
-	"github.com/thumbpipe/thumbpipe/internal/testserver"
+	"github.com/thumbpipe/thumbpipe/internal/testing/testserver"
 )
 
 func TestRIEInvoke(t *testing.T) {

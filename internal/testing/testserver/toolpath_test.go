@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/thumbpipe/thumbpipe/internal/testserver"
+	"github.com/thumbpipe/thumbpipe/internal/testing/testserver"
 )
 
 // recordingTB records how ToolPath ended the test instead of ending it.

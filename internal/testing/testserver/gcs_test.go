@@ -13,7 +13,7 @@ import (
 	_ "gocloud.dev/blob/gcsblob"
 	"gocloud.dev/gcerrors"
 
-	"github.com/thumbpipe/thumbpipe/internal/testserver"
+	"github.com/thumbpipe/thumbpipe/internal/testing/testserver"
 )
 
 func TestGCSBlobSemantics(t *testing.T) {

@@ -1,8 +1,8 @@
-// Package testimages makes the images thumbpipe's tests feed it: small,
+// Package pixeltest makes the images thumbpipe's tests feed it: small,
 // deterministic, in every format and shape the pipeline must handle,
 // including hostile ones. Files that Go cannot write (CMYK and progressive
 // JPEG, WebP) are committed under testdata/images at the module root.
-package testimages
+package pixeltest
 
 import (
 	"bytes"
@@ -447,7 +447,7 @@ func JPEGBomb(w, h uint16) []byte {
 // File reads a committed fixture from testdata/images at the module root.
 func File(name string) []byte {
 	_, here, _, _ := runtime.Caller(0)
-	b, err := os.ReadFile(filepath.Join(filepath.Dir(here), "..", "..", "testdata", "images", name))
+	b, err := os.ReadFile(filepath.Join(filepath.Dir(here), "..", "..", "..", "testdata", "images", name))
 	if err != nil {
 		panic(err)
 	}
