@@ -347,8 +347,7 @@ func TestDryRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	th.DryRun = true
-	res, err := th.Process(ctx, b, "x.jpg")
+	res, err := th.Plan(ctx, b, "x.jpg")
 	if err != nil || res.Variants[0].Status != pipeline.WouldWrite || res.SourceBytes != 0 {
 		t.Fatalf("dry run: %+v, %v", res, err)
 	}

@@ -73,10 +73,6 @@ func (r Result) Written() int {
 type Thumbnailer struct {
 	cfg Config
 	out *blob.Bucket
-	// DryRun makes Process report what it would write without decoding the
-	// source or writing anything: it reads only the source's first bytes,
-	// to learn its format and so its thumbnails' keys.
-	DryRun bool
 }
 
 // NewThumbnailer validates cfg and returns a Thumbnailer. out is the bucket
@@ -112,14 +108,26 @@ func (t *Thumbnailer) output(src *blob.Bucket) *blob.Bucket {
 // set and a nil error; thumbnails already made from the same source version
 // and config are not rewritten. Errors are *Error values; see [Retryable].
 func (t *Thumbnailer) Process(ctx context.Context, bucket *blob.Bucket, key string) (Result, error) {
-	res, err := t.process(ctx, bucket, key)
+	res, err := t.process(ctx, bucket, key, false)
 	if err != nil {
 		return res, &Error{Op: "process", Key: key, Err: err}
 	}
 	return res, nil
 }
 
-func (t *Thumbnailer) process(ctx context.Context, bucket *blob.Bucket, key string) (Result, error) {
+// Plan reports what Process would do with key without decoding the source
+// or writing anything: variants that are stale or missing come back as
+// WouldWrite. It reads the source's attributes and first bytes only (they
+// decide its format and so its thumbnails' keys).
+func (t *Thumbnailer) Plan(ctx context.Context, bucket *blob.Bucket, key string) (Result, error) {
+	res, err := t.process(ctx, bucket, key, true)
+	if err != nil {
+		return res, &Error{Op: "plan", Key: key, Err: err}
+	}
+	return res, nil
+}
+
+func (t *Thumbnailer) process(ctx context.Context, bucket *blob.Bucket, key string, planOnly bool) (Result, error) {
 	res := Result{Key: key}
 	if err := CheckKey(key); err != nil {
 		return res, err
@@ -173,7 +181,7 @@ func (t *Thumbnailer) process(ctx context.Context, bucket *blob.Bucket, key stri
 		}
 		res.Variants = append(res.Variants, v)
 	}
-	if len(todo) == 0 || t.DryRun {
+	if len(todo) == 0 || planOnly {
 		return res, nil
 	}
 

@@ -70,7 +70,10 @@ func runBackfill(ctx context.Context, args []string, e env) error {
 		return err
 	}
 	defer t.Close()
-	t.th.DryRun = *dryRun
+	process := t.th.Process
+	if *dryRun {
+		process = t.th.Plan
+	}
 
 	sources, err := listSources(ctx, t.bucket, *prefix, t.th.Config())
 	if err != nil {
@@ -88,7 +91,7 @@ func runBackfill(ctx context.Context, args []string, e env) error {
 		go func() {
 			defer wg.Done()
 			for key := range jobs {
-				res, err := t.th.Process(ctx, t.bucket, key)
+				res, err := process(ctx, t.bucket, key)
 				mu.Lock()
 				sum.add(res, err)
 				if err != nil || !*quiet {
