@@ -53,6 +53,7 @@ type Transform struct {
 	lin8   [3][256]float32 // shaper: 8-bit code to linear light
 	lin16  [3][]float32    // shaper: 4096 intervals, for 16-bit input
 	grid   *clut           // LUT: device grid to encoded sRGB
+	fast   *fastGrid       // grid, for 8-bit input
 	gray8  [256][3]uint8   // gray shaper or LUT: code to sRGB
 	gray16 []uint16        // gray: 16-bit code (>> 4) to sRGB, 4097 entries
 }
@@ -261,6 +262,7 @@ func (t *Transform) prepare() {
 			}
 		}
 		t.grid = cl
+		t.fast = newFastGrid(cl)
 	})
 }
 
@@ -307,10 +309,8 @@ func (t *Transform) lin16At(c int, v uint16) float32 {
 
 // rgb8 converts one 8-bit RGB colour.
 func (t *Transform) rgb8(r, g, b uint8) (uint8, uint8, uint8) {
-	if t.grid != nil {
-		var o [3]float64
-		t.grid.eval([]float64{float64(r) / 255, float64(g) / 255, float64(b) / 255}, o[:])
-		return to8(o[0]), to8(o[1]), to8(o[2])
+	if t.fast != nil {
+		return t.fast.rgb(r, g, b)
 	}
 	lr, lg, lb := t.lin8[0][r], t.lin8[1][g], t.lin8[2][b]
 	m := &t.toSRGB
@@ -379,17 +379,13 @@ func (t *Transform) Apply(img image.Image) (image.Image, error) {
 			return nil, unsupportedf("a CMYK profile cannot convert a %T", img)
 		}
 		dst := image.NewNRGBA(b)
-		var in [4]float64
-		var o [3]float64
+		f := t.fast
 		for y := b.Min.Y; y < b.Max.Y; y++ {
 			s := src.Pix[src.PixOffset(b.Min.X, y):][:4*b.Dx()]
 			d := dst.Pix[dst.PixOffset(b.Min.X, y):][:4*b.Dx()]
 			for i := 0; i < len(s); i += 4 {
-				for c := range 4 {
-					in[c] = float64(s[i+c]) * (1.0 / 255)
-				}
-				t.grid.eval(in[:], o[:])
-				d[i], d[i+1], d[i+2], d[i+3] = to8(o[0]), to8(o[1]), to8(o[2]), 0xff
+				d[i], d[i+1], d[i+2] = f.cmyk(s[i], s[i+1], s[i+2], s[i+3])
+				d[i+3] = 0xff
 			}
 		}
 		return dst, nil
