@@ -92,7 +92,8 @@ func hostile() map[string]struct {
 			binary.BigEndian.PutUint32(t[24:], 1<<30)
 			return t
 		}()), "lies outside", ErrInvalid},
-		"Lab data space":   {buildProfile(0x04300000, "abst", "Lab ", "Lab ", []tagSpec{{"wtpt", xyzTag(d50)}}), "device colour space", ErrUnsupported},
+		"device link":      {buildProfile(0x04300000, "link", "RGB ", "CMYK", []tagSpec{{"wtpt", xyzTag(d50)}}), "device-link", ErrUnsupported},
+		"Lab data space":   {buildProfile(0x04300000, "spac", "Lab ", "Lab ", []tagSpec{{"wtpt", xyzTag(d50)}}), "device colour space", ErrUnsupported},
 		"RGB without tags": {buildProfile(0x04300000, "mntr", "RGB ", "XYZ ", []tagSpec{{"wtpt", xyzTag(d50)}}), "neither", ErrUnsupported},
 		"version 5":        {with(func(p []byte) { p[8] = 5 }), "version", ErrUnsupported},
 		"bad PCS":          {with(func(p []byte) { copy(p[20:], "CMYK") }), "connection space", ErrInvalid},

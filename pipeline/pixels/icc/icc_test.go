@@ -7,6 +7,8 @@ import (
 	"image/color"
 	"math"
 	"os"
+	"runtime"
+	"strings"
 	"testing"
 )
 
@@ -336,6 +338,50 @@ func TestGray16(t *testing.T) {
 		got := float64(out.(*image.Gray16).Gray16At(i, 0).Y) / 65535
 		if math.Abs(got-want[1]) > 2.0/65535*16 {
 			t.Errorf("gray %d: %.5f, want %.5f", i, got, want[1])
+		}
+	}
+}
+
+// endRecorder records how a test helper ended the test instead of ending it.
+type endRecorder struct {
+	testing.TB
+	fatal, skip string
+}
+
+func (r *endRecorder) Helper() {}
+func (r *endRecorder) Fatalf(format string, args ...any) {
+	r.fatal = args[0].(string)
+	runtime.Goexit()
+}
+func (r *endRecorder) Skipf(format string, args ...any) {
+	r.skip = args[0].(string)
+	runtime.Goexit()
+}
+
+// TestMissingReference: a missing reference tool or profile fails the test
+// with CI set and skips it otherwise, naming the package to install.
+func TestMissingReference(t *testing.T) {
+	t.Setenv("PATH", t.TempDir())
+	for _, ci := range []string{"", "true"} {
+		t.Setenv("CI", ci)
+		for name, call := range map[string]func(testing.TB){
+			"tool": func(tb testing.TB) { needTool(tb, "transicc", "liblcms2-utils") },
+			"file": func(tb testing.TB) { needFile(tb, "/nonexistent/profile.icc", "icc-profiles-free") },
+		} {
+			rec := &endRecorder{TB: t}
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				call(rec)
+			}()
+			<-done
+			msg, other := rec.skip, rec.fatal
+			if ci != "" {
+				msg, other = rec.fatal, rec.skip
+			}
+			if msg == "" || other != "" || !strings.Contains(msg, "install-test-packages.sh") {
+				t.Errorf("%s with CI=%q: fatal %q, skip %q", name, ci, rec.fatal, rec.skip)
+			}
 		}
 	}
 }

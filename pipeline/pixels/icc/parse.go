@@ -104,7 +104,6 @@ type Profile struct {
 	class   uint32
 	space   ColorSpace
 	pcs     ColorSpace
-	intent  uint32
 
 	// Matrix/TRC (shaper) model: colorants (columns of toPCS) and curves.
 	hasMatrix bool
@@ -172,11 +171,14 @@ func Parse(data []byte) (*Profile, error) {
 		class:   be.Uint32(data[12:]),
 		space:   ColorSpace(be.Uint32(data[16:])),
 		pcs:     ColorSpace(be.Uint32(data[20:])),
-		intent:  be.Uint32(data[64:]),
 		white:   d50,
 	}
 	if major := p.version >> 24; major < 2 || major > 4 {
 		return nil, unsupportedf("profile version %d.%d (want 2 or 4)", major, (p.version>>20)&0xf)
+	}
+	switch p.class {
+	case sig("link"), sig("abst"), sig("nmcl"):
+		return nil, unsupportedf("%q profile class (device-link, abstract and named-colour profiles do not describe an image's colours)", sigString(p.class))
 	}
 	if p.pcs != pcsXYZ && p.pcs != pcsLab {
 		return nil, invalidf("profile connection space %q is neither XYZ nor Lab", p.pcs)
