@@ -40,14 +40,7 @@ func BenchmarkApply(b *testing.B) {
 		{"RGB-mft1", mft1RGB()},
 	} {
 		b.Run(c.name, func(b *testing.B) {
-			p, err := Parse(c.profile)
-			if err != nil {
-				b.Fatal(err)
-			}
-			tr, err := NewTransform(p)
-			if err != nil {
-				b.Fatal(err)
-			}
+			p, tr := mustTransform(b, c.profile)
 			img := thumbnail(p.ColorSpace())
 			if _, err := tr.Apply(img); err != nil { // tables built once, outside the loop
 				b.Fatal(err)
@@ -72,14 +65,7 @@ func BenchmarkNewTransform(b *testing.B) {
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			for b.Loop() {
-				p, err := Parse(c.profile)
-				if err != nil {
-					b.Fatal(err)
-				}
-				tr, err := NewTransform(p)
-				if err != nil {
-					b.Fatal(err)
-				}
+				_, tr := mustTransform(b, c.profile)
 				tr.prepare()
 			}
 		})

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"math"
 	"sort"
+	"testing"
 )
 
 // This file writes ICC profiles for the tests: the standard RGB spaces from
@@ -286,4 +287,19 @@ func sortedKeys[M ~map[string]V, V any](m M) []string {
 	}
 	sort.Strings(k)
 	return k
+}
+
+// mustTransform parses data and builds its transform, ending the test on
+// an error.
+func mustTransform(tb testing.TB, data []byte) (*Profile, *Transform) {
+	tb.Helper()
+	p, err := Parse(data)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tr, err := NewTransform(p)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return p, tr
 }

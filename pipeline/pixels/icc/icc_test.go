@@ -229,14 +229,7 @@ func TestBradford(t *testing.T) {
 }
 
 func TestApplyKeepsAlphaAndBounds(t *testing.T) {
-	p, err := Parse(matrixProfile(displayP3))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr, err := NewTransform(p)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, tr := mustTransform(t, matrixProfile(displayP3))
 	img := image.NewNRGBA(image.Rect(10, 20, 13, 21))
 	img.SetNRGBA(10, 20, color.NRGBA{255, 0, 0, 128})
 	img.SetNRGBA(11, 20, color.NRGBA{0, 255, 0, 0})
@@ -298,14 +291,7 @@ func TestApplyRefusesTheWrongModel(t *testing.T) {
 		{"RGB profile, gray image", matrixProfile(displayP3), image.NewGray(image.Rect(0, 0, 1, 1))},
 		{"CMYK profile, RGB image", mabCMYK(2), image.NewNRGBA(image.Rect(0, 0, 1, 1))},
 	} {
-		p, err := Parse(tc.profile)
-		if err != nil {
-			t.Fatal(err)
-		}
-		tr, err := NewTransform(p)
-		if err != nil {
-			t.Fatal(err)
-		}
+		_, tr := mustTransform(t, tc.profile)
 		if _, err := tr.Apply(tc.img); !errors.Is(err, ErrUnsupported) {
 			t.Errorf("%s: error %v, want ErrUnsupported", tc.name, err)
 		}
@@ -317,14 +303,7 @@ func TestApplyRefusesTheWrongModel(t *testing.T) {
 
 // TestGray16 checks 16-bit gray against the exact conversion.
 func TestGray16(t *testing.T) {
-	p, err := Parse(needFile(t, freeProfiles+"/Gray-CIE_L.icc", "icc-profiles-free"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr, err := NewTransform(p)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, tr := mustTransform(t, needFile(t, freeProfiles+"/Gray-CIE_L.icc", "icc-profiles-free"))
 	img := image.NewGray16(image.Rect(0, 0, 256, 1))
 	for i := range 256 {
 		img.SetGray16(i, 0, color.Gray16{uint16(i * 257)})

@@ -292,14 +292,7 @@ func TestAgainstLCMS(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			data := c.profile(t)
-			p, err := Parse(data)
-			if err != nil {
-				t.Fatal(err)
-			}
-			tr, err := NewTransform(p)
-			if err != nil {
-				t.Fatal(err)
-			}
+			p, tr := mustTransform(t, data)
 			if tr.Intent() != c.intent {
 				t.Errorf("intent %v, want %v", tr.Intent(), c.intent)
 			}
@@ -321,6 +314,7 @@ func TestAgainstLCMS(t *testing.T) {
 			// The exact (untabulated) path agrees as well.
 			exact := make([][3]float64, len(in))
 			for i, v := range in {
+				var err error
 				if exact[i], err = tr.Convert(v); err != nil {
 					t.Fatal(err)
 				}
@@ -336,14 +330,7 @@ func TestAgainstLCMS(t *testing.T) {
 // P3 at 16-bit codes between the 8-bit ones, against lcms.
 func TestAgainstLCMS16(t *testing.T) {
 	data := matrixProfile(displayP3)
-	p, err := Parse(data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr, err := NewTransform(p)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, tr := mustTransform(t, data)
 	codes := []uint16{0, 77, 1000, 4097, 12345, 30000, 45678, 60001, 65535}
 	img := image.NewNRGBA64(image.Rect(0, 0, len(codes)*len(codes)*len(codes), 1))
 	var in [][]float64

@@ -54,7 +54,7 @@ type Transform struct {
 	lin16  [3][]float32    // shaper: 4096 intervals, for 16-bit input
 	grid   *clut           // LUT: device grid to encoded sRGB
 	fast   *fastGrid       // grid, for 8-bit input
-	gray8  [256][3]uint8   // gray shaper or LUT: code to sRGB
+	gray8  [256]uint8      // gray: 8-bit code to sRGB (neutral)
 	gray16 []uint16        // gray: 16-bit code (>> 4) to sRGB, 4097 entries
 }
 
@@ -214,8 +214,7 @@ func (t *Transform) prepare() {
 				t.gray16[i] = uint16(math.Round(t.convert([]float64{float64(i) / lin16N})[1] * 65535))
 			}
 			for i := range t.gray8 {
-				c := t.convert([]float64{float64(i) / 255})
-				t.gray8[i] = [3]uint8{to8(c[0]), to8(c[1]), to8(c[2])}
+				t.gray8[i] = to8(t.convert([]float64{float64(i) / 255})[1])
 			}
 			return
 		}
@@ -359,7 +358,7 @@ func (t *Transform) Apply(img image.Image) (image.Image, error) {
 				s := src.Pix[src.PixOffset(b.Min.X, y):][:b.Dx()]
 				d := dst.Pix[dst.PixOffset(b.Min.X, y):][:b.Dx()]
 				for i, v := range s {
-					d[i] = t.gray8[v][1]
+					d[i] = t.gray8[v]
 				}
 			}
 			return dst, nil
