@@ -287,6 +287,10 @@ func TestAgainstLCMS(t *testing.T) {
 		{"GhostscriptGray", file(ghostscriptProfiles+"/sgray.icc", "libgs-common"), 256, 1, RelativeColorimetric},
 		{"GhostscriptCMYK", file(ghostscriptProfiles+"/default_cmyk.icc", "libgs-common"), 6, 2.5, Perceptual},
 		{"GhostscriptCMYKv4", file(ghostscriptProfiles+"/ps_cmyk.icc", "libgs-common"), 6, 2.5, Perceptual},
+		{"GhostscriptROMM", file(ghostscriptProfiles+"/rommrgb.icc", "libgs-common"), 9, 1, RelativeColorimetric},
+		{"GhostscriptA98", file(ghostscriptProfiles+"/a98.icc", "libgs-common"), 9, 1, RelativeColorimetric},
+		{"GhostscriptESRGB", file(ghostscriptProfiles+"/esrgb.icc", "libgs-common"), 9, 1, RelativeColorimetric},
+		{"GhostscriptSCRGB", file(ghostscriptProfiles+"/scrgb.icc", "libgs-common"), 9, 1, RelativeColorimetric},
 		{"SyntheticMABCMYK", built(mabCMYK(9)), 6, 2.5, Perceptual},
 		{"SyntheticMFT1RGB", built(mft1RGB()), 9, 1, Perceptual},
 	} {
@@ -319,8 +323,11 @@ func TestAgainstLCMS(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			if st, _ := compare(exact, want); st.mean > c.maxMean {
-				t.Errorf("Convert: mean ΔE2000 %.3f > %.1f", st.mean, c.maxMean)
+			ex, _ := compare(exact, want)
+			t.Logf("%s: Convert (no tables, no 8-bit output): mean ΔE2000 %.4f, max %.4f", c.name, ex.mean, ex.max)
+			// Without tables and 8-bit rounding the arithmetic is lcms's.
+			if ex.mean > 0.05 || ex.max > 0.5 {
+				t.Errorf("Convert: mean ΔE2000 %.4f, max %.4f; want under 0.05 and 0.5", ex.mean, ex.max)
 			}
 		})
 	}
