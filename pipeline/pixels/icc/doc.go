@@ -3,10 +3,12 @@
 // JPEG made for print, looks right as an sRGB thumbnail. It is pure Go.
 //
 // A caller parses the profile once with [Parse], builds a [Transform] with
-// [NewTransform] (safe for concurrent use; cache it by profile if the same
-// profile recurs) and converts decoded images with [Transform.Apply] or,
-// in place, [Transform.ApplyNRGBA]. [Profile.IsSRGB] and
-// [Transform.IsIdentity] tell when there is nothing to do.
+// [NewTransform] (safe for concurrent use) and converts decoded images with
+// [Transform.Apply] or, in place, [Transform.ApplyNRGBA]. A [Cache] does
+// the first two steps once per distinct profile, which matters because
+// images share profiles and a CMYK transform's tables take tens of
+// milliseconds to build. [Profile.IsSRGB] and [Transform.IsIdentity] tell
+// when there is nothing to do.
 //
 // # Profiles
 //
