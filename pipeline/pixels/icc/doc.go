@@ -45,8 +45,9 @@
 //
 // A Transform precomputes its tables on first use: per-channel 8-bit and
 // 16-bit linearisation tables for matrix/TRC profiles, and for LUT
-// profiles the whole conversion sampled on a device-space grid (17 points
-// per channel for CMYK, 33 for RGB) interpolated at each 8-bit pixel. A
+// profiles the whole conversion to linear sRGB sampled on a device-space
+// grid (17 points per channel for CMYK, 33 for RGB), interpolated at each
+// 8-bit pixel and then encoded. A
 // 200x200 thumbnail converts in well under a millisecond for matrix
 // profiles and about a millisecond for CMYK; building a CMYK grid costs
 // tens of milliseconds, once per Transform. 16-bit input is converted

@@ -1,7 +1,8 @@
 package icc
 
-// fastGrid interpolates a precomputed device-space grid of encoded sRGB
-// (3 or 4 inputs, 3 outputs) at 8-bit device codes, with each code's grid
+// fastGrid interpolates a precomputed device-space grid of linear sRGB
+// (3 or 4 inputs, 3 outputs; encoded and clipped after interpolation) at
+// 8-bit device codes, with each code's grid
 // cell and fraction looked up rather than computed: tetrahedral in three
 // inputs, and for four inputs linear in the first between two tetrahedra,
 // like clut.eval.
@@ -11,6 +12,7 @@ type fastGrid struct {
 	frac [4][256]float32
 	step [4]int32 // offset to the next node along each input
 	s    []float32
+	enc  []uint16
 }
 
 func newFastGrid(c *clut) *fastGrid {
@@ -57,7 +59,11 @@ func (f *fastGrid) tetra(base int32, x, y, z float32, sx, sy, sz int32) (float32
 func (f *fastGrid) rgb(r, g, b uint8) (uint8, uint8, uint8) {
 	base := f.off[0][r] + f.off[1][g] + f.off[2][b]
 	x, y, z := f.tetra(base, f.frac[0][r], f.frac[1][g], f.frac[2][b], f.step[0], f.step[1], f.step[2])
-	return uint8(x*255 + 0.5), uint8(y*255 + 0.5), uint8(z*255 + 0.5)
+	return f.to8(x), f.to8(y), f.to8(z)
+}
+
+func (f *fastGrid) to8(v float32) uint8 {
+	return uint8((uint32(linTo16(f.enc, v))*255 + 32767) / 65535)
 }
 
 func (f *fastGrid) cmyk(c, m, y, k uint8) (uint8, uint8, uint8) {
@@ -71,5 +77,5 @@ func (f *fastGrid) cmyk(c, m, y, k uint8) (uint8, uint8, uint8) {
 		g0 += fc * (g1 - g0)
 		bl0 += fc * (bl1 - bl0)
 	}
-	return uint8(r0*255 + 0.5), uint8(g0*255 + 0.5), uint8(bl0*255 + 0.5)
+	return f.to8(r0), f.to8(g0), f.to8(bl0)
 }

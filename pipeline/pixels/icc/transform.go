@@ -52,7 +52,7 @@ type Transform struct {
 	once   sync.Once
 	lin8   [3][256]float32 // shaper: 8-bit code to linear light
 	lin16  [3][]float32    // shaper: 4096 intervals, for 16-bit input
-	grid   *clut           // LUT: device grid to encoded sRGB
+	grid   *clut           // LUT: device grid to linear sRGB
 	fast   *fastGrid       // grid, for 8-bit input
 	gray8  [256]uint8      // gray: 8-bit code to sRGB (neutral)
 	gray16 []uint16        // gray: 16-bit code (>> 4) to sRGB, 4097 entries
@@ -160,6 +160,12 @@ func (t *Transform) deviceToPCS(in []float64) xyz {
 // convert is the exact, unoptimised transform of one colour: device values
 // in [0, 1] to sRGB-encoded values in [0, 1].
 func (t *Transform) convert(in []float64) [3]float64 {
+	lin := t.linear(in)
+	return [3]float64{srgbEncode(lin[0]), srgbEncode(lin[1]), srgbEncode(lin[2])}
+}
+
+// linear is convert before sRGB's encoding and clipping: linear sRGB.
+func (t *Transform) linear(in []float64) xyz {
 	var lin xyz
 	if t.shaper && !t.bpc && !(t.space == Gray && t.lab) {
 		var dev xyz
@@ -179,7 +185,7 @@ func (t *Transform) convert(in []float64) [3]float64 {
 		}
 		lin = xyzToSRGB.mulVec(v)
 	}
-	return [3]float64{srgbEncode(lin[0]), srgbEncode(lin[1]), srgbEncode(lin[2])}
+	return lin
 }
 
 // Convert converts one colour of the profile's device space, each channel
@@ -251,7 +257,7 @@ func (t *Transform) prepare() {
 			for d := range n {
 				in[d] = float64(idx[d]) / float64(g-1)
 			}
-			c := t.convert(in)
+			c := t.linear(in)
 			cl.samples[3*node], cl.samples[3*node+1], cl.samples[3*node+2] = float32(c[0]), float32(c[1]), float32(c[2])
 			for d := n - 1; d >= 0; d-- {
 				if idx[d]++; idx[d] < g {
@@ -262,6 +268,7 @@ func (t *Transform) prepare() {
 		}
 		t.grid = cl
 		t.fast = newFastGrid(cl)
+		t.fast.enc = encodeTable()
 	})
 }
 
