@@ -3,6 +3,7 @@ package icc
 import (
 	"encoding/binary"
 	"errors"
+	"image"
 	"runtime"
 	"strings"
 	"testing"
@@ -145,8 +146,8 @@ func TestParseAllocationBounded(t *testing.T) {
 	}
 }
 
-// FuzzParse checks that no input makes Parse, NewTransform or Convert
-// panic, that every refusal wraps ErrInvalid or ErrUnsupported, and that
+// FuzzParse checks that no input makes Parse, NewTransform, Convert or
+// Apply panic, that every refusal wraps ErrInvalid or ErrUnsupported, and that
 // converted colours stay in [0, 1].
 func FuzzParse(f *testing.F) {
 	cases := hostile()
@@ -184,6 +185,18 @@ func FuzzParse(f *testing.F) {
 					t.Fatalf("Convert(%v) = %v, outside [0, 1]", in, c)
 				}
 			}
+		}
+		var img image.Image
+		switch r := image.Rect(0, 0, 2, 2); p.ColorSpace() {
+		case Gray:
+			img = &image.Gray{Pix: []uint8{0, 90, 200, 255}, Stride: 2, Rect: r}
+		case CMYK:
+			img = &image.CMYK{Pix: []uint8{0, 0, 0, 0, 255, 255, 255, 255, 10, 200, 30, 90, 255, 0, 0, 0}, Stride: 8, Rect: r}
+		default:
+			img = &image.NRGBA{Pix: []uint8{0, 0, 0, 255, 255, 255, 255, 255, 10, 200, 30, 90, 255, 0, 0, 0}, Stride: 8, Rect: r}
+		}
+		if _, err := tr.Apply(img); err != nil {
+			t.Fatalf("Apply of a %T: %v", img, err)
 		}
 	})
 }

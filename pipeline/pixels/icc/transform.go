@@ -293,7 +293,7 @@ func encodeTable() []uint16 {
 }
 
 func linTo16(enc []uint16, v float32) uint16 {
-	if v <= 0 {
+	if !(v > 0) { // NaN too
 		return enc[0]
 	}
 	if v >= 1 {
