@@ -41,6 +41,7 @@ type Transform struct {
 	// Exactly one of these models the device-to-PCS step.
 	shaper bool // matrix/TRC (RGB) or kTRC (gray)
 	trc    [3]*curve
+	toPCS  mat3 // RGB: device linear RGB to XYZ (the colorants)
 	toSRGB mat3 // device linear RGB (or Y in column 1 for gray) to linear sRGB
 	lut    *lut
 	lab    bool // the PCS is Lab (a gray kTRC then gives L*)
@@ -55,7 +56,7 @@ type Transform struct {
 	grid   *clut           // LUT: device grid to linear sRGB
 	fast   *fastGrid       // grid, for 8-bit input
 	gray8  [256]uint8      // gray: 8-bit code to sRGB (neutral)
-	gray16 []uint16        // gray: 16-bit code (>> 4) to sRGB, 4097 entries
+	gray16 []uint16        // gray: 4096 intervals to sRGB, for 16-bit input
 }
 
 // Intent returns the rendering intent t uses.
@@ -97,6 +98,7 @@ func NewTransform(p *Profile) (*Transform, error) {
 			}
 		} else {
 			t.trc = p.trc
+			t.toPCS = p.toPCS
 			t.toSRGB = xyzToSRGB.mul(p.toPCS)
 			t.identity = p.isSRGB()
 		}
@@ -108,11 +110,12 @@ func NewTransform(p *Profile) (*Transform, error) {
 }
 
 // setBPC computes black point compensation as lcms's perceptual path does:
-// the source black is the v4 perceptual black for a v4 LUT, else the
-// device's darkest colour made neutral with L* at most 50; sRGB's black is 0.
+// the source black is the v4 perceptual reference black for a v4 A2B0
+// table, else the device's darkest colour made neutral with L* at most 50;
+// sRGB's black is 0.
 func (t *Transform) setBPC(p *Profile) {
 	var black xyz
-	if t.lut != nil && p.version>>24 >= 4 {
+	if t.lut != nil && t.intent == Perceptual && p.version>>24 >= 4 {
 		black = perceptualBlack
 	} else {
 		dark := make([]float64, p.space.Channels())
@@ -149,8 +152,7 @@ func (t *Transform) deviceToPCS(in []float64) xyz {
 			}
 			return xyz{d50[0] * lin[0], d50[1] * lin[0], d50[2] * lin[0]}
 		}
-		inv, _ := xyzToSRGB.inverse()
-		return inv.mulVec(t.toSRGB.mulVec(lin))
+		return t.toPCS.mulVec(lin)
 	}
 	var v [3]float64
 	t.lut.eval(in, v[:])
@@ -275,8 +277,8 @@ func (t *Transform) prepare() {
 func to8(v float64) uint8   { return uint8(clamp01(v)*255 + 0.5) }
 func to16(v float64) uint16 { return uint16(clamp01(v)*65535 + 0.5) }
 
-// encTable maps linear light quantised to 16 bits to sRGB's 16-bit
-// encoding; it is shared by every transform.
+// enc maps linear light quantised to 16 bits to sRGB's 16-bit encoding.
+// encodeTable builds it once; every transform shares it.
 var (
 	encOnce sync.Once
 	enc     []uint16
