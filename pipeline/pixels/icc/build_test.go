@@ -303,3 +303,13 @@ func mustTransform(tb testing.TB, data []byte) (*Profile, *Transform) {
 	}
 	return p, tr
 }
+
+// a2b1Only turns a profile's A2B0 into its A2B1 and makes it an input
+// (scanner) profile, whose relative colorimetric black point lcms finds
+// from the darkest colorant, as the package does.
+func a2b1Only(p []byte) []byte {
+	p = append([]byte(nil), p...)
+	copy(p[12:], "scnr")
+	copy(p[tagEntryOffset(p, "A2B0"):], "A2B1")
+	return p
+}

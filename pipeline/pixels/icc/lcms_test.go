@@ -65,8 +65,9 @@ func missing(t testing.TB, what, pkg string) {
 var transiccLine = regexp.MustCompile(`R=(-?[0-9.]+) G=(-?[0-9.]+) B=(-?[0-9.]+)`)
 
 // lcmsToSRGB converts device values (each in [0, 1]) with transicc and
-// returns sRGB in [0, 1].
-func lcmsToSRGB(t *testing.T, profile []byte, space ColorSpace, in [][]float64) [][3]float64 {
+// returns sRGB in [0, 1]. The intent is perceptual unless args say
+// otherwise.
+func lcmsToSRGB(t *testing.T, profile []byte, space ColorSpace, in [][]float64, args ...string) [][3]float64 {
 	t.Helper()
 	tool := needTool(t, "transicc", "liblcms2-utils")
 	path := filepath.Join(t.TempDir(), "in.icc")
@@ -87,7 +88,10 @@ func lcmsToSRGB(t *testing.T, profile []byte, space ColorSpace, in [][]float64) 
 		}
 		stdin.WriteByte('\n')
 	}
-	cmd := exec.Command(tool, "-t0", "-s", "-i", path, "-o", "*sRGB")
+	if len(args) == 0 {
+		args = []string{"-t0"}
+	}
+	cmd := exec.Command(tool, append(args, "-s", "-i", path, "-o", "*sRGB")...)
 	cmd.Stdin = strings.NewReader(stdin.String())
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -277,22 +281,26 @@ func TestAgainstLCMS(t *testing.T) {
 		levels  int
 		maxMean float64
 		intent  Intent
+		lcms    []string // transicc's intent flags, if not perceptual
 	}{
-		{"AdobeRGB", file(freeProfiles+"/compatibleWithAdobeRGB1998.icc", "icc-profiles-free"), 9, 1, RelativeColorimetric},
-		{"DisplayP3", built(matrixProfile(displayP3)), 9, 1, RelativeColorimetric},
-		{"Rec2020", built(matrixProfile(rec2020)), 9, 1, RelativeColorimetric},
-		{"ProPhoto", built(matrixProfile(proPhoto)), 9, 1, RelativeColorimetric},
-		{"Gray", file(freeProfiles+"/Gray.icc", "icc-profiles-free"), 256, 1, RelativeColorimetric},
-		{"GrayCIEL", file(freeProfiles+"/Gray-CIE_L.icc", "icc-profiles-free"), 256, 1, RelativeColorimetric},
-		{"GhostscriptGray", file(ghostscriptProfiles+"/sgray.icc", "libgs-common"), 256, 1, RelativeColorimetric},
-		{"GhostscriptCMYK", file(ghostscriptProfiles+"/default_cmyk.icc", "libgs-common"), 6, 2.5, Perceptual},
-		{"GhostscriptCMYKv4", file(ghostscriptProfiles+"/ps_cmyk.icc", "libgs-common"), 6, 2.5, Perceptual},
-		{"GhostscriptROMM", file(ghostscriptProfiles+"/rommrgb.icc", "libgs-common"), 9, 1, RelativeColorimetric},
-		{"GhostscriptA98", file(ghostscriptProfiles+"/a98.icc", "libgs-common"), 9, 1, RelativeColorimetric},
-		{"GhostscriptESRGB", file(ghostscriptProfiles+"/esrgb.icc", "libgs-common"), 9, 1, RelativeColorimetric},
-		{"GhostscriptSCRGB", file(ghostscriptProfiles+"/scrgb.icc", "libgs-common"), 9, 1, RelativeColorimetric},
-		{"SyntheticMABCMYK", built(mabCMYK(9)), 6, 2.5, Perceptual},
-		{"SyntheticMFT1RGB", built(mft1RGB()), 9, 1, Perceptual},
+		{"AdobeRGB", file(freeProfiles+"/compatibleWithAdobeRGB1998.icc", "icc-profiles-free"), 9, 1, RelativeColorimetric, nil},
+		{"DisplayP3", built(matrixProfile(displayP3)), 9, 1, RelativeColorimetric, nil},
+		{"Rec2020", built(matrixProfile(rec2020)), 9, 1, RelativeColorimetric, nil},
+		{"ProPhoto", built(matrixProfile(proPhoto)), 9, 1, RelativeColorimetric, nil},
+		{"Gray", file(freeProfiles+"/Gray.icc", "icc-profiles-free"), 256, 1, RelativeColorimetric, nil},
+		{"GrayCIEL", file(freeProfiles+"/Gray-CIE_L.icc", "icc-profiles-free"), 256, 1, RelativeColorimetric, nil},
+		{"GhostscriptGray", file(ghostscriptProfiles+"/sgray.icc", "libgs-common"), 256, 1, RelativeColorimetric, nil},
+		{"GhostscriptCMYK", file(ghostscriptProfiles+"/default_cmyk.icc", "libgs-common"), 6, 2.5, Perceptual, nil},
+		{"GhostscriptCMYKv4", file(ghostscriptProfiles+"/ps_cmyk.icc", "libgs-common"), 6, 2.5, Perceptual, nil},
+		{"GhostscriptROMM", file(ghostscriptProfiles+"/rommrgb.icc", "libgs-common"), 9, 1, RelativeColorimetric, nil},
+		{"GhostscriptA98", file(ghostscriptProfiles+"/a98.icc", "libgs-common"), 9, 1, RelativeColorimetric, nil},
+		{"GhostscriptESRGB", file(ghostscriptProfiles+"/esrgb.icc", "libgs-common"), 9, 1, RelativeColorimetric, nil},
+		{"GhostscriptSCRGB", file(ghostscriptProfiles+"/scrgb.icc", "libgs-common"), 9, 1, RelativeColorimetric, nil},
+		{"SyntheticMABCMYK", built(mabCMYK(9)), 6, 2.5, Perceptual, nil},
+		{"SyntheticMFT1RGB", built(mft1RGB()), 9, 1, Perceptual, nil},
+		// Without A2B0 the colorimetric table; lcms with -b compensates the
+		// black point as the package always does.
+		{"SyntheticA2B1CMYK", built(a2b1Only(mabCMYK(9))), 6, 2.5, RelativeColorimetric, []string{"-t1", "-b"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			data := c.profile(t)
@@ -308,7 +316,7 @@ func TestAgainstLCMS(t *testing.T) {
 					in[i][j] = float64(x) / 255
 				}
 			}
-			want := lcmsToSRGB(t, data, p.ColorSpace(), in)
+			want := lcmsToSRGB(t, data, p.ColorSpace(), in, c.lcms...)
 			got := applySamples(t, tr, s)
 			st, worst := compare(got, want)
 			t.Logf("%s: %d samples, mean ΔE2000 %.3f, max %.3f (at %v: got %.4f, lcms %.4f)", c.name, len(s), st.mean, st.max, s[worst], got[worst], want[worst])

@@ -228,12 +228,14 @@ func Parse(data []byte) (*Profile, error) {
 		p.chad = &m
 	}
 
+	// A2B1 is read only without A2B0, the only case a transform uses it
+	// (press profiles often point both at the same large table).
 	for _, l := range []struct {
 		name string
 		dst  **lut
 	}{{"A2B0", &p.a2b0}, {"A2B1", &p.a2b1}} {
 		b, ok := tagData(l.name)
-		if !ok {
+		if !ok || p.a2b0 != nil {
 			continue
 		}
 		t, err := parseLUT(l.name, b, p.space.Channels())
