@@ -349,9 +349,11 @@ func (t *Transform) rgb16(r, g, b uint16) (uint16, uint16, uint16) {
 // sRGB. It returns img itself when the transform is an identity, else a new
 // image: an *image.NRGBA for 8-bit RGB and CMYK input (alpha kept), an
 // *image.NRGBA64 for 16-bit RGB input, an *image.Gray or *image.Gray16 for
-// gray input (a gray profile's colours are neutral in sRGB). An image whose
-// colour model does not fit the profile (a CMYK profile on an RGB image) is
-// an error wrapping ErrUnsupported.
+// gray input (a gray profile's colours are neutral in sRGB).
+// *image.CMYK values are ink amounts (0 is no ink), as image/jpeg returns
+// them after undoing Adobe's inversion, which is what a CMYK profile
+// expects. An image whose colour model does not fit the profile (a CMYK
+// profile on an RGB image) is an error wrapping ErrUnsupported.
 func (t *Transform) Apply(img image.Image) (image.Image, error) {
 	if t.identity {
 		return img, nil
