@@ -30,7 +30,8 @@ run: ## watch ./photos: drop images in photos/uploads, thumbnails appear in phot
 test: test-tools lint tidy check-deps vulncheck ## everything CI runs
 	$(GO) test -race -timeout 40m ./...
 
-test-tools: ## install the pinned MinIO, Lambda emulator and GCS emulator binaries
+test-tools: ## install the pinned MinIO, Lambda emulator and GCS emulator binaries, and the Debian reference tools
+	scripts/install-test-packages.sh
 	scripts/install-test-tools.sh
 
 lint: ## gofmt and go vet
