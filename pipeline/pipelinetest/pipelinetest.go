@@ -11,6 +11,7 @@ import (
 	_ "image/gif" // decode outputs in assertions
 	_ "image/jpeg"
 	_ "image/png"
+	"io"
 	"net/url"
 	"strings"
 	"testing"
@@ -105,6 +106,18 @@ func CheckVariant(t *testing.T, b *blob.Bucket, key, source, contentType string,
 		t.Errorf("variant %q is %dx%d, want %s %dx%d", key, gw, gh, map[bool]string{true: "exactly", false: "within"}[exact], w, h)
 	}
 	return img
+}
+
+// Exists reports whether key is in b. It fails the test when the storage
+// cannot say, so that a check that something is absent never passes on a
+// failed request.
+func Exists(t testing.TB, b *blob.Bucket, key string) bool {
+	t.Helper()
+	ok, err := b.Exists(context.Background(), key)
+	if err != nil {
+		t.Fatalf("exists %q: %v", key, err)
+	}
+	return ok
 }
 
 func testProcess(t *testing.T, open Opener) {
@@ -210,11 +223,11 @@ func testDelete(t *testing.T, open Opener) {
 		t.Errorf("removed %v, want %v", removed, want)
 	}
 	for _, k := range want {
-		if ok, _ := b.Exists(ctx, k); ok {
+		if Exists(t, b, k) {
 			t.Errorf("%q still exists", k)
 		}
 	}
-	if ok, _ := b.Exists(ctx, "thumbnails/200x200/d/keep.jpg"); !ok {
+	if !Exists(t, b, "thumbnails/200x200/d/keep.jpg") {
 		t.Error("another source's thumbnail was removed")
 	}
 	if removed, err := th.Delete(ctx, b, "d/x.webp"); err != nil || len(removed) != 0 {
@@ -246,8 +259,11 @@ func testNoRecursion(t *testing.T, open Opener) {
 	list := b.List(&blob.ListOptions{Prefix: "thumbnails/"})
 	for {
 		o, err := list.Next(ctx)
-		if err != nil {
+		if err == io.EOF {
 			break
+		}
+		if err != nil {
+			t.Fatalf("list thumbnails/: %v", err)
 		}
 		if strings.Count(o.Key, "thumbnails/") > 1 || strings.HasPrefix(o.Key, "thumbnails/200x200/thumbnails") ||
 			strings.HasPrefix(o.Key, "thumbnails/200x200/copies") {
@@ -268,7 +284,7 @@ func testSeparateOutput(t *testing.T, open Opener) {
 		t.Fatal(err)
 	}
 	CheckVariant(t, out, "thumbnails/200x200/s.gif", "s.gif", "image/gif", 200, 100, true)
-	if ok, _ := src.Exists(ctx, "thumbnails/200x200/s.gif"); ok {
+	if Exists(t, src, "thumbnails/200x200/s.gif") {
 		t.Error("thumbnail written to the source bucket")
 	}
 	if err := src.Delete(ctx, "s.gif"); err != nil {
@@ -323,7 +339,7 @@ func testCorrupt(t *testing.T, open Opener) {
 	if !errors.Is(err, pipeline.ErrCorrupt) || pipeline.Retryable(err) || !strings.Contains(err.Error(), "broken.jpg") {
 		t.Fatalf("truncated JPEG: %v; want a permanent ErrCorrupt naming the key", err)
 	}
-	if ok, _ := b.Exists(ctx, "thumbnails/200x200/broken.jpg"); ok {
+	if Exists(t, b, "thumbnails/200x200/broken.jpg") {
 		t.Error("a thumbnail was written for a corrupt source")
 	}
 }
