@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"image"
 	"io"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -86,7 +87,7 @@ func Register(c Codec) {
 			panic(fmt.Sprintf("pixels.Register: format %q registered twice", c.Format))
 		}
 	}
-	c.Magic = append([]string(nil), c.Magic...)
+	c.Magic = slices.Clone(c.Magic)
 	table = append(table, &c)
 	codecs.Store(&table)
 }
@@ -127,6 +128,7 @@ func Codecs() []Codec {
 	out := make([]Codec, len(table))
 	for i, c := range table {
 		out[i] = *c
+		out[i].Magic = slices.Clone(c.Magic)
 	}
 	return out
 }

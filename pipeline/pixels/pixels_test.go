@@ -7,6 +7,7 @@ import (
 	"image"
 	"image/color"
 	"testing"
+	"testing/iotest"
 
 	"github.com/thumbpipe/thumbpipe/pipeline/pixels"
 	"github.com/thumbpipe/thumbpipe/pipeline/pixels/pixeltest"
@@ -251,6 +252,28 @@ func ExampleSniff() {
 	// Output: png true
 }
 
+func ExampleRender() {
+	data := pixeltest.OrientedJPEG(640, 480, 6) // stored on its side, shown upright
+	cfg, err := pixels.DecodeConfig(data)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	outs := []pixels.Output{
+		{Width: 64, Height: 64, Mode: pixels.Fill, Format: pixels.PNG},
+		{Width: 200, Height: 200, Mode: pixels.Fit, Format: pixels.JPEG, Encode: pixels.EncodeOptions{Quality: 85}},
+	}
+	err = pixels.Render(bytes.NewReader(data), cfg, outs, func(r pixels.Rendered) error {
+		fmt.Printf("output %d: %dx%d %s\n", r.Index, r.Width, r.Height, pixels.Sniff(r.Data))
+		return nil
+	})
+	fmt.Println(err)
+	// Output:
+	// output 1: 200x150 jpeg
+	// output 0: 64x64 png
+	// <nil>
+}
+
 // TestEncodeOpaqueNRGBA checks that an opaque NRGBA (what the resampler
 // returns) encodes to the same JPEG as the RGBA with the same pixels, also
 // for a sub-image whose bounds do not start at the origin.
@@ -293,5 +316,54 @@ func TestEncodeOpaqueNRGBA(t *testing.T) {
 				t.Errorf("encoding %d pixels allocated %.0f times: not on image/jpeg's RGBA path", pix, allocs)
 			}
 		})
+	}
+}
+
+// TestRender checks Render's contract beyond the pixels: largest output
+// first from one decode that covers the largest box, each result handed
+// over before the next is made, and a refusal of the emit callback, or of
+// an output no codec writes, stops it.
+func TestRender(t *testing.T) {
+	data := pixeltest.JPEG(pixeltest.Photo(1600, 1200, 7), 90)
+	cfg, err := pixels.DecodeConfig(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	outs := []pixels.Output{
+		{Width: 100, Height: 100, Mode: pixels.Fill, Format: pixels.JPEG, Encode: pixels.EncodeOptions{Quality: 80}},
+		{Width: 400, Height: 400, Mode: pixels.Fit, Format: pixels.PNG},
+		{Width: 200, Height: 200, Mode: pixels.Fit, Format: pixels.GIF},
+	}
+	var order []int
+	var sizes []image.Point
+	err = pixels.Render(bytes.NewReader(data), cfg, outs, func(r pixels.Rendered) error {
+		order = append(order, r.Index)
+		sizes = append(sizes, image.Pt(r.Width, r.Height))
+		if c, err := pixels.DecodeConfig(r.Data); err != nil || c.Width != r.Width || c.Format != outs[r.Index].Format {
+			t.Errorf("output %d: %+v, %v", r.Index, c, err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantSizes := []image.Point{{400, 300}, {200, 150}, {100, 100}}
+	if fmt.Sprint(order) != "[1 2 0]" || fmt.Sprint(sizes) != fmt.Sprint(wantSizes) {
+		t.Errorf("outputs %v of sizes %v; want [1 2 0] of %v", order, sizes, wantSizes)
+	}
+
+	stop := errors.New("stop")
+	calls := 0
+	err = pixels.Render(bytes.NewReader(data), cfg, outs, func(pixels.Rendered) error { calls++; return stop })
+	if !errors.Is(err, stop) || calls != 1 {
+		t.Errorf("emit refused: %v after %d calls; want its error after one", err, calls)
+	}
+	err = pixels.Render(iotest.ErrReader(stop), cfg, []pixels.Output{{Width: 10, Height: 10, Mode: pixels.Fit, Format: pixels.WebP}},
+		func(pixels.Rendered) error { t.Error("a WebP was written"); return nil })
+	if !errors.Is(err, pixels.ErrUnsupported) {
+		t.Errorf("WebP output: %v, want ErrUnsupported before a byte is read", err)
+	}
+	if err := pixels.Render(iotest.ErrReader(stop), cfg, nil, nil); err != nil {
+		t.Errorf("no outputs: %v; want nothing read, nil", err)
 	}
 }

@@ -2,6 +2,7 @@ package pixels
 
 import (
 	"bytes"
+	"fmt"
 	"image"
 	"io"
 	"sort"
@@ -36,7 +37,8 @@ type Rendered struct {
 // largest first, resizes, turns it upright by c's orientation and encodes
 // it, handing each result to emit before the next is made. So only the
 // decoded image and one thumbnail are held at a time. An error from the
-// decoder, an encoder or emit stops it and is returned.
+// decoder, an encoder or emit stops it and is returned; an output in a
+// format no codec writes is refused before anything is read.
 func Render(r io.Reader, c Config, outs []Output, emit func(Rendered) error) error {
 	if len(outs) == 0 {
 		return nil
@@ -44,6 +46,9 @@ func Render(r io.Reader, c Config, outs []Output, emit func(Rendered) error) err
 	order := make([]int, len(outs))
 	var boxW, boxH int
 	for i, o := range outs {
+		if !o.Format.Writable() {
+			return fmt.Errorf("%w: cannot write %q", ErrUnsupported, o.Format)
+		}
 		order[i] = i
 		w, h := storedBox(o, c.Orientation)
 		boxW, boxH = max(boxW, w), max(boxH, h)
