@@ -334,7 +334,9 @@ func (t *Thumbnailer) fresh(ctx context.Context, out *blob.Bucket, vkey, source,
 // Delete removes every thumbnail of key, in every size and output format.
 // A thumbnail is removed only if its marker names key, and none is removed
 // while key itself still exists (a late delete event after a new upload).
-// It returns the keys it removed.
+// If key exists again once they are removed (a new upload whose event was
+// handled meanwhile, its thumbnails removed too), its thumbnails are made
+// again. It returns the keys it removed.
 func (t *Thumbnailer) Delete(ctx context.Context, bucket *blob.Bucket, key string) ([]string, error) {
 	removed, err := t.delete(ctx, bucket, key)
 	if err != nil {
@@ -367,7 +369,8 @@ func (t *Thumbnailer) delete(ctx context.Context, bucket *blob.Bucket, key strin
 	if err != nil || !back {
 		return removed, err
 	}
-	if _, err := t.process(ctx, bucket, key); err != nil {
+	if _, err := t.process(ctx, bucket, key); err != nil && !errors.Is(err, ErrSourceGone) {
+		// Gone again: its thumbnails went with it, as this delete wants.
 		return removed, fmt.Errorf("remake the thumbnails of the new upload: %w", err)
 	}
 	return removed, nil
