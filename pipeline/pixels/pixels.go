@@ -7,9 +7,9 @@
 //
 // Callers check the declared dimensions ([ReadConfig] on a stream, as the
 // pipeline does, or [DecodeConfig] on bytes) against their pixel limit
-// before calling [DecodeFrom] or [Decode], so a small file that declares a
-// huge image never gets a pixel buffer. The format is taken from the bytes ([Sniff]),
-// never from a file name or a Content-Type.
+// before calling [Render], [DecodeFrom] or [Decode], so a small file that
+// declares a huge image never gets a pixel buffer. The format is taken from
+// the bytes ([Sniff]), never from a file name or a Content-Type.
 //
 // # Formats
 //
