@@ -218,7 +218,7 @@ func TestInjectedFaults(t *testing.T) {
 			if err == nil || !pipeline.Retryable(err) || gcerrors.Code(err) != gcerrors.Internal {
 				t.Fatalf("with a %s fault: %v (code %v); want a retryable Internal error", op, err, gcerrors.Code(err))
 			}
-			if ok, _ := base.Exists(ctx, "thumbnails/200x200/f.jpg"); ok {
+			if pipelinetest.Exists(t, base, "thumbnails/200x200/f.jpg") {
 				t.Fatalf("a %s fault left an object at the thumbnail key", op)
 			}
 			res, err := th.Process(ctx, b, "f.jpg")
@@ -351,7 +351,7 @@ func TestDryRun(t *testing.T) {
 	if err != nil || res.Variants[0].Status != pipeline.WouldWrite || res.SourceBytes != 0 {
 		t.Fatalf("dry run: %+v, %v", res, err)
 	}
-	if ok, _ := b.Exists(ctx, res.Variants[0].Key); ok {
+	if pipelinetest.Exists(t, b, res.Variants[0].Key) {
 		t.Error("dry run wrote a thumbnail")
 	}
 }
