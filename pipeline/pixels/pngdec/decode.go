@@ -84,15 +84,19 @@ func gridFor(s int) (g, passes int) {
 
 // decodeAdam7 decodes an interlaced image. The passes that deliver every
 // pixel whose coordinates are multiples of g are read (all seven when g is
-// 1); the rest of the input is then neither read nor checked. Each output
+// 1, or with allPasses); the rest of the input is then neither read nor
+// checked. Each output
 // pixel is the average of the grid pixels in its s x s box. When g is s
 // the grid pixels are the output pixels; otherwise they are summed into an
 // accumulator as large as the output.
-func (d *decoder) decodeAdam7(zr io.Reader, s int) (image.Image, error) {
+func (d *decoder) decodeAdam7(zr io.Reader, s int, allPasses bool) (image.Image, error) {
 	w, h := d.width, d.height
 	ow, oh := ceilDiv(w, s), ceilDiv(h, s)
 	c := d.outChannels()
 	g, passes := gridFor(s)
+	if allPasses {
+		g, passes = 1, 7
+	}
 	rb := d.rowBytes(w)
 	cur, prev := make([]byte, rb+1), make([]byte, rb+1)
 	px := make([]byte, c*w)

@@ -88,6 +88,12 @@ type Options struct {
 	// MaxPixels, when positive, makes Decode refuse images whose full-size
 	// Width*Height exceeds it, before any pixel memory is allocated.
 	MaxPixels int64
+	// AllPasses makes an interlaced image decode all seven passes and
+	// average every pixel of each box, as for a sequential image, instead
+	// of stopping after the early passes that cover the output's grid:
+	// slower and reading the whole file, but without the aliasing of
+	// sampling a grid.
+	AllPasses bool
 }
 
 // MaxScale is the largest reduction factor Decode accepts.
@@ -220,10 +226,7 @@ func Decode(r io.Reader, opts Options) (image.Image, Config, error) {
 	if opts.MaxPixels > 0 && cfg.Pixels() > opts.MaxPixels {
 		return nil, cfg, fmt.Errorf("%w: %dx%d is over %d pixels", ErrTooLarge, d.width, d.height, opts.MaxPixels)
 	}
-	scale := opts.Scale
-	if scale == 0 {
-		scale = ScaleFor(d.width, d.height, opts.BoxWidth, opts.BoxHeight)
-	}
+	scale := opts.scale(cfg)
 	if scale < 1 || scale > MaxScale {
 		return nil, cfg, fmt.Errorf("pngdec: invalid scale %d (want 1 to %d)", opts.Scale, MaxScale)
 	}
@@ -233,7 +236,7 @@ func Decode(r io.Reader, opts Options) (image.Image, Config, error) {
 	}
 	var img image.Image
 	if d.interlaced {
-		img, err = d.decodeAdam7(zr, scale)
+		img, err = d.decodeAdam7(zr, scale, opts.AllPasses)
 	} else {
 		img, err = d.decodeSequential(zr, scale)
 	}
@@ -302,12 +305,12 @@ func (d *decoder) readRow(zr io.Reader, cur, prev []byte, rb int) ([]byte, error
 const inflaterSize = 48 << 10
 
 // MemoryEstimate returns about how many bytes Decode allocates for an
-// image with header c at the given scale (0 means 1): the input buffer,
-// the inflater, two rows of filtered data, a converted row, the
-// accumulator and the output image. Metadata (the ICC profile) is not
-// counted. A budget can be checked with it before decoding.
-func MemoryEstimate(c Config, scale int) int64 {
-	s := int64(max(scale, 1))
+// image with header c decoded with opts: the input buffer, the inflater,
+// two rows of filtered data, a converted row, the accumulator and the
+// output image. The ICC profile, which c already holds, is not counted.
+// A budget can be checked with it before decoding.
+func MemoryEstimate(c Config, opts Options) int64 {
+	s := int64(opts.scale(c))
 	w, h := int64(c.Width), int64(c.Height)
 	ow, oh := (w+s-1)/s, (h+s-1)/s
 	ch := int64(4)
@@ -316,7 +319,11 @@ func MemoryEstimate(c Config, scale int) int64 {
 	}
 	rb := (w*int64(c.BitDepth)*int64(c.ColorType.channels()) + 7) / 8
 	n := int64(bufSize) + inflaterSize + 2*(rb+1) + ch*ow*oh
-	switch g, _ := gridFor(int(s)); {
+	g, _ := gridFor(int(s))
+	if opts.AllPasses {
+		g = 1
+	}
+	switch {
 	case c.Interlaced && int64(g) != s:
 		n += ch*w + 4*ch*ow*oh
 	case c.Interlaced:
@@ -325,4 +332,12 @@ func MemoryEstimate(c Config, scale int) int64 {
 		n += ch*w + 4*ch*ow
 	}
 	return n
+}
+
+// scale returns the reduction factor opts asks for an image with header c.
+func (opts Options) scale(c Config) int {
+	if opts.Scale != 0 {
+		return opts.Scale
+	}
+	return ScaleFor(c.Width, c.Height, opts.BoxWidth, opts.BoxHeight)
 }

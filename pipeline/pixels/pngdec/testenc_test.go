@@ -24,9 +24,24 @@ type rawPNG struct {
 	idatSize int
 	// before are extra chunks (type, data) written before IDAT.
 	before [][2]string
+	// raw, if set, is the uncompressed image data, used as it is.
+	raw []byte
 }
 
 func (p rawPNG) encode() []byte {
+	var z bytes.Buffer
+	zw := zlib.NewWriter(&z)
+	raw := p.raw
+	if raw == nil {
+		raw = p.imageData()
+	}
+	zw.Write(raw)
+	zw.Close()
+	return p.encodeStream(z.Bytes())
+}
+
+// encodeStream writes the PNG with the given zlib stream as image data.
+func (p rawPNG) encodeStream(data []byte) []byte {
 	var b bytes.Buffer
 	b.WriteString(pngSignature)
 	ihdr := binary.BigEndian.AppendUint32(nil, uint32(p.w))
@@ -46,11 +61,6 @@ func (p rawPNG) encode() []byte {
 	if p.trns != nil {
 		writeChunk(&b, "tRNS", p.trns)
 	}
-	var z bytes.Buffer
-	zw := zlib.NewWriter(&z)
-	zw.Write(p.imageData())
-	zw.Close()
-	data := z.Bytes()
 	n := p.idatSize
 	if n <= 0 {
 		n = len(data)
@@ -151,4 +161,14 @@ func writeChunk(b *bytes.Buffer, typ string, data []byte) {
 	crc.Write([]byte(typ))
 	crc.Write(data)
 	b.Write(binary.BigEndian.AppendUint32(nil, crc.Sum32()))
+}
+
+// encodeWith is encode with the uncompressed image data changed by f.
+func (p rawPNG) encodeWith(f func(raw []byte)) []byte {
+	raw := p.imageData()
+	f(raw)
+	q := p
+	q.sample = nil
+	q.raw = raw
+	return q.encode()
 }
