@@ -146,6 +146,9 @@ func (d *decoder) decodeAdam7(zr io.Reader, s int, allPasses bool) (image.Image,
 			return nil, err
 		}
 	}
+	if acc == nil && s > 1 {
+		centre(pix, stride, ow, oh, c, s, d.hasAlpha())
+	}
 	if acc != nil {
 		for oy := 0; oy < oh; oy++ {
 			ny := ceilDiv(min(oy*s+s, h)-oy*s, g)
@@ -153,4 +156,53 @@ func (d *decoder) decodeAdam7(zr io.Reader, s int, allPasses bool) (image.Image,
 		}
 	}
 	return img, nil
+}
+
+// centre moves an image of grid pixels, each the top-left pixel of its
+// g x g box, to the boxes' centres: each pixel becomes the bilinear
+// interpolation of its grid pixel and those to its right and below, at
+// (g-1)/2g of the way (3.5 pixels of 8). The image is processed in place,
+// in raster order, since each result needs only pixels not yet rewritten.
+// Past the last row or column the edge pixel is repeated.
+func centre(pix []byte, stride, w, h, c, g int, alpha bool) {
+	w0, w1 := uint32(g+1), uint32(g-1) // weights out of 2g on each axis
+	total := 4 * uint32(g*g)
+	for y := 0; y < h; y++ {
+		r0, r1 := pix[y*stride:], pix[min(y+1, h-1)*stride:]
+		for x := 0; x < w; x++ {
+			x1 := min(x+1, w-1)
+			p := [4][]byte{r0[c*x : c*x+c], r0[c*x1 : c*x1+c], r1[c*x : c*x+c], r1[c*x1 : c*x1+c]}
+			wt := [4]uint32{w0 * w0, w1 * w0, w0 * w1, w1 * w1}
+			if !alpha {
+				var t [4]uint32
+				for i := range p {
+					for ch := 0; ch < c; ch++ {
+						t[ch] += wt[i] * uint32(p[i][ch])
+					}
+				}
+				for ch := 0; ch < c; ch++ {
+					p[0][ch] = uint8((t[ch] + total/2) / total)
+				}
+				continue
+			}
+			var t [3]uint32
+			var ta uint32
+			for i := range p {
+				a := wt[i] * uint32(p[i][3])
+				t[0] += a * uint32(p[i][0])
+				t[1] += a * uint32(p[i][1])
+				t[2] += a * uint32(p[i][2])
+				ta += a
+			}
+			o := p[0]
+			o[3] = uint8((ta + total/2) / total)
+			if ta == 0 {
+				o[0], o[1], o[2] = 0, 0, 0
+				continue
+			}
+			o[0] = uint8((t[0] + ta/2) / ta)
+			o[1] = uint8((t[1] + ta/2) / ta)
+			o[2] = uint8((t[2] + ta/2) / ta)
+		}
+	}
 }

@@ -276,4 +276,3 @@ func exifOrientation(t []byte) int {
 	}
 	return 0
 }
-

@@ -26,7 +26,11 @@ func hash(x, y, ch int) uint32 {
 // w x h photo-like 16-bit image: gradients, a disc and bars with hard
 // edges, mild noise, and an alpha ramp with fully transparent and fully
 // opaque regions.
-func photo16(w, h int) func(x, y, ch int) uint16 {
+func photo16(w, h int) func(x, y, ch int) uint16 { return photoBars(w, h, true) }
+
+// photoBars is photo16, with or without its dark bars 4 pixels wide: the
+// detail finer than an 8x8 grid that point sampling aliases.
+func photoBars(w, h int, bars bool) func(x, y, ch int) uint16 {
 	return func(x, y, ch int) uint16 {
 		fx, fy := float64(x)/float64(w), float64(y)/float64(h)
 		var v float64
@@ -44,7 +48,7 @@ func photo16(w, h int) func(x, y, ch int) uint16 {
 		if dx, dy := fx-0.6, fy-0.4; dx*dx+dy*dy < 0.05 && ch < 3 {
 			v = [3]float64{0.9, 0.75 - 0.3*fy, 0.15}[ch]
 		}
-		if x%37 < 4 {
+		if bars && x%37 < 4 {
 			v *= 0.3
 		}
 		n := float64(int(hash(x, y, ch)>>24)-128) / 128 * 0.02
