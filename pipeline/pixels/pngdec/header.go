@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/zlib"
 	"encoding/binary"
+	"errors"
 
 	"fmt"
 	"io"
@@ -21,16 +22,13 @@ const (
 // readHeaders reads the signature and every chunk up to the header of the
 // first IDAT chunk, whose data is then next in the input.
 func (d *decoder) readHeaders() error {
-	if !d.ensure(len(pngSignature)) {
-		if d.readErr != nil {
-			return d.readErr
+	var sig [len(pngSignature)]byte
+	if _, err := io.ReadFull(d.br, sig[:]); err != nil || string(sig[:]) != pngSignature {
+		if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
+			return err
 		}
 		return FormatError("not a PNG file")
 	}
-	if string(d.buf[:len(pngSignature)]) != pngSignature {
-		return FormatError("not a PNG file")
-	}
-	d.pos = len(pngSignature)
 	for first := true; ; first = false {
 		length, typ, err := d.readChunkHeader()
 		if err != nil {

@@ -179,10 +179,9 @@ func flatPNG(t testing.TB, w, h, depth int, ct ColorType, interlace bool) []byte
 		t.Fatal(err)
 	}
 	row := make([]byte, 1+(w*depth*ct.channels()+7)/8)
-	passes := adam7[:]
-	if !interlace {
-		passes = passes[:0]
-		passes = append(passes, struct{ x0, y0, dx, dy int }{0, 0, 1, 1})
+	passes := []struct{ x0, y0, dx, dy int }{{0, 0, 1, 1}}
+	if interlace {
+		passes = adam7[:]
 	}
 	for _, a := range passes {
 		if w <= a.x0 || h <= a.y0 {

@@ -1,6 +1,7 @@
 package pngdec
 
 import (
+	"bufio"
 	"compress/zlib"
 	"errors"
 	"fmt"
@@ -131,23 +132,23 @@ var errTruncated = fmt.Errorf("pngdec: %w", io.ErrUnexpectedEOF)
 
 // decoder holds the state of one decode.
 type decoder struct {
-	r         io.Reader
-	buf       []byte
-	pos, end  int
-	eof       bool
-	readErr   error
-	tmp       []byte
-	crc       uint32
-	crcFrom   int
-	inChunk   bool
-	idatLeft  int64
-	idatDone  bool
-	ihdrSeen  bool
-	exifSeen  bool
-	width     int
-	height    int
-	depth     int
-	colorType ColorType
+	br  *bufio.Reader
+	tmp []byte
+	// crc is the running CRC of the current chunk.
+	crc uint32
+	// win[rpos:rend] is IDAT data read but not yet inflated; idatLeft
+	// bytes of the current IDAT chunk are still unread; idatDone is set
+	// at the chunk after the last IDAT.
+	win        []byte
+	rpos, rend int
+	idatLeft   int64
+	idatDone   bool
+	ihdrSeen   bool
+	exifSeen   bool
+	width      int
+	height     int
+	depth      int
+	colorType  ColorType
 	// palette holds 4 bytes (R, G, B, A) per entry.
 	palette     []byte
 	transparent bool
@@ -158,7 +159,7 @@ type decoder struct {
 }
 
 func newDecoder(r io.Reader) *decoder {
-	return &decoder{r: r, buf: make([]byte, bufSize), orientation: 1}
+	return &decoder{br: bufio.NewReaderSize(r, bufSize), orientation: 1}
 }
 
 func (d *decoder) config() Config {
@@ -230,6 +231,7 @@ func Decode(r io.Reader, opts Options) (image.Image, Config, error) {
 	if scale < 1 || scale > MaxScale {
 		return nil, cfg, fmt.Errorf("pngdec: invalid scale %d (want 1 to %d)", opts.Scale, MaxScale)
 	}
+	d.win = make([]byte, bufSize)
 	zr, err := zlib.NewReader(idatReader{d})
 	if err != nil {
 		return nil, cfg, fmt.Errorf("pngdec: image data: %w", err)
@@ -263,10 +265,10 @@ func (d *decoder) finish(zr io.Reader) error {
 	if err != io.EOF {
 		return fmt.Errorf("pngdec: image data: %w", err)
 	}
-	if d.idatLeft != 0 {
+	if d.rpos != d.rend || d.idatLeft != 0 {
 		return ErrTooMuchData
 	}
-	if d.inChunk && !d.idatDone {
+	if !d.idatDone {
 		return d.endChunk()
 	}
 	return nil
@@ -304,6 +306,9 @@ func (d *decoder) readRow(zr io.Reader, cur, prev []byte, rb int) ([]byte, error
 // its 32 KiB window, Huffman tables and state.
 const inflaterSize = 48 << 10
 
+// ioSize is the input buffer and the IDAT window.
+const ioSize = 2 * bufSize
+
 // MemoryEstimate returns about how many bytes Decode allocates for an
 // image with header c decoded with opts: the input buffer, the inflater,
 // two rows of filtered data, a converted row, the accumulator and the
@@ -318,7 +323,7 @@ func MemoryEstimate(c Config, opts Options) int64 {
 		ch = 1
 	}
 	rb := (w*int64(c.BitDepth)*int64(c.ColorType.channels()) + 7) / 8
-	n := int64(bufSize) + inflaterSize + 2*(rb+1) + ch*ow*oh
+	n := int64(ioSize) + inflaterSize + 2*(rb+1) + ch*ow*oh
 	g, _ := gridFor(int(s))
 	if opts.AllPasses {
 		g = 1
