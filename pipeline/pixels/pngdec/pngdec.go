@@ -234,7 +234,7 @@ func Decode(r io.Reader, opts Options) (image.Image, Config, error) {
 	d.win = make([]byte, bufSize)
 	zr, err := zlib.NewReader(idatReader{d})
 	if err != nil {
-		return nil, cfg, fmt.Errorf("pngdec: image data: %w", err)
+		return nil, cfg, dataErr(err)
 	}
 	var img image.Image
 	if d.interlaced {
@@ -263,7 +263,7 @@ func (d *decoder) finish(zr io.Reader) error {
 		return ErrTooMuchData
 	}
 	if err != io.EOF {
-		return fmt.Errorf("pngdec: image data: %w", err)
+		return dataErr(err)
 	}
 	if d.rpos != d.rend || d.idatLeft != 0 {
 		return ErrTooMuchData
@@ -272,6 +272,21 @@ func (d *decoder) finish(zr io.Reader) error {
 		return d.endChunk()
 	}
 	return nil
+}
+
+// dataErr is the error to return for err from the inflater: the
+// decoder's own errors (from reading the chunks) as they are, the end of
+// the input as errTruncated, the inflater's own ones (corrupt data, a bad
+// checksum) wrapped.
+func dataErr(err error) error {
+	var fe FormatError
+	switch {
+	case errors.As(err, &fe), errors.Is(err, errTruncated):
+		return err
+	case err == io.EOF, err == io.ErrUnexpectedEOF:
+		return errTruncated
+	}
+	return fmt.Errorf("pngdec: image data: %w", err)
 }
 
 // rowBytes is the size of a filtered row of w pixels, without the filter
@@ -290,10 +305,7 @@ func (d *decoder) bytesPerPixel() int {
 // room for rb+1 bytes; the row is returned without its filter byte.
 func (d *decoder) readRow(zr io.Reader, cur, prev []byte, rb int) ([]byte, error) {
 	if _, err := io.ReadFull(zr, cur[:rb+1]); err != nil {
-		if err == io.EOF {
-			err = io.ErrUnexpectedEOF
-		}
-		return nil, fmt.Errorf("pngdec: image data: %w", err)
+		return nil, dataErr(err)
 	}
 	row := cur[1 : rb+1]
 	if err := unfilter(cur[0], row, prev[1:rb+1], d.bytesPerPixel()); err != nil {
