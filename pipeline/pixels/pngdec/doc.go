@@ -42,7 +42,10 @@
 //
 // Chunks are read in a stream with their CRCs checked (a mismatch is
 // ErrChecksum). IHDR is validated and Options.MaxPixels checked before
-// any pixel memory is allocated. Chunk lengths beyond 2^31-1, and iCCP
+// any pixel memory is allocated; without it a small file can declare up
+// to 2^31-1 pixels a side. The row buffers follow the width, not the
+// output, so a very wide image costs memory at any scale: [MemoryEstimate]
+// says how much before anything is allocated. Chunk lengths beyond 2^31-1, and iCCP
 // and eXIf chunks beyond MaxMetadata, are refused with ErrChunkTooLarge;
 // other ancillary chunks are skipped without being held in memory. Image
 // data that goes on after the last row (a zlib bomb) stops the decode at
