@@ -258,6 +258,25 @@ func vipsFixtures(t testing.TB, w, h int) []fixture {
 	return fs
 }
 
+// vipsInterlace re-encodes img as an Adam7 PNG with libvips.
+func vipsInterlace(t testing.TB, img image.Image) []byte {
+	t.Helper()
+	vips := needTool(t, "vips")
+	dir := t.TempDir()
+	in, out := filepath.Join(dir, "in.png"), filepath.Join(dir, "out.png")
+	if err := os.WriteFile(in, encodeGo(t, img), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := exec.Command(vips, "pngsave", in, out, "--interlace").CombinedOutput(); err != nil {
+		t.Fatalf("vips pngsave: %v\n%s", err, b)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
 // round8 rounds a 16-bit sample to 8 bits.
 func round8(v uint16) uint8 { return uint8((uint32(v) + 128) / 257) }
 
