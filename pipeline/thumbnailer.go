@@ -129,7 +129,7 @@ func (t *Thumbnailer) Plan(ctx context.Context, bucket *blob.Bucket, key string)
 
 func (t *Thumbnailer) process(ctx context.Context, bucket *blob.Bucket, key string, planOnly bool) (Result, error) {
 	res := Result{Key: key}
-	if err := CheckKey(key); err != nil {
+	if err := t.cfg.checkSource(key); err != nil {
 		return res, err
 	}
 	// Guard, layer 1: the key alone.
