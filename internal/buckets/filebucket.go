@@ -14,6 +14,8 @@ import (
 	"gocloud.dev/blob/driver"
 	"gocloud.dev/gcerrors"
 
+	"github.com/thumbpipe/thumbpipe/internal/blobwrap"
+
 	"github.com/thumbpipe/thumbpipe/pipeline"
 )
 
@@ -118,34 +120,13 @@ func (c *confined) Attributes(ctx context.Context, key string) (*driver.Attribut
 	if err != nil {
 		return nil, err
 	}
-	return &driver.Attributes{
-		CacheControl: a.CacheControl, ContentDisposition: a.ContentDisposition,
-		ContentEncoding: a.ContentEncoding, ContentLanguage: a.ContentLanguage,
-		ContentType: a.ContentType, Metadata: a.Metadata, CreateTime: a.CreateTime,
-		ModTime: a.ModTime, Size: a.Size, MD5: a.MD5, ETag: a.ETag,
-	}, nil
+	return blobwrap.Attributes(a), nil
 }
 
 // ListPaged lists what fileblob lists: it walks the folder without following
 // links into folders. A link to a file is listed, and refused when read.
 func (c *confined) ListPaged(ctx context.Context, opts *driver.ListOptions) (*driver.ListPage, error) {
-	pageSize := opts.PageSize
-	if pageSize <= 0 {
-		pageSize = 1000
-	}
-	token := opts.PageToken
-	if len(token) == 0 {
-		token = blob.FirstPageToken
-	}
-	objs, next, err := c.b.ListPage(ctx, token, pageSize, &blob.ListOptions{Prefix: opts.Prefix, Delimiter: opts.Delimiter})
-	if err != nil {
-		return nil, err
-	}
-	page := &driver.ListPage{NextPageToken: next}
-	for _, o := range objs {
-		page.Objects = append(page.Objects, &driver.ListObject{Key: o.Key, ModTime: o.ModTime, Size: o.Size, MD5: o.MD5, IsDir: o.IsDir})
-	}
-	return page, nil
+	return blobwrap.ListPaged(ctx, c.b, opts)
 }
 
 func (c *confined) NewRangeReader(ctx context.Context, key string, offset, length int64, _ *driver.ReaderOptions) (driver.Reader, error) {
