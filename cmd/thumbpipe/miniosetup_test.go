@@ -106,7 +106,14 @@ func TestMinIOSetup(t *testing.T) {
 	other.AddEvents(notification.ObjectAccessedAll)
 	var cfg notification.Configuration
 	cfg.AddQueue(other)
-	if err := m.Client().SetBucketNotification(ctx, "existing", cfg); err != nil {
+	// MinIO answers before it has registered its webhook targets: ask again
+	// while it does not know the AUDIT target yet.
+	err := m.Client().SetBucketNotification(ctx, "existing", cfg)
+	for deadline := time.Now().Add(30 * time.Second); err != nil && minio.ToErrorResponse(err).Code == "InvalidArgument" && time.Now().Before(deadline); {
+		time.Sleep(100 * time.Millisecond)
+		err = m.Client().SetBucketNotification(ctx, "existing", cfg)
+	}
+	if err != nil {
 		t.Fatal(err)
 	}
 
