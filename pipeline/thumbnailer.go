@@ -198,7 +198,7 @@ type plan struct {
 
 func (t *Thumbnailer) plan(ctx context.Context, bucket *blob.Bucket, key string) (plan, error) {
 	p := plan{res: Result{Key: key}}
-	if err := CheckKey(key); err != nil {
+	if err := t.cfg.checkSource(key); err != nil {
 		return p, err
 	}
 	// Guard, layer 1: the key alone.

@@ -1,11 +1,18 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
+	"net/http"
 	"net/url"
 	"slices"
 	"time"
@@ -13,9 +20,13 @@ import (
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
 	"github.com/minio/minio-go/v7/pkg/notification"
+	"github.com/minio/minio-go/v7/pkg/signer"
+	"github.com/secure-io/sio-go"
+	"golang.org/x/crypto/argon2"
 
 	"github.com/thumbpipe/thumbpipe/internal/buckets"
 	"github.com/thumbpipe/thumbpipe/internal/envconfig"
+	"github.com/thumbpipe/thumbpipe/pipeline"
 )
 
 // defaultWebhookID is the <ID> of MinIO's MINIO_NOTIFY_WEBHOOK_*_<ID>
@@ -28,7 +39,8 @@ var notifyEvents = []notification.EventType{notification.ObjectCreatedAll, notif
 // minioFlags are the settings of minio-setup (also read by serve --minio-setup).
 type minioFlags struct {
 	endpoint, webhookID, prefix, suffix, wait *envFlag
-	accessKey, secretKey                      func() string
+	user, userSecret                          *envFlag
+	accessKey, secretKey, outputPrefix        func() string
 }
 
 func minioSetupFlags(fs *flag.FlagSet, e env) *minioFlags {
@@ -40,6 +52,16 @@ func minioSetupFlags(fs *flag.FlagSet, e env) *minioFlags {
 		prefix: newEnvFlag(fs, e, "notify-prefix", "THUMBPIPE_NOTIFY_PREFIX", "", "notify only for keys with this prefix"),
 		suffix: newEnvFlag(fs, e, "notify-suffix", "THUMBPIPE_NOTIFY_SUFFIX", "", "notify only for keys with this suffix, e.g. .jpg"),
 		wait:   newEnvFlag(fs, e, "minio-wait", "THUMBPIPE_MINIO_WAIT", "1m", "how long to wait for MinIO to answer"),
+		user: newEnvFlag(fs, e, "minio-user", "THUMBPIPE_MINIO_USER", "",
+			"create (or update) this MinIO user for thumbpipe, allowed to read the buckets and to write and delete only under the output prefix (default: none)"),
+		userSecret: newEnvFlag(fs, e, "minio-user-secret", "THUMBPIPE_MINIO_USER_SECRET", "",
+			"the secret key of --minio-user (at least 8 characters)"),
+		outputPrefix: func() string {
+			if p := e.getenv("THUMBPIPE_OUTPUT_PREFIX"); p != "" {
+				return p
+			}
+			return pipeline.DefaultConfig().Prefix
+		},
 		// The same credentials s3blob reads.
 		accessKey: func() string { return e.getenv("AWS_ACCESS_KEY_ID") },
 		secretKey: func() string { return e.getenv("AWS_SECRET_ACCESS_KEY") },
@@ -121,6 +143,9 @@ func minioSetup(ctx context.Context, m *minioFlags, template string, names []str
 	if m.accessKey() == "" || m.secretKey() == "" {
 		return fmt.Errorf("%w: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must hold MinIO's credentials", errUsage)
 	}
+	if user, secret := m.user.Get(), m.userSecret.Get(); user != "" && len(secret) < 8 || user == "" && secret != "" {
+		return fmt.Errorf("%w: THUMBPIPE_MINIO_USER needs THUMBPIPE_MINIO_USER_SECRET of at least 8 characters, and the secret needs the user", errUsage)
+	}
 	client, err := minio.New(target.host, &minio.Options{
 		Creds:  credentials.NewStaticV4(m.accessKey(), m.secretKey(), ""),
 		Secure: target.secure,
@@ -157,7 +182,136 @@ func minioSetup(ctx context.Context, m *minioFlags, template string, names []str
 		log.Info("minio bucket ready", "bucket", name, "created", created, "notification_changed", changed, "arn", arn.String(),
 			"prefix", m.prefix.Get(), "suffix", m.suffix.Get())
 	}
+	if user := m.user.Get(); user != "" {
+		admin := &minioAdmin{endpoint: client.EndpointURL(), accessKey: m.accessKey(), secretKey: m.secretKey(), region: target.region}
+		policy := "thumbpipe-" + user
+		if err := admin.ensureUser(ctx, user, m.userSecret.Get(), policy, userPolicy(names, m.outputPrefix())); err != nil {
+			return err
+		}
+		log.Info("minio user ready", "user", user, "policy", policy, "writes_under", m.outputPrefix())
+	}
 	return nil
+}
+
+// userPolicy is the IAM policy of thumbpipe's own MinIO user: it may list
+// and read the buckets, and write and delete only under the output prefix.
+// Listing lets a read of a missing object answer 404 rather than 403.
+func userPolicy(buckets []string, outputPrefix string) []byte {
+	type statement struct {
+		Effect   string
+		Action   []string
+		Resource []string
+	}
+	var list, read, write []string
+	for _, b := range buckets {
+		list = append(list, "arn:aws:s3:::"+b)
+		read = append(read, "arn:aws:s3:::"+b+"/*")
+		write = append(write, "arn:aws:s3:::"+b+"/"+outputPrefix+"*")
+	}
+	p, _ := json.Marshal(struct {
+		Version   string
+		Statement []statement
+	}{"2012-10-17", []statement{
+		{"Allow", []string{"s3:GetBucketLocation", "s3:ListBucket"}, list},
+		{"Allow", []string{"s3:GetObject"}, read},
+		{"Allow", []string{"s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"}, write},
+	}})
+	return p
+}
+
+// minioAdmin makes the three calls of MinIO's admin API (/minio/admin/v3)
+// that creating a user with a policy takes. MinIO's own client for that API,
+// madmin-go, is AGPL-licensed, and the Go module proxy serves no other
+// version of it, so it is not linked into thumbpipe; MinIO has no AWS IAM
+// API. Requests are signed with Signature V4 as S3 requests are; the new
+// user's secret travels encrypted with the admin's secret key, as MinIO
+// requires (Argon2id key derivation, then AES-256-GCM in the sio stream
+// format).
+type minioAdmin struct {
+	endpoint             *url.URL
+	accessKey, secretKey string
+	region               string
+}
+
+// ensureUser creates or updates user with secret, stores policy under the
+// name policyName and attaches it to the user (replacing any other). Each
+// call replaces what it sets, so running it again changes nothing.
+func (a *minioAdmin) ensureUser(ctx context.Context, user, secret, policyName string, policy []byte) error {
+	req, err := json.Marshal(map[string]string{"secretKey": secret, "status": "enabled"})
+	if err != nil {
+		return err
+	}
+	body, err := encryptForMinIO(a.secretKey, req)
+	if err != nil {
+		return fmt.Errorf("minio user %s: %w", user, err)
+	}
+	if err := a.do(ctx, "add-user", url.Values{"accessKey": {user}}, body); err != nil {
+		return fmt.Errorf("minio user %s: %w", user, err)
+	}
+	if err := a.do(ctx, "add-canned-policy", url.Values{"name": {policyName}}, policy); err != nil {
+		return fmt.Errorf("minio policy %s: %w", policyName, err)
+	}
+	q := url.Values{"policyName": {policyName}, "userOrGroup": {user}, "isGroup": {"false"}}
+	if err := a.do(ctx, "set-user-or-group-policy", q, nil); err != nil {
+		return fmt.Errorf("minio user %s: attach policy %s: %w", user, policyName, err)
+	}
+	return nil
+}
+
+// do sends PUT /minio/admin/v3/<call>?<query> with body, signed.
+func (a *minioAdmin) do(ctx context.Context, call string, query url.Values, body []byte) error {
+	u := *a.endpoint
+	u.Path = "/minio/admin/v3/" + call
+	u.RawQuery = query.Encode()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPut, u.String(), bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.ContentLength = int64(len(body))
+	sum := sha256.Sum256(body)
+	req.Header.Set("X-Amz-Content-Sha256", hex.EncodeToString(sum[:]))
+	req = signer.SignV4(*req, a.accessKey, a.secretKey, "", a.region)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s: %s: %s", call, resp.Status, bytes.TrimSpace(msg))
+	}
+	return nil
+}
+
+// encryptForMinIO encrypts data for MinIO's admin API with a key derived
+// from password: salt (32 bytes) | algorithm (0 = Argon2id + AES-256-GCM) |
+// nonce | the sio stream of data.
+func encryptForMinIO(password string, data []byte) ([]byte, error) {
+	salt := make([]byte, 32)
+	if _, err := rand.Read(salt); err != nil {
+		return nil, err
+	}
+	key := argon2.IDKey([]byte(password), salt, 1, 64*1024, 4, 32)
+	stream, err := sio.AES_256_GCM.Stream(key)
+	if err != nil {
+		return nil, err
+	}
+	nonce := make([]byte, stream.NonceSize())
+	if _, err := rand.Read(nonce); err != nil {
+		return nil, err
+	}
+	var out bytes.Buffer
+	out.Write(salt)
+	out.WriteByte(0x00)
+	out.Write(nonce)
+	w := stream.EncryptWriter(&out, nonce, nil)
+	if _, err := w.Write(data); err != nil {
+		return nil, err
+	}
+	if err := w.Close(); err != nil {
+		return nil, err
+	}
+	return out.Bytes(), nil
 }
 
 // errNoTarget means MinIO refused a notification because it has no webhook

@@ -40,7 +40,7 @@ func (c *Cache) Open(ctx context.Context, url string) (*blob.Bucket, error) {
 	if b, ok := c.buckets[url]; ok {
 		return b, nil
 	}
-	b, err := blob.OpenBucket(ctx, url)
+	b, err := OpenBucket(ctx, url)
 	if err != nil {
 		return nil, fmt.Errorf("open bucket %s: %w", url, err)
 	}
