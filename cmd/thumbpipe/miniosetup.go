@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"log/slog"
 	"net/url"
@@ -18,51 +17,30 @@ import (
 	"github.com/thumbpipe/thumbpipe/internal/envconfig"
 )
 
-// defaultWebhookID is the <ID> of MinIO's MINIO_NOTIFY_WEBHOOK_*_<ID>
-// variables that the bucket notification points at.
-const defaultWebhookID = "THUMBPIPE"
-
 // notifyEvents are the events thumbpipe asks MinIO for.
 var notifyEvents = []notification.EventType{notification.ObjectCreatedAll, notification.ObjectRemovedAll}
 
-// minioFlags are the settings of minio-setup (also read by serve --minio-setup).
-type minioFlags struct {
-	endpoint, webhookID, prefix, suffix, wait *envFlag
-	accessKey, secretKey                      func() string
-}
-
-func minioSetupFlags(fs *flag.FlagSet, e env) *minioFlags {
-	return &minioFlags{
-		endpoint: newEnvFlag(fs, e, "minio-endpoint", "THUMBPIPE_MINIO_ENDPOINT", "",
-			"MinIO's URL, e.g. http://minio:9000 (default: the endpoint parameter of the bucket URL)"),
-		webhookID: newEnvFlag(fs, e, "webhook-id", "THUMBPIPE_MINIO_WEBHOOK_ID", defaultWebhookID,
-			"the <ID> of MinIO's MINIO_NOTIFY_WEBHOOK_ENABLE_<ID>: notifications go to arn:minio:sqs::<ID>:webhook"),
-		prefix: newEnvFlag(fs, e, "notify-prefix", "THUMBPIPE_NOTIFY_PREFIX", "", "notify only for keys with this prefix"),
-		suffix: newEnvFlag(fs, e, "notify-suffix", "THUMBPIPE_NOTIFY_SUFFIX", "", "notify only for keys with this suffix, e.g. .jpg"),
-		wait:   newEnvFlag(fs, e, "minio-wait", "THUMBPIPE_MINIO_WAIT", "1m", "how long to wait for MinIO to answer"),
-		// The same credentials s3blob reads.
-		accessKey: func() string { return e.getenv("AWS_ACCESS_KEY_ID") },
-		secretKey: func() string { return e.getenv("AWS_SECRET_ACCESS_KEY") },
-	}
-}
-
 func runMinIOSetup(ctx context.Context, args []string, e env) error {
 	fs := newFlags("minio-setup", "[flags]", e)
-	bucketURL := newEnvFlag(fs, e, "bucket-url", "THUMBPIPE_BUCKET_URL", "", "blob URL template of serve; its endpoint and region locate MinIO")
-	names := newEnvFlag(fs, e, "buckets", "THUMBPIPE_BUCKETS", "", "comma-separated buckets to create and to notify thumbpipe about")
-	logFormat := newEnvFlag(fs, e, "log-format", "THUMBPIPE_LOG_FORMAT", "auto", "json, text, or auto")
-	m := minioSetupFlags(fs, e)
+	getenv := envconfig.Flags(fs, envconfig.MinIOSetup, e.getenv)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("%w: minio-setup takes no arguments, got %q", errUsage, fs.Args())
 	}
-	bs := envconfig.SplitList(names.Get())
-	if len(bs) == 0 {
+	st, err := envconfig.Read(envconfig.MinIOSetup, getenv)
+	if err != nil {
+		return fmt.Errorf("%w: %w", errUsage, err)
+	}
+	if len(st.Buckets) == 0 {
 		return fmt.Errorf("%w: THUMBPIPE_BUCKETS (or --buckets) is required", errUsage)
 	}
-	return minioSetup(ctx, m, bucketURL.Get(), bs, newLogger(e.stderr, logFormat.Get()))
+	log := newLogger(e.stderr, st.LogFormat)
+	for _, w := range e.warnings {
+		log.Warn(w)
+	}
+	return minioSetup(ctx, st, e.getenv, log)
 }
 
 // minioTarget is where MinIO is and how to reach it.
@@ -107,22 +85,21 @@ func locateMinIO(endpoint, template string) (minioTarget, error) {
 	return t, nil
 }
 
-// minioSetup creates the buckets that are missing and points their
-// notifications at the webhook, idempotently.
-func minioSetup(ctx context.Context, m *minioFlags, template string, names []string, log *slog.Logger) error {
-	target, err := locateMinIO(m.endpoint.Get(), template)
+// minioSetup creates the buckets st names that are missing and points
+// their notifications at the webhook, idempotently. MinIO's credentials are
+// the ones s3blob reads, from getenv.
+func minioSetup(ctx context.Context, st envconfig.Settings, getenv func(string) string, log *slog.Logger) error {
+	target, err := locateMinIO(st.MinIOEndpoint, st.BucketURL)
 	if err != nil {
 		return err
 	}
-	wait, err := time.ParseDuration(m.wait.Get())
-	if err != nil || wait < 0 {
-		return fmt.Errorf("%w: THUMBPIPE_MINIO_WAIT %q is not a duration", errUsage, m.wait.Get())
-	}
-	if m.accessKey() == "" || m.secretKey() == "" {
+	wait := st.MinIOWait
+	accessKey, secretKey := getenv("AWS_ACCESS_KEY_ID"), getenv("AWS_SECRET_ACCESS_KEY")
+	if accessKey == "" || secretKey == "" {
 		return fmt.Errorf("%w: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must hold MinIO's credentials", errUsage)
 	}
 	client, err := minio.New(target.host, &minio.Options{
-		Creds:  credentials.NewStaticV4(m.accessKey(), m.secretKey(), ""),
+		Creds:  credentials.NewStaticV4(accessKey, secretKey, ""),
 		Secure: target.secure,
 		Region: target.region,
 	})
@@ -132,8 +109,8 @@ func minioSetup(ctx context.Context, m *minioFlags, template string, names []str
 	if err := waitMinIO(ctx, client, wait); err != nil {
 		return err
 	}
-	arn := notification.NewArn("minio", "sqs", "", m.webhookID.Get(), "webhook")
-	for _, name := range names {
+	arn := notification.NewArn("minio", "sqs", "", st.MinIOWebhookID, "webhook")
+	for _, name := range st.Buckets {
 		created, err := ensureBucket(ctx, client, name, target.region)
 		if err != nil {
 			return err
@@ -142,20 +119,20 @@ func minioSetup(ctx context.Context, m *minioFlags, template string, names []str
 		// target it does not know yet is asked for again until the wait
 		// runs out; a target that is really missing then fails with a hint.
 		deadline := time.Now().Add(wait)
-		changed, err := ensureNotification(ctx, client, name, arn, m.prefix.Get(), m.suffix.Get())
+		changed, err := ensureNotification(ctx, client, name, arn, st.NotifyPrefix, st.NotifySuffix)
 		for errors.Is(err, errNoTarget) && time.Now().Before(deadline) {
 			select {
 			case <-ctx.Done():
 				return ctx.Err()
 			case <-time.After(250 * time.Millisecond):
 			}
-			changed, err = ensureNotification(ctx, client, name, arn, m.prefix.Get(), m.suffix.Get())
+			changed, err = ensureNotification(ctx, client, name, arn, st.NotifyPrefix, st.NotifySuffix)
 		}
 		if err != nil {
 			return err
 		}
 		log.Info("minio bucket ready", "bucket", name, "created", created, "notification_changed", changed, "arn", arn.String(),
-			"prefix", m.prefix.Get(), "suffix", m.suffix.Get())
+			"prefix", st.NotifyPrefix, "suffix", st.NotifySuffix)
 	}
 	return nil
 }

@@ -21,6 +21,9 @@ import (
 	"github.com/thumbpipe/thumbpipe/pipeline/pixels/pixeltest"
 )
 
+// testToken is a webhook token serve accepts.
+const testToken = "serve-test-token-0123456789"
+
 // webhookBody is a MinIO-style event for one key, escaped as MinIO does.
 func webhookBody(event, bucket, key string) string {
 	return fmt.Sprintf(`{"EventName":%q,"Key":%q,"Records":[{"eventName":%q,"s3":{"bucket":{"name":%q},"object":{"key":%q}}}]}`,
@@ -79,7 +82,7 @@ func post(t *testing.T, url, token, body string) (int, string) {
 
 func TestServeRefusesBadConfig(t *testing.T) {
 	good := map[string]string{
-		"THUMBPIPE_WEBHOOK_TOKEN": "t",
+		"THUMBPIPE_WEBHOOK_TOKEN": testToken,
 		"THUMBPIPE_BUCKET_URL":    "mem://{bucket}",
 		"THUMBPIPE_BUCKETS":       "images",
 	}
@@ -125,7 +128,7 @@ func TestServeMinIOSetupLast(t *testing.T) {
 	}))
 	defer minio.Close()
 	good := map[string]string{
-		"THUMBPIPE_WEBHOOK_TOKEN":  "t",
+		"THUMBPIPE_WEBHOOK_TOKEN":  testToken,
 		"THUMBPIPE_BUCKET_URL":     "mem://{bucket}",
 		"THUMBPIPE_BUCKETS":        "images",
 		"THUMBPIPE_MINIO_ENDPOINT": minio.URL,
@@ -170,18 +173,18 @@ func TestServeFlagsWinOverEnv(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "images", "a.jpg"), pixeltest.JPEG(pixeltest.Photo(300, 200, 1), 85))
 	envm := map[string]string{
-		"THUMBPIPE_WEBHOOK_TOKEN": "from-env",
+		"THUMBPIPE_WEBHOOK_TOKEN": "token-from-the-env",
 		"THUMBPIPE_BUCKET_URL":    "mem://{bucket}",
 		"THUMBPIPE_BUCKETS":       "nothing",
 		"THUMBPIPE_SIZES":         "100x100",
 	}
-	base, stop, logs := startServe(t, envm, "--token", "from-flag", "--buckets", "images",
+	base, stop, logs := startServe(t, envm, "--token", "token-from-the-flag", "--buckets", "images",
 		"--bucket-url", "file://"+filepath.ToSlash(dir)+"/{bucket}", "--sizes", "50x50", "--log-format", "json")
 	body := webhookBody("s3:ObjectCreated:Put", "images", "a.jpg")
-	if status, resp := post(t, base+"/webhook", "from-env", body); status != 401 {
+	if status, resp := post(t, base+"/webhook", "token-from-the-env", body); status != 401 {
 		t.Errorf("env token: %d %s, want 401", status, resp)
 	}
-	if status, resp := post(t, base+"/webhook", "from-flag", body); status != 200 || !strings.Contains(resp, `"processed"`) {
+	if status, resp := post(t, base+"/webhook", "token-from-the-flag", body); status != 200 || !strings.Contains(resp, `"processed"`) {
 		t.Errorf("flag token: %d %s, want 200 processed", status, resp)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "images", "thumbnails", "50x50", "a.jpg")); err != nil {
@@ -214,7 +217,7 @@ func TestServeFinishesInFlight(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "images", "a.jpg"), pixeltest.JPEG(pixeltest.Photo(400, 300, 1), 85))
 	envm := map[string]string{
-		"THUMBPIPE_WEBHOOK_TOKEN": "tok",
+		"THUMBPIPE_WEBHOOK_TOKEN": testToken,
 		"THUMBPIPE_BUCKET_URL":    "file://" + filepath.ToSlash(dir) + "/{bucket}",
 		"THUMBPIPE_BUCKETS":       "images",
 	}
@@ -223,7 +226,7 @@ func TestServeFinishesInFlight(t *testing.T) {
 	answered := make(chan string, 1)
 	go func() {
 		req, _ := http.NewRequest(http.MethodPost, base+"/webhook", pr)
-		req.Header.Set("Authorization", "Bearer tok")
+		req.Header.Set("Authorization", "Bearer "+testToken)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			answered <- err.Error()
@@ -304,7 +307,7 @@ func metricValue(base, name string) (float64, error) {
 }
 
 func TestHealthcheck(t *testing.T) {
-	envm := map[string]string{"THUMBPIPE_WEBHOOK_TOKEN": "t", "THUMBPIPE_BUCKET_URL": "mem://{bucket}", "THUMBPIPE_BUCKETS": "images"}
+	envm := map[string]string{"THUMBPIPE_WEBHOOK_TOKEN": testToken, "THUMBPIPE_BUCKET_URL": "mem://{bucket}", "THUMBPIPE_BUCKETS": "images"}
 	base, stop, _ := startServe(t, envm)
 	port := base[strings.LastIndex(base, ":")+1:]
 	ctx := context.Background()
