@@ -30,15 +30,15 @@ func runMinIOSetup(ctx context.Context, args []string, e env) error {
 		return fmt.Errorf("%w: minio-setup takes no arguments, got %q", errUsage, fs.Args())
 	}
 	st, err := envconfig.Read(envconfig.MinIOSetup, getenv)
-	if err != nil {
-		return fmt.Errorf("%w: %w", errUsage, err)
-	}
-	if len(st.Buckets) == 0 {
-		return fmt.Errorf("%w: THUMBPIPE_BUCKETS (or --buckets) is required", errUsage)
-	}
-	log := newLogger(e.stderr, st.LogFormat)
+	log := newLogger(e.stderr, st.LogFormat) // the default format if it did not parse
 	for _, w := range e.warnings {
 		log.Warn(w)
+	}
+	if len(st.Buckets) == 0 {
+		err = errors.Join(err, errors.New("THUMBPIPE_BUCKETS (or --buckets) is required"))
+	}
+	if err != nil {
+		return fmt.Errorf("%w: %w", errUsage, err)
 	}
 	return minioSetup(ctx, st, e.getenv, log)
 }

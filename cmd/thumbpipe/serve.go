@@ -60,7 +60,7 @@ func runServe(ctx context.Context, args []string, e env) error {
 		// Only the address matters to a healthcheck, and it always parses.
 		return healthcheck(ctx, st.Listen)
 	}
-	log := newLogger(e.stderr, st.LogFormat)
+	log := newLogger(e.stderr, st.LogFormat) // the default format if it did not parse
 	for _, w := range e.warnings {
 		log.Warn(w)
 	}

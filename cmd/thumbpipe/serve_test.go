@@ -103,6 +103,14 @@ func TestServeRefusesBadConfig(t *testing.T) {
 		{"token and no auth", nil, []string{"--insecure-no-auth"}, "pick one"},
 		{"arguments", nil, []string{"extra"}, "no arguments"},
 		{"bad listen address", map[string]string{"THUMBPIPE_LISTEN": "256.0.0.1:1"}, nil, "listen"},
+		{"example token", map[string]string{"THUMBPIPE_WEBHOOK_TOKEN": "local-dev-token-change-me"}, nil, "example token"},
+		{"short token", map[string]string{"THUMBPIPE_WEBHOOK_TOKEN": "fifteen-chars-x"}, nil, "15 characters; use at least 16"},
+		{"log format typo", map[string]string{"THUMBPIPE_LOG_FORMAT": "jsno"}, nil, `THUMBPIPE_LOG_FORMAT: "jsno": want json, text or auto`},
+		{"bad metrics address", map[string]string{"THUMBPIPE_METRICS_LISTEN": "256.0.0.1:1"}, nil, "listen for metrics"},
+		{"bad attempts", map[string]string{"THUMBPIPE_MAX_ATTEMPTS": "0"}, nil, "THUMBPIPE_MAX_ATTEMPTS"},
+		{"bad event age", map[string]string{"THUMBPIPE_MAX_EVENT_AGE": "-1h"}, nil, "THUMBPIPE_MAX_EVENT_AGE"},
+		{"a problem of the settings and one of the webhook", map[string]string{"THUMBPIPE_MAX_RECORDS": "none", "THUMBPIPE_BUCKETS": ""}, nil,
+			"THUMBPIPE_BUCKETS (--buckets: the buckets whose events are accepted): the bucket allow-list is empty"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
