@@ -114,7 +114,10 @@ type FieldError struct {
 	Err   error
 }
 
+// Error returns the problem, without the field's name.
 func (e *FieldError) Error() string { return e.Err.Error() }
+
+// Unwrap returns the problem.
 func (e *FieldError) Unwrap() error { return e.Err }
 
 // Validate reports every problem with cfg at once, each a *[FieldError],
