@@ -64,7 +64,14 @@ func startServe(t *testing.T, envm map[string]string, args ...string) (base stri
 
 func post(t *testing.T, url, token, body string) (int, string) {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
+	return send(t, http.MethodPost, url, token, body)
+}
+
+// send makes a request with the bearer token, if any, and returns the
+// response's status and body.
+func send(t *testing.T, method, url, token, body string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}

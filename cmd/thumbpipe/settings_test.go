@@ -81,19 +81,8 @@ func TestBackfillFlagGivenEmptyWins(t *testing.T) {
 
 func get(t *testing.T, url, token string) int {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	return resp.StatusCode
+	status, _ := send(t, http.MethodGet, url, token, "")
+	return status
 }
 
 // TestServeMetrics: /metrics is open on the main port only when neither a
