@@ -422,12 +422,14 @@ func Flags(fs *flag.FlagSet, p Program, getenv func(string) string) func(string)
 		if v.Flag == "" || v.Programs&p == 0 {
 			continue
 		}
-		def := v.DefaultDoc
-		if v.Default != "" {
-			def = strconv.Quote(v.Default)
-		}
-		if def != "" {
-			def = ", default " + strings.Trim(def, "()")
+		def := strings.Trim(strings.ReplaceAll(v.DefaultDoc, "`", ""), "()")
+		switch {
+		case v.Default != "":
+			def = ", default " + strconv.Quote(v.Default)
+		case strings.HasPrefix(def, "required"):
+			def = ", " + def
+		case def != "":
+			def = ", default: " + def
 		}
 		vals[v.Name] = fs.String(v.Flag, "", fmt.Sprintf("%s (env %s%s)", strings.ReplaceAll(v.Doc, "`", ""), v.Name, def))
 		flagOf[v.Name] = v.Flag
