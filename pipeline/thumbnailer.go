@@ -75,14 +75,12 @@ type Thumbnailer struct {
 	out *blob.Bucket
 }
 
-// NewThumbnailer validates cfg and returns a Thumbnailer. out is the bucket
-// thumbnails go to; nil means each source's own bucket. The caller owns out.
+// NewThumbnailer validates cfg for out and returns a Thumbnailer. out is the
+// bucket thumbnails go to; nil means each source's own bucket. The caller
+// owns out.
 func NewThumbnailer(cfg Config, out *blob.Bucket) (*Thumbnailer, error) {
-	if err := cfg.Validate(); err != nil {
+	if err := cfg.ValidateFor(out != nil); err != nil {
 		return nil, fmt.Errorf("invalid config: %w", err)
-	}
-	if cfg.OutputBucket != "" && out == nil {
-		return nil, fmt.Errorf("invalid config: output bucket %q is set but not opened", cfg.OutputBucket)
 	}
 	sizes := append([]Size(nil), cfg.Sizes...)
 	// Largest first: the order thumbnails are made and reported in.

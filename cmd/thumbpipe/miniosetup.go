@@ -8,7 +8,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -26,65 +25,32 @@ import (
 
 	"github.com/thumbpipe/thumbpipe/internal/buckets"
 	"github.com/thumbpipe/thumbpipe/internal/envconfig"
-	"github.com/thumbpipe/thumbpipe/pipeline"
 )
-
-// defaultWebhookID is the <ID> of MinIO's MINIO_NOTIFY_WEBHOOK_*_<ID>
-// variables that the bucket notification points at.
-const defaultWebhookID = "THUMBPIPE"
 
 // notifyEvents are the events thumbpipe asks MinIO for.
 var notifyEvents = []notification.EventType{notification.ObjectCreatedAll, notification.ObjectRemovedAll}
 
-// minioFlags are the settings of minio-setup (also read by serve --minio-setup).
-type minioFlags struct {
-	endpoint, webhookID, prefix, suffix, wait *envFlag
-	user, userSecret                          *envFlag
-	accessKey, secretKey, outputPrefix        func() string
-}
-
-func minioSetupFlags(fs *flag.FlagSet, e env) *minioFlags {
-	return &minioFlags{
-		endpoint: newEnvFlag(fs, e, "minio-endpoint", "THUMBPIPE_MINIO_ENDPOINT", "",
-			"MinIO's URL, e.g. http://minio:9000 (default: the endpoint parameter of the bucket URL)"),
-		webhookID: newEnvFlag(fs, e, "webhook-id", "THUMBPIPE_MINIO_WEBHOOK_ID", defaultWebhookID,
-			"the <ID> of MinIO's MINIO_NOTIFY_WEBHOOK_ENABLE_<ID>: notifications go to arn:minio:sqs::<ID>:webhook"),
-		prefix: newEnvFlag(fs, e, "notify-prefix", "THUMBPIPE_NOTIFY_PREFIX", "", "notify only for keys with this prefix"),
-		suffix: newEnvFlag(fs, e, "notify-suffix", "THUMBPIPE_NOTIFY_SUFFIX", "", "notify only for keys with this suffix, e.g. .jpg"),
-		wait:   newEnvFlag(fs, e, "minio-wait", "THUMBPIPE_MINIO_WAIT", "1m", "how long to wait for MinIO to answer"),
-		user: newEnvFlag(fs, e, "minio-user", "THUMBPIPE_MINIO_USER", "",
-			"create (or update) this MinIO user for thumbpipe, allowed to read the buckets and to write and delete only under the output prefix (default: none)"),
-		userSecret: newEnvFlag(fs, e, "minio-user-secret", "THUMBPIPE_MINIO_USER_SECRET", "",
-			"the secret key of --minio-user (at least 8 characters)"),
-		outputPrefix: func() string {
-			if p := e.getenv("THUMBPIPE_OUTPUT_PREFIX"); p != "" {
-				return p
-			}
-			return pipeline.DefaultConfig().Prefix
-		},
-		// The same credentials s3blob reads.
-		accessKey: func() string { return e.getenv("AWS_ACCESS_KEY_ID") },
-		secretKey: func() string { return e.getenv("AWS_SECRET_ACCESS_KEY") },
-	}
-}
-
 func runMinIOSetup(ctx context.Context, args []string, e env) error {
 	fs := newFlags("minio-setup", "[flags]", e)
-	bucketURL := newEnvFlag(fs, e, "bucket-url", "THUMBPIPE_BUCKET_URL", "", "blob URL template of serve; its endpoint and region locate MinIO")
-	names := newEnvFlag(fs, e, "buckets", "THUMBPIPE_BUCKETS", "", "comma-separated buckets to create and to notify thumbpipe about")
-	logFormat := newEnvFlag(fs, e, "log-format", "THUMBPIPE_LOG_FORMAT", "auto", "json, text, or auto")
-	m := minioSetupFlags(fs, e)
+	getenv := envconfig.Flags(fs, envconfig.MinIOSetup, e.getenv)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("%w: minio-setup takes no arguments, got %q", errUsage, fs.Args())
 	}
-	bs := envconfig.SplitList(names.Get())
-	if len(bs) == 0 {
-		return fmt.Errorf("%w: THUMBPIPE_BUCKETS (or --buckets) is required", errUsage)
+	st, err := envconfig.Read(envconfig.MinIOSetup, getenv)
+	log := newLogger(e.stderr, st.LogFormat) // the default format if it did not parse
+	for _, w := range e.warnings {
+		log.Warn(w)
 	}
-	return minioSetup(ctx, m, bucketURL.Get(), bs, newLogger(e.stderr, logFormat.Get()))
+	if len(st.Buckets) == 0 {
+		err = errors.Join(err, errors.New("THUMBPIPE_BUCKETS (or --buckets) is required"))
+	}
+	if err != nil {
+		return fmt.Errorf("%w: %w", errUsage, err)
+	}
+	return minioSetup(ctx, st, e.getenv, log)
 }
 
 // minioTarget is where MinIO is and how to reach it.
@@ -129,25 +95,24 @@ func locateMinIO(endpoint, template string) (minioTarget, error) {
 	return t, nil
 }
 
-// minioSetup creates the buckets that are missing and points their
-// notifications at the webhook, idempotently.
-func minioSetup(ctx context.Context, m *minioFlags, template string, names []string, log *slog.Logger) error {
-	target, err := locateMinIO(m.endpoint.Get(), template)
+// minioSetup creates the buckets st names that are missing and points
+// their notifications at the webhook, idempotently. MinIO's credentials are
+// the ones s3blob reads, from getenv.
+func minioSetup(ctx context.Context, st envconfig.Settings, getenv func(string) string, log *slog.Logger) error {
+	target, err := locateMinIO(st.MinIOEndpoint, st.BucketURL)
 	if err != nil {
 		return err
 	}
-	wait, err := time.ParseDuration(m.wait.Get())
-	if err != nil || wait < 0 {
-		return fmt.Errorf("%w: THUMBPIPE_MINIO_WAIT %q is not a duration", errUsage, m.wait.Get())
-	}
-	if m.accessKey() == "" || m.secretKey() == "" {
+	wait := st.MinIOWait
+	accessKey, secretKey := getenv("AWS_ACCESS_KEY_ID"), getenv("AWS_SECRET_ACCESS_KEY")
+	if accessKey == "" || secretKey == "" {
 		return fmt.Errorf("%w: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must hold MinIO's credentials", errUsage)
 	}
-	if user, secret := m.user.Get(), m.userSecret.Get(); user != "" && len(secret) < 8 || user == "" && secret != "" {
+	if user, secret := st.MinIOUser, st.MinIOUserSecret; user != "" && len(secret) < 8 || user == "" && secret != "" {
 		return fmt.Errorf("%w: THUMBPIPE_MINIO_USER needs THUMBPIPE_MINIO_USER_SECRET of at least 8 characters, and the secret needs the user", errUsage)
 	}
 	client, err := minio.New(target.host, &minio.Options{
-		Creds:  credentials.NewStaticV4(m.accessKey(), m.secretKey(), ""),
+		Creds:  credentials.NewStaticV4(accessKey, secretKey, ""),
 		Secure: target.secure,
 		Region: target.region,
 	})
@@ -157,8 +122,8 @@ func minioSetup(ctx context.Context, m *minioFlags, template string, names []str
 	if err := waitMinIO(ctx, client, wait); err != nil {
 		return err
 	}
-	arn := notification.NewArn("minio", "sqs", "", m.webhookID.Get(), "webhook")
-	for _, name := range names {
+	arn := notification.NewArn("minio", "sqs", "", st.MinIOWebhookID, "webhook")
+	for _, name := range st.Buckets {
 		created, err := ensureBucket(ctx, client, name, target.region)
 		if err != nil {
 			return err
@@ -167,28 +132,28 @@ func minioSetup(ctx context.Context, m *minioFlags, template string, names []str
 		// target it does not know yet is asked for again until the wait
 		// runs out; a target that is really missing then fails with a hint.
 		deadline := time.Now().Add(wait)
-		changed, err := ensureNotification(ctx, client, name, arn, m.prefix.Get(), m.suffix.Get())
+		changed, err := ensureNotification(ctx, client, name, arn, st.NotifyPrefix, st.NotifySuffix)
 		for errors.Is(err, errNoTarget) && time.Now().Before(deadline) {
 			select {
 			case <-ctx.Done():
 				return ctx.Err()
 			case <-time.After(250 * time.Millisecond):
 			}
-			changed, err = ensureNotification(ctx, client, name, arn, m.prefix.Get(), m.suffix.Get())
+			changed, err = ensureNotification(ctx, client, name, arn, st.NotifyPrefix, st.NotifySuffix)
 		}
 		if err != nil {
 			return err
 		}
 		log.Info("minio bucket ready", "bucket", name, "created", created, "notification_changed", changed, "arn", arn.String(),
-			"prefix", m.prefix.Get(), "suffix", m.suffix.Get())
+			"prefix", st.NotifyPrefix, "suffix", st.NotifySuffix)
 	}
-	if user := m.user.Get(); user != "" {
-		admin := &minioAdmin{endpoint: client.EndpointURL(), accessKey: m.accessKey(), secretKey: m.secretKey(), region: target.region}
+	if user := st.MinIOUser; user != "" {
+		admin := &minioAdmin{endpoint: client.EndpointURL(), accessKey: accessKey, secretKey: secretKey, region: target.region}
 		policy := "thumbpipe-" + user
-		if err := admin.ensureUser(ctx, user, m.userSecret.Get(), policy, userPolicy(names, m.outputPrefix())); err != nil {
+		if err := admin.ensureUser(ctx, user, st.MinIOUserSecret, policy, userPolicy(st.Buckets, st.Pipeline.Prefix)); err != nil {
 			return err
 		}
-		log.Info("minio user ready", "user", user, "policy", policy, "writes_under", m.outputPrefix())
+		log.Info("minio user ready", "user", user, "policy", policy, "writes_under", st.Pipeline.Prefix)
 	}
 	return nil
 }

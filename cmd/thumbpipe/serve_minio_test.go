@@ -154,10 +154,11 @@ func startStack(t *testing.T) *stack {
 	// The serve port comes first: MinIO's webhook endpoint points at it.
 	s := &stack{t: t, serveAddr: fmt.Sprintf("127.0.0.1:%d", testserver.FreePort(t)), command: tp.Command,
 		token: secrets["THUMBPIPE_WEBHOOK_TOKEN"], setupCmd: su.Command}
-	listen := tenv["THUMBPIPE_LISTEN"]
-	if listen == "" {
-		listen = defaultListen
+	settings, err := envconfig.Read(envconfig.Serve, func(k string) string { return tenv[k] })
+	if err != nil {
+		t.Fatalf("the compose file's serve settings: %v", err)
 	}
+	listen := settings.Listen
 	_, lport, err := netSplit(listen)
 	if err != nil {
 		t.Fatalf("THUMBPIPE_LISTEN %q: %v", listen, err)
@@ -372,10 +373,11 @@ func TestComposeFile(t *testing.T) {
 		t.Errorf("the console (9001) is not published: %v", ms.Ports)
 	}
 	menv, tenv := environment(t, ms), environment(t, tp)
-	id := tenv["THUMBPIPE_MINIO_WEBHOOK_ID"]
-	if id == "" {
-		id = defaultWebhookID
+	st, err := envconfig.Read(envconfig.MinIOSetup, func(k string) string { return tenv[k] })
+	if err != nil {
+		t.Fatalf("the compose file's minio-setup settings: %v", err)
 	}
+	id := st.MinIOWebhookID
 	for _, k := range []string{"ENABLE", "ENDPOINT", "AUTH_TOKEN", "QUEUE_DIR"} {
 		if menv["MINIO_NOTIFY_WEBHOOK_"+k+"_"+id] == "" {
 			t.Errorf("minio lacks MINIO_NOTIFY_WEBHOOK_%s_%s", k, id)

@@ -61,9 +61,9 @@ prog=deploy/gcloud/deploy.sh
 die() { printf '%s: %s\n' "$prog" "$*" >&2; exit 2; }
 note() { printf '%s: %s\n' "$prog" "$*" >&2; }
 
-# The variables the function reads: the pipeline's (internal/envconfig.Vars)
-# and the function's own (functions/gcsfunc). A test keeps this list equal to
-# the code's.
+# The variables the function reads: the ones internal/envconfig registers for
+# gcsfunc (the pipeline's and the doors'). A test keeps this list equal to the
+# registry's.
 VARS=(
 	THUMBPIPE_SIZES
 	THUMBPIPE_FORMAT
@@ -75,10 +75,12 @@ VARS=(
 	THUMBPIPE_MAX_BYTES
 	THUMBPIPE_MAX_PIXELS
 	THUMBPIPE_CACHE_CONTROL
+	THUMBPIPE_BUCKETS
 	THUMBPIPE_MAX_EVENT_AGE
 )
-# THUMBPIPE_* variables that configure tooling, not the function.
-NOT_FUNCTION_VARS=(THUMBPIPE_TOOLS_DIR)
+# THUMBPIPE_* variables that configure tests and tools, not the function
+# (internal/envconfig.TestOnly; a trailing * matches any rest).
+NOT_FUNCTION_VARS=(THUMBPIPE_TOOLS_DIR THUMBPIPE_TESTSERVER_LOGS 'THUMBPIPE_SOAK_*' THUMBPIPE_BENCH_DIR)
 
 ENTRY_POINT=Thumbnail
 FINALIZED=google.cloud.storage.object.v1.finalized
@@ -176,7 +178,8 @@ if [[ -n $output_bucket && -z ${THUMBPIPE_OUTPUT_BUCKET:-} ]]; then
 fi
 while IFS= read -r v; do
 	known=0
-	for k in "${VARS[@]}" "${NOT_FUNCTION_VARS[@]}"; do [[ $v == "$k" ]] && known=1; done
+	for k in "${VARS[@]}"; do [[ $v == "$k" ]] && known=1; done
+	for k in "${NOT_FUNCTION_VARS[@]}"; do [[ $v == $k ]] && known=1; done # a pattern
 	((known)) || note "warning: $v is set but the function does not read it; not passed on"
 done < <(compgen -e | grep '^THUMBPIPE_' || true)
 

@@ -11,12 +11,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/thumbpipe/thumbpipe/internal/envconfig"
 	"github.com/thumbpipe/thumbpipe/internal/testing/testserver"
 	"github.com/thumbpipe/thumbpipe/pipeline/pipelinetest"
 	"github.com/thumbpipe/thumbpipe/pipeline/pixels/pixeltest"
@@ -110,6 +112,21 @@ func TestDeployScriptKnowsEveryVariable(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("deploy.sh passes on %v\nthe function reads  %v", got, want)
 	}
+
+	// The variables it neither passes on nor warns about are the
+	// registry's test-only ones.
+	script, err := os.ReadFile(deployScript)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^NOT_FUNCTION_VARS=\(([^)]*)\)$`).FindStringSubmatch(string(script))
+	if m == nil {
+		t.Fatal("deploy.sh has no NOT_FUNCTION_VARS=(...) line")
+	}
+	notFunction := strings.Fields(strings.ReplaceAll(m[1], "'", ""))
+	if !slices.Equal(notFunction, envconfig.TestOnly) {
+		t.Errorf("deploy.sh's NOT_FUNCTION_VARS %q, the registry's TestOnly %q", notFunction, envconfig.TestOnly)
+	}
 }
 
 // TestDeployDryRun stages the function, builds it, and checks the gcloud
@@ -132,6 +149,7 @@ func TestDeployDryRun(t *testing.T) {
 		"THUMBPIPE_MAX_PIXELS":    "40000000",
 		"THUMBPIPE_CACHE_CONTROL": "public, max-age=86400",
 		EnvMaxEventAge:            "30m",
+		"THUMBPIPE_BUCKETS":       "photos",
 	}
 	for k, v := range set {
 		if _, ok := env[k]; !ok {
@@ -149,6 +167,7 @@ func TestDeployDryRun(t *testing.T) {
 		t.Fatalf("test values: %v", err)
 	}
 	env["THUMBPIPE_TOOLS_DIR"] = t.TempDir() // tooling, not the function's: not passed, no warning
+	env["THUMBPIPE_SOAK_N"] = "5"            // a test's, matched by a pattern: not passed, no warning
 	env["GCF_PROJECT"] = "my-project"
 
 	stage := filepath.Join(t.TempDir(), "stage")

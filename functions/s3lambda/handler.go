@@ -31,7 +31,7 @@ type handler struct {
 // newHandler returns the function's handler. It does no I/O: buckets are
 // opened on first use.
 func newHandler(cfg pipeline.Config, open buckets.Opener, bucketURL func(string) string, log *slog.Logger) *handler {
-	return &handler{cfg: cfg, buckets: open, bucketURL: bucketURL, log: log, thumbs: buckets.NewLazyThumbnailer(cfg, open)}
+	return &handler{cfg: cfg, buckets: open, bucketURL: bucketURL, log: log, thumbs: buckets.NewLazyThumbnailer(cfg, "", open)}
 }
 
 // response answers a direct S3 notification, a test event or a payload the

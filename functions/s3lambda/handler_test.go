@@ -21,6 +21,7 @@ import (
 	"gocloud.dev/blob"
 	"gocloud.dev/blob/memblob"
 
+	"github.com/thumbpipe/thumbpipe/internal/buckets"
 	"github.com/thumbpipe/thumbpipe/internal/testing/faultblob"
 	"github.com/thumbpipe/thumbpipe/pipeline"
 	"github.com/thumbpipe/thumbpipe/pipeline/pixels/pixeltest"
@@ -435,8 +436,8 @@ func TestHandleOutputBucket(t *testing.T) {
 	mb := &memBuckets{}
 	put(t, mb.bucket(t, "photos-eu"), "uploads/2026/beach.jpg", photo)
 	cfg := testConfig()
-	cfg.OutputBucket = memURL("photos-eu-thumbs")
 	h := newHandler(cfg, mb, memURL, nil)
+	h.thumbs = buckets.NewLazyThumbnailer(cfg, memURL("photos-eu-thumbs"), mb)
 	if _, err, _ := invoke(t, h, fixture(t, "s3-put.json")); err != nil {
 		t.Fatal(err)
 	}
@@ -514,8 +515,8 @@ func TestFromEnv(t *testing.T) {
 			if got := h.bucketURL("photos-eu"); got != tc.wantURL {
 				t.Errorf("bucket URL = %q, want %q", got, tc.wantURL)
 			}
-			if h.cfg.OutputBucket != tc.wantOut {
-				t.Errorf("output bucket = %q, want %q", h.cfg.OutputBucket, tc.wantOut)
+			if got := h.thumbs.OutputURL(); got != tc.wantOut {
+				t.Errorf("output bucket = %q, want %q", got, tc.wantOut)
 			}
 			if h.thumbs.Made() {
 				t.Error("the thumbnailer was made at init")

@@ -71,13 +71,14 @@ func Expand(template, bucket string) string {
 	return strings.ReplaceAll(template, "{bucket}", bucket)
 }
 
-// NewThumbnailer returns a Thumbnailer for cfg, opening cfg.OutputBucket
-// through open when it is set.
-func NewThumbnailer(ctx context.Context, cfg pipeline.Config, open Opener) (*pipeline.Thumbnailer, error) {
+// NewThumbnailer returns a Thumbnailer for cfg that writes thumbnails into
+// the bucket at outputURL, opened through open, or into each source's own
+// bucket when outputURL is empty.
+func NewThumbnailer(ctx context.Context, cfg pipeline.Config, outputURL string, open Opener) (*pipeline.Thumbnailer, error) {
 	var out *blob.Bucket
-	if cfg.OutputBucket != "" {
+	if outputURL != "" {
 		var err error
-		if out, err = open.Open(ctx, cfg.OutputBucket); err != nil {
+		if out, err = open.Open(ctx, outputURL); err != nil {
 			return nil, err
 		}
 	}
@@ -89,18 +90,24 @@ func NewThumbnailer(ctx context.Context, cfg pipeline.Config, open Opener) (*pip
 // first event opens the output bucket. A failure is not kept: the next call
 // tries again. It is safe for concurrent use.
 type LazyThumbnailer struct {
-	cfg  pipeline.Config
-	open Opener
+	cfg    pipeline.Config
+	output string
+	open   Opener
 
 	mu sync.Mutex
 	th *pipeline.Thumbnailer
 }
 
 // NewLazyThumbnailer returns a LazyThumbnailer for cfg that opens the
-// output bucket through open. It does no I/O.
-func NewLazyThumbnailer(cfg pipeline.Config, open Opener) *LazyThumbnailer {
-	return &LazyThumbnailer{cfg: cfg, open: open}
+// output bucket at outputURL (empty: each source's own bucket) through
+// open. It does no I/O.
+func NewLazyThumbnailer(cfg pipeline.Config, outputURL string, open Opener) *LazyThumbnailer {
+	return &LazyThumbnailer{cfg: cfg, output: outputURL, open: open}
 }
+
+// OutputURL returns the URL of the bucket thumbnails go to, or "" for each
+// source's own bucket.
+func (l *LazyThumbnailer) OutputURL() string { return l.output }
 
 // Get returns the Thumbnailer, making it unless an earlier call did.
 func (l *LazyThumbnailer) Get(ctx context.Context) (*pipeline.Thumbnailer, error) {
@@ -109,7 +116,7 @@ func (l *LazyThumbnailer) Get(ctx context.Context) (*pipeline.Thumbnailer, error
 	if l.th != nil {
 		return l.th, nil
 	}
-	th, err := NewThumbnailer(ctx, l.cfg, l.open)
+	th, err := NewThumbnailer(ctx, l.cfg, l.output, l.open)
 	if err != nil {
 		return nil, err
 	}

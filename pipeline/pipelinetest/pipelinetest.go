@@ -281,7 +281,6 @@ func testSeparateOutput(t *testing.T, open Opener) {
 	out := openBucket(t, open)
 	ctx := context.Background()
 	cfg := pipeline.DefaultConfig()
-	cfg.OutputBucket = "separate"
 	th := newThumbnailer(t, cfg, out)
 	put(t, src, "s.gif", pixeltest.GIF(pixeltest.Photo(300, 150, 7)), "image/gif")
 	if _, err := th.Process(ctx, src, "s.gif"); err != nil {
