@@ -68,9 +68,13 @@ func hostileCorpus() []hostile {
 	// Only the end-of-image marker missing: every pixel is there, so, like
 	// libjpeg, the decoder makes the image.
 	corpus = append(corpus, hostile{"jpeg-without-eoi.jpg", photo[:len(photo)-2], nil})
-	for _, cut := range []int{8, 33, 100, len(png) / 2, len(png) - 12} {
+	// len(png)-13 cuts the last byte of the image data's chunk CRC.
+	for _, cut := range []int{8, 33, 100, len(png) / 2, len(png) - 13} {
 		corpus = append(corpus, hostile{fmt.Sprintf("png-cut-at-%d.png", cut), png[:cut], pipeline.ErrCorrupt})
 	}
+	// Only the IEND chunk missing: every pixel is there and checked, so, as
+	// for the JPEG without its end marker, the decoder makes the image.
+	corpus = append(corpus, hostile{"png-without-iend.png", png[:len(png)-12], nil})
 	return corpus
 }
 

@@ -38,6 +38,10 @@ type Codec struct {
 	Decode func(r io.Reader, c Config, opts DecodeOptions) (image.Image, error)
 	// Encode writes img in the format; nil for a format pixels only reads.
 	Encode func(w io.Writer, img image.Image, opts EncodeOptions) error
+	// Memory estimates the bytes Decode allocates for an image with header
+	// c decoded for opts, from the header alone; nil means the full-size
+	// image and nothing more (see [DecodeMemory]).
+	Memory func(c Config, opts DecodeOptions) int64
 	// Unsupported reports whether an error of Header or Decode means the
 	// file uses a feature the decoder lacks (ErrUnsupported) rather than
 	// that it is broken (ErrCorrupt); nil means every error is ErrCorrupt.

@@ -1,9 +1,7 @@
 package pixels
 
 import (
-	"bytes"
 	"errors"
-	"fmt"
 	"image"
 	"image/color"
 	"image/gif"
@@ -16,6 +14,7 @@ import (
 	"golang.org/x/image/webp"
 
 	"github.com/thumbpipe/thumbpipe/pipeline/pixels/jpegdec"
+	"github.com/thumbpipe/thumbpipe/pipeline/pixels/pngdec"
 )
 
 // The formats pixels reads, in the order they are sniffed.
@@ -25,13 +24,10 @@ func init() {
 		Magic:  []string{"\xff\xd8\xff"},
 		Header: jpegHeader,
 		Decode: func(r io.Reader, c Config, opts DecodeOptions) (image.Image, error) {
-			scale := 1
-			if opts.Width > 0 && opts.Height > 0 {
-				scale = jpegdec.ScaleFor(c.Width, c.Height, opts.Width, opts.Height)
-			}
-			img, _, err := jpegdec.Decode(r, jpegdec.Options{Scale: scale, MaxPixels: opts.MaxPixels})
+			img, _, err := jpegdec.Decode(r, jpegdec.Options{Scale: jpegScale(c, opts), MaxPixels: opts.MaxPixels})
 			return img, err
 		},
+		Memory: jpegMemory,
 		Encode: func(w io.Writer, img image.Image, opts EncodeOptions) error {
 			// imaging.Encode hands image/jpeg an opaque *image.NRGBA (what
 			// the resampler returns) as the *image.RGBA it equals, so
@@ -44,11 +40,17 @@ func init() {
 		Format: PNG, Name: "PNG", Ext: ".png", ContentType: "image/png",
 		Magic:  []string{"\x89PNG\r\n\x1a\n"},
 		Header: pngHeader,
-		Decode: fullSize(png.Decode),
+		Decode: func(r io.Reader, _ Config, opts DecodeOptions) (image.Image, error) {
+			img, _, err := pngdec.Decode(r, pngOptions(opts))
+			return img, err
+		},
+		Memory: func(c Config, opts DecodeOptions) int64 {
+			return pngdec.MemoryEstimate(pngConfig(c), pngOptions(opts))
+		},
 		Encode: func(w io.Writer, img image.Image, _ EncodeOptions) error {
 			return imaging.Encode(w, img, imaging.PNG, imaging.PNGCompressionLevel(png.BestSpeed))
 		},
-		Unsupported: isErr[png.UnsupportedError],
+		Unsupported: isErr[pngdec.UnsupportedError],
 	})
 	Register(Codec{
 		Format: GIF, Name: "GIF", Ext: ".gif", ContentType: "image/gif",
@@ -67,9 +69,13 @@ func init() {
 	})
 	Register(Codec{
 		Format: TIFF, Name: "TIFF", Ext: ".tiff", ContentType: "image/tiff",
-		Magic:       []string{"II*\x00", "MM\x00*"},
-		Header:      stdHeader(tiff.DecodeConfig, 0), // later pages are not read
-		Decode:      fullSize(tiff.Decode),
+		Magic:  []string{"II*\x00", "MM\x00*"},
+		Header: stdHeader(tiff.DecodeConfig, 0), // later pages are not read
+		Decode: fullSize(tiff.Decode),
+		// The decoder inflates a whole strip or tile into one buffer before
+		// converting it into the image: for a file of one strip, a second
+		// full-size copy.
+		Memory:      func(c Config, _ DecodeOptions) int64 { return 2 * fullSizeMemory(c) },
 		Unsupported: isErr[tiff.UnsupportedError],
 	})
 	Register(Codec{
@@ -101,26 +107,93 @@ func jpegHeader(r io.Reader) (Config, error) {
 	}
 	// jpegdec refuses every precision but 8 bits; JPEG has one frame.
 	return Config{Width: jc.Width, Height: jc.Height, Orientation: jc.Orientation,
-		BitDepth: 8, Channels: jc.Components, Frames: 1}, nil
+		BitDepth: 8, Channels: jc.Components, Frames: 1, Progressive: jc.Progressive}, nil
 }
 
-// pngHeader reads the IHDR chunk itself for the stored bit depth and
-// channels (image/png reports the colour model it decodes to), then lets
-// image/png check the header.
+// pngHeader reads the chunks before the image data with pngdec: the
+// stored bit depth and channels, Adam7 interlacing, the eXIf orientation
+// and the iCCP profile.
 func pngHeader(r io.Reader) (Config, error) {
-	// Signature (8), IHDR length and type (8), width, height, depth, colour type.
-	var ihdr [26]byte
-	if _, err := io.ReadFull(r, ihdr[:]); err != nil {
-		return Config{}, fmt.Errorf("png: reading IHDR: %w", err)
-	}
-	ic, err := png.DecodeConfig(io.MultiReader(bytes.NewReader(ihdr[:]), r))
+	pc, err := pngdec.DecodeConfig(r)
 	if err != nil {
 		return Config{}, err
 	}
-	c := Config{Width: ic.Width, Height: ic.Height, BitDepth: int(ihdr[24]), Frames: 1}
-	// Colour types: 0 gray, 2 RGB, 3 palette (RGB entries), 4 gray+alpha, 6 RGBA.
-	c.Channels = map[byte]int{0: 1, 2: 3, 3: 3, 4: 2, 6: 4}[ihdr[25]]
-	return c, nil
+	return Config{Width: pc.Width, Height: pc.Height, Orientation: pc.Orientation,
+		BitDepth: pc.BitDepth, Channels: pngChannels[pc.ColorType], Frames: 1,
+		ICC: pc.ICCProfile, Progressive: pc.Interlaced}, nil
+}
+
+// pngChannels is the channels of each PNG colour type; a palette's
+// entries are RGB.
+var pngChannels = map[pngdec.ColorType]int{
+	pngdec.Gray: 1, pngdec.RGB: 3, pngdec.Paletted: 3, pngdec.GrayAlpha: 2, pngdec.RGBA: 4,
+}
+
+// pngAllPasses is whether an interlaced PNG is decoded whole and
+// box-filtered (true) or from the early Adam7 passes that cover the box.
+const pngAllPasses = false
+
+// pngOptions are pngdec's options for opts: the box picks the scale.
+func pngOptions(opts DecodeOptions) pngdec.Options {
+	o := pngdec.Options{MaxPixels: opts.MaxPixels, AllPasses: pngAllPasses}
+	if opts.Width > 0 && opts.Height > 0 {
+		o.BoxWidth, o.BoxHeight = opts.Width, opts.Height
+	}
+	return o
+}
+
+// pngConfig is as much of pngdec's header as c keeps, for
+// pngdec.MemoryEstimate: where c cannot tell, the costlier case (a
+// palette counted as RGB samples, gray as having a tRNS colour, so
+// decoded with alpha).
+func pngConfig(c Config) pngdec.Config {
+	pc := pngdec.Config{Width: c.Width, Height: c.Height, BitDepth: c.BitDepth, Interlaced: c.Progressive}
+	switch c.Channels {
+	case 1:
+		pc.ColorType, pc.Transparency = pngdec.Gray, true
+	case 2:
+		pc.ColorType = pngdec.GrayAlpha
+	case 3:
+		pc.ColorType = pngdec.RGB
+	default:
+		pc.ColorType = pngdec.RGBA
+	}
+	return pc
+}
+
+// jpegScale is the reduction jpegdec decodes an image with header c at
+// for opts' box.
+func jpegScale(c Config, opts DecodeOptions) int {
+	if opts.Width > 0 && opts.Height > 0 {
+		return jpegdec.ScaleFor(c.Width, c.Height, opts.Width, opts.Height)
+	}
+	return 1
+}
+
+// jpegCoefs is how many coefficients of a block jpegdec keeps for a
+// progressive image at each scale: those of the top-left 8/scale square,
+// in zig-zag order up to its last.
+var jpegCoefs = map[int]int64{1: 64, 2: 25, 4: 5, 8: 1}
+
+// jpegMemory estimates jpegdec's allocations at the scale opts' box picks,
+// counting every component at full resolution, its blocks padded to 16
+// pixels (the largest MCU): the scaled sample planes, the NRGBA image a
+// four-component file is converted into and, for a progressive file, the
+// coefficients kept between scans (two bytes each) and a mask word a block.
+func jpegMemory(c Config, opts DecodeOptions) int64 {
+	s := int64(jpegScale(c, opts))
+	comps := int64(max(1, c.Channels))
+	bx, by := (int64(c.Width)+15)/16*2, (int64(c.Height)+15)/16*2
+	side := 8 / s
+	n := comps * bx * side * by * side
+	if comps == 4 {
+		ow, oh := (int64(c.Width)+s-1)/s, (int64(c.Height)+s-1)/s
+		n += 4 * ow * oh
+	}
+	if c.Progressive {
+		n += comps * bx * by * (2*jpegCoefs[int(s)] + 8)
+	}
+	return n
 }
 
 // stdHeader adapts a standard DecodeConfig: the depth and channels come

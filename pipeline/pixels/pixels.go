@@ -113,6 +113,9 @@ type Config struct {
 	// ICC is the embedded colour profile, when the format's header reader
 	// extracts one; nil otherwise.
 	ICC []byte
+	// Progressive reports an image stored in passes (an interlaced PNG, a
+	// progressive JPEG), which costs its decoder more memory.
+	Progressive bool
 }
 
 // Pixels returns Width×Height as an int64, so it cannot overflow.

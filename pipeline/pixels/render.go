@@ -44,15 +44,13 @@ func Render(r io.Reader, c Config, outs []Output, emit func(Rendered) error) err
 		return nil
 	}
 	order := make([]int, len(outs))
-	var boxW, boxH int
 	for i, o := range outs {
 		if !o.Format.Writable() {
 			return fmt.Errorf("%w: cannot write %q", ErrUnsupported, o.Format)
 		}
 		order[i] = i
-		w, h := storedBox(o, c.Orientation)
-		boxW, boxH = max(boxW, w), max(boxH, h)
 	}
+	boxW, boxH := decodeBox(outs, c.Orientation)
 	sort.SliceStable(order, func(a, b int) bool {
 		return outs[order[a]].Width*outs[order[a]].Height > outs[order[b]].Width*outs[order[b]].Height
 	})
@@ -74,6 +72,17 @@ func Render(r io.Reader, c Config, outs []Output, emit func(Rendered) error) err
 		}
 	}
 	return nil
+}
+
+// decodeBox returns the box an image stored with the given EXIF
+// orientation is decoded for, to make every one of outs: the largest width
+// and the largest height of their boxes, in the stored orientation.
+func decodeBox(outs []Output, orientation int) (w, h int) {
+	for _, o := range outs {
+		ow, oh := storedBox(o, orientation)
+		w, h = max(w, ow), max(h, oh)
+	}
+	return w, h
 }
 
 // thumbnail resizes img, stored with the given EXIF orientation, into o's
