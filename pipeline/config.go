@@ -59,6 +59,11 @@ const (
 	DefaultJPEGQuality = 85
 	DefaultMaxBytes    = 50 << 20
 	DefaultMaxPixels   = 50_000_000
+	// DefaultMaxDecodeMemory lets two decodes at their limit share a
+	// 512 MB Lambda with the runtime and the thumbnails; the 16-bit PNGs,
+	// large JPEGs and streamed formats at the pixel limit fit in it, and a
+	// full-size decoder at 50 million pixels of 8-bit RGBA (200 MB) does.
+	DefaultMaxDecodeMemory = 256 << 20
 )
 
 // Config says what thumbnails to make and where to put them. Start from
@@ -87,6 +92,11 @@ type Config struct {
 	// MaxPixels is the largest source image decoded, width×height.
 	// Default 50 million.
 	MaxPixels int64
+	// MaxDecodeMemory is the most memory one decode may need, in bytes,
+	// as estimated from the header before any pixel is decoded
+	// ([pixels.RenderMemory]): an image that needs more is refused with
+	// ErrTooExpensive. Default 256 MiB.
+	MaxDecodeMemory int64
 	// CacheControl, when set, is written on every thumbnail; otherwise the
 	// source's Cache-Control is copied.
 	CacheControl string
@@ -101,6 +111,8 @@ func DefaultConfig() Config {
 		Prefix:      DefaultPrefix,
 		MaxBytes:    DefaultMaxBytes,
 		MaxPixels:   DefaultMaxPixels,
+
+		MaxDecodeMemory: DefaultMaxDecodeMemory,
 	}
 }
 
@@ -154,6 +166,9 @@ func (c Config) ValidateFor(separate bool) error {
 	}
 	if c.MaxPixels < 1 {
 		add("max pixels %d: must be positive", c.MaxPixels)
+	}
+	if c.MaxDecodeMemory < 1 {
+		add("max decode memory %d: must be positive", c.MaxDecodeMemory)
 	}
 	for _, g := range append(append([]string{}, c.Include...), c.Exclude...) {
 		if !doublestar.ValidatePattern(g) {

@@ -17,6 +17,9 @@ var (
 	ErrTooLarge = errors.New("object too large")
 	// ErrTooManyPixels means the image declares more pixels than Config.MaxPixels.
 	ErrTooManyPixels = errors.New("image has too many pixels")
+	// ErrTooExpensive means decoding the image would need more memory
+	// than Config.MaxDecodeMemory, by its header.
+	ErrTooExpensive = errors.New("image too expensive to decode")
 	// ErrUnsupported means the bytes are not an image thumbpipe reads.
 	ErrUnsupported = pixels.ErrUnsupported
 	// ErrCorrupt means the bytes start like an image but do not decode.
@@ -46,7 +49,7 @@ func (e *Error) Error() string { return fmt.Sprintf("%s %q: %v", e.Op, e.Key, e.
 // Unwrap returns the reason.
 func (e *Error) Unwrap() error { return e.Err }
 
-var permanent = []error{ErrTooLarge, ErrTooManyPixels, ErrUnsupported, ErrCorrupt, ErrSourceGone, ErrCollision, ErrUnsafeKey, ErrKeyTooLong, ErrSourceChanging}
+var permanent = []error{ErrTooLarge, ErrTooManyPixels, ErrTooExpensive, ErrUnsupported, ErrCorrupt, ErrSourceGone, ErrCollision, ErrUnsafeKey, ErrKeyTooLong, ErrSourceChanging}
 
 // Retryable reports whether err is worth retrying: storage errors that may
 // pass (unavailable, timeouts, throttling, internal errors, denied access

@@ -277,6 +277,10 @@ func (t *Thumbnailer) render(ctx context.Context, bucket *blob.Bucket, key strin
 		outs[j] = pixels.Output{Width: s.Width, Height: s.Height, Mode: s.Mode, Format: p.format,
 			Encode: pixels.EncodeOptions{Quality: t.cfg.JPEGQuality}}
 	}
+	if need := pixels.RenderMemory(cfg, outs); need > t.cfg.MaxDecodeMemory {
+		return fmt.Errorf("%w: decoding %s %dx%d needs about %d bytes (%.1f MiB), the limit is %d (%.1f MiB)",
+			ErrTooExpensive, cfg.Format, cfg.Width, cfg.Height, need, mib(need), t.cfg.MaxDecodeMemory, mib(t.cfg.MaxDecodeMemory))
+	}
 	err = pixels.Render(stream, cfg, outs, func(r pixels.Rendered) error {
 		p.res.SourceBytes = src.n
 		// The decoder is done: a failed or overlong read is not an image.
@@ -288,6 +292,9 @@ func (t *Thumbnailer) render(ctx context.Context, bucket *blob.Bucket, key strin
 	p.res.SourceBytes = src.n
 	return src.check(err)
 }
+
+// mib is n bytes in MiB, for messages.
+func mib(n int64) float64 { return float64(n) / (1 << 20) }
 
 // writeVariant stores one rendered thumbnail with its marker.
 func (t *Thumbnailer) writeVariant(ctx context.Context, key string, p *plan, i int, r pixels.Rendered) error {
