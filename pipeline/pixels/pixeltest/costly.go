@@ -1,0 +1,214 @@
+package pixeltest
+
+import (
+	"bytes"
+	"compress/zlib"
+	"encoding/binary"
+)
+
+// The files of this file are small but valid and declare large images,
+// each of one colour, whose decoding costs hundreds of megabytes in a
+// decoder that holds the whole image: they test a memory budget.
+
+// ZeroZlib returns a zlib stream that inflates to n zero bytes. It repeats
+// one compressed block of a MiB of zeros, so even gigabytes cost a few
+// hundred kilobytes and no time to make.
+func ZeroZlib(n int64) []byte {
+	var z bytes.Buffer
+	zw, _ := zlib.NewWriterLevel(&z, zlib.BestCompression)
+	const block = 1 << 20
+	zeros := make([]byte, block)
+	if n < 2*block {
+		zw.Write(zeros[:n%block])
+		zw.Write(zeros[:n/block*block])
+		zw.Close()
+		return z.Bytes()
+	}
+	zw.Write(zeros)
+	zw.Flush()
+	stream := bytes.Clone(z.Bytes())
+	z.Reset()
+	zw.Write(zeros) // refers only to the zeros before it: repeatable
+	zw.Flush()
+	middle := bytes.Clone(z.Bytes())
+	z.Reset()
+	for i := int64(1); i < n/block; i++ {
+		stream = append(stream, middle...)
+	}
+	zw.Write(zeros[:n%block])
+	zw.Close()
+	stream = append(stream, z.Bytes()[:z.Len()-4]...) // the rest, without the checksum
+	// Adler-32 of n zero bytes: a stays 1, b grows by 1 per byte.
+	return binary.BigEndian.AppendUint32(stream, uint32(n%65521)<<16|1)
+}
+
+// DeepPNG returns a w×h 16-bit RGBA PNG, all transparent black, Adam7
+// interlaced if interlaced is set.
+func DeepPNG(w, h uint32, interlaced bool) []byte {
+	var b bytes.Buffer
+	b.WriteString("\x89PNG\r\n\x1a\n")
+	ihdr := binary.BigEndian.AppendUint32(nil, w)
+	ihdr = binary.BigEndian.AppendUint32(ihdr, h)
+	ilace := byte(0)
+	if interlaced {
+		ilace = 1
+	}
+	ihdr = append(ihdr, 16, 6, 0, 0, ilace)
+	chunk(&b, "IHDR", ihdr)
+	// Every row is a filter byte (0, none) and 8 bytes a pixel, all zero.
+	rows := func(pw, ph int64) int64 {
+		if pw == 0 || ph == 0 {
+			return 0
+		}
+		return ph * (1 + 8*pw)
+	}
+	n := rows(int64(w), int64(h))
+	if interlaced {
+		n = 0
+		for _, p := range [7][4]int64{{0, 0, 8, 8}, {4, 0, 8, 8}, {0, 4, 4, 8}, {2, 0, 4, 4}, {0, 2, 2, 4}, {1, 0, 2, 2}, {0, 1, 1, 2}} {
+			x0, y0, dx, dy := p[0], p[1], p[2], p[3]
+			n += rows((int64(w)-x0+dx-1)/dx, (int64(h)-y0+dy-1)/dy)
+		}
+	}
+	chunk(&b, "IDAT", ZeroZlib(n))
+	chunk(&b, "IEND", nil)
+	return b.Bytes()
+}
+
+// OneColourWebP returns a lossless WebP of w×h pixels (at most 16384 each)
+// all of the colour argb: every prefix code has one symbol, so the pixels
+// take no bits and the file is a few dozen bytes.
+func OneColourWebP(w, h uint32, argb uint32) []byte {
+	var bw bitWriter
+	bw.put(0x2f, 8)
+	bw.put(w-1, 14)
+	bw.put(h-1, 14)
+	bw.put(1, 1) // alpha is used
+	bw.put(0, 3) // version
+	bw.put(0, 1) // no transform
+	bw.put(0, 1) // no colour cache
+	bw.put(0, 1) // no meta prefix codes
+	// Green, red, blue, alpha, distance: a simple code of one 8-bit symbol.
+	for _, sym := range []uint32{argb >> 8 & 0xff, argb >> 16 & 0xff, argb & 0xff, argb >> 24, 0} {
+		bw.put(1, 1) // simple
+		bw.put(0, 1) // one symbol
+		bw.put(1, 1) // of eight bits
+		bw.put(sym, 8)
+	}
+	vp8l := bw.bytes()
+	b := []byte("RIFF")
+	size := 4 + 8 + len(vp8l) + len(vp8l)%2
+	b = binary.LittleEndian.AppendUint32(b, uint32(size))
+	b = append(b, "WEBPVP8L"...)
+	b = binary.LittleEndian.AppendUint32(b, uint32(len(vp8l)))
+	b = append(b, vp8l...)
+	if len(vp8l)%2 == 1 {
+		b = append(b, 0)
+	}
+	return b
+}
+
+// bitWriter packs bits least significant first, as VP8L reads them.
+type bitWriter struct {
+	buf   []byte
+	nbits uint
+}
+
+func (w *bitWriter) put(v uint32, n uint) {
+	for i := uint(0); i < n; i++ {
+		if w.nbits%8 == 0 {
+			w.buf = append(w.buf, 0)
+		}
+		w.buf[len(w.buf)-1] |= byte(v>>i&1) << (w.nbits % 8)
+		w.nbits++
+	}
+}
+
+func (w *bitWriter) bytes() []byte { return w.buf }
+
+// DeepTIFF returns a w×h 16-bit RGBA TIFF (unassociated alpha), all
+// transparent black, in one deflate-compressed strip.
+func DeepTIFF(w, h uint32) []byte {
+	le := binary.LittleEndian
+	strip := ZeroZlib(int64(w) * int64(h) * 8)
+	type entry struct {
+		tag, typ uint16
+		count    uint32
+		val      uint32
+	}
+	entries := []entry{
+		{256, 4, 1, w}, {257, 4, 1, h},
+		{258, 3, 4, 0}, // bits per sample: an offset to 16, 16, 16, 16
+		{259, 3, 1, 8}, // deflate
+		{262, 3, 1, 2}, // RGB
+		{273, 4, 1, 0}, // strip offset
+		{277, 3, 1, 4}, {278, 4, 1, h},
+		{279, 4, 1, uint32(len(strip))},
+		{338, 3, 1, 2}, // unassociated alpha
+	}
+	ifdLen := uint32(2 + len(entries)*12 + 4)
+	bitsOff := 8 + ifdLen
+	entries[2].val = bitsOff
+	entries[5].val = bitsOff + 8
+	b := []byte("II*\x00")
+	b = le.AppendUint32(b, 8)
+	b = le.AppendUint16(b, uint16(len(entries)))
+	for _, e := range entries {
+		b = le.AppendUint16(b, e.tag)
+		b = le.AppendUint16(b, e.typ)
+		b = le.AppendUint32(b, e.count)
+		if e.typ == 3 && e.count == 1 {
+			b = le.AppendUint16(b, uint16(e.val))
+			b = le.AppendUint16(b, 0)
+		} else {
+			b = le.AppendUint32(b, e.val)
+		}
+	}
+	b = le.AppendUint32(b, 0)
+	for range 4 {
+		b = le.AppendUint16(b, 16)
+	}
+	return append(b, strip...)
+}
+
+// ProgressiveCMYK returns a w×h progressive CMYK JPEG (Adobe APP14, every
+// component at full resolution) of one DC scan in which every block is
+// zero: one bit a block, so 65535×399 takes about 200 KB.
+func ProgressiveCMYK(w, h uint16) []byte {
+	be := binary.BigEndian
+	seg := func(b []byte, marker byte, payload []byte) []byte {
+		b = append(b, 0xFF, marker)
+		b = be.AppendUint16(b, uint16(len(payload)+2))
+		return append(b, payload...)
+	}
+	b := []byte{0xFF, 0xD8}
+	b = seg(b, 0xEE, []byte("Adobe\x00\x64\x00\x00\x00\x00\x00")) // transform 0: CMYK
+	q := make([]byte, 65)
+	for i := 1; i < len(q); i++ {
+		q[i] = 1
+	}
+	b = seg(b, 0xDB, q)
+	sof := []byte{8}
+	sof = be.AppendUint16(sof, h)
+	sof = be.AppendUint16(sof, w)
+	sof = append(sof, 4)
+	for c := byte(1); c <= 4; c++ {
+		sof = append(sof, c, 0x11, 0)
+	}
+	b = seg(b, 0xC2, sof)
+	dht := make([]byte, 1+16+1) // DC table 0: one code, "0", for category 0
+	dht[1] = 1
+	b = seg(b, 0xC4, dht)
+	sos := []byte{4}
+	for c := byte(1); c <= 4; c++ {
+		sos = append(sos, c, 0x00)
+	}
+	sos = append(sos, 0, 0, 0) // Ss 0, Se 0, Ah/Al 0
+	b = seg(b, 0xDA, sos)
+	blocks := ((int(w) + 7) / 8) * ((int(h) + 7) / 8) * 4
+	b = append(b, make([]byte, (blocks+7)/8)...)
+	if blocks%8 != 0 {
+		b[len(b)-1] = 0xFF >> (blocks % 8) // pad with one bits
+	}
+	return append(b, 0xFF, 0xD9)
+}
