@@ -4,6 +4,15 @@ import (
 	"bytes"
 	"compress/zlib"
 	"encoding/binary"
+	"image"
+	"image/color"
+	"math"
+	"math/rand/v2"
+	"runtime"
+	"runtime/metrics"
+	"sync"
+	"sync/atomic"
+	"time"
 )
 
 // The files of this file are small but valid and declare large images,
@@ -211,4 +220,127 @@ func ProgressiveCMYK(w, h uint16) []byte {
 		b[len(b)-1] = 0xFF >> (blocks % 8) // pad with one bits
 	}
 	return append(b, 0xFF, 0xD9)
+}
+
+// InterlacedPNG encodes img as an Adam7-interlaced 8-bit RGBA PNG, which
+// image/png cannot write.
+func InterlacedPNG(img image.Image) []byte {
+	b := img.Bounds()
+	w, h := b.Dx(), b.Dy()
+	var raw []byte
+	for _, p := range [7][4]int{{0, 0, 8, 8}, {4, 0, 8, 8}, {0, 4, 4, 8}, {2, 0, 4, 4}, {0, 2, 2, 4}, {1, 0, 2, 2}, {0, 1, 1, 2}} {
+		x0, y0, dx, dy := p[0], p[1], p[2], p[3]
+		if x0 >= w || y0 >= h {
+			continue
+		}
+		for y := y0; y < h; y += dy {
+			raw = append(raw, 0) // filter: none
+			for x := x0; x < w; x += dx {
+				c := color.NRGBAModel.Convert(img.At(b.Min.X+x, b.Min.Y+y)).(color.NRGBA)
+				raw = append(raw, c.R, c.G, c.B, c.A)
+			}
+		}
+	}
+	var z bytes.Buffer
+	zw := zlib.NewWriter(&z)
+	zw.Write(raw)
+	zw.Close()
+	var out bytes.Buffer
+	out.WriteString("\x89PNG\r\n\x1a\n")
+	ihdr := binary.BigEndian.AppendUint32(nil, uint32(w))
+	ihdr = binary.BigEndian.AppendUint32(ihdr, uint32(h))
+	chunk(&out, "IHDR", append(ihdr, 8, 6, 0, 0, 1))
+	chunk(&out, "IDAT", z.Bytes())
+	chunk(&out, "IEND", nil)
+	return out.Bytes()
+}
+
+// Hairlines returns a w×h image of fine detail, the worst case for a
+// decoder that samples a grid: one-pixel dark lines at irregular spacings
+// (3 to 9 pixels) both ways, over [Photo].
+func Hairlines(w, h int, seed uint64) *image.RGBA {
+	img := Photo(w, h, seed)
+	rng := rand.New(rand.NewPCG(seed, 11))
+	line := func(n int) map[int]bool {
+		m := map[int]bool{}
+		for i := rng.IntN(7); i < n; i += 3 + rng.IntN(7) {
+			m[i] = true
+		}
+		return m
+	}
+	cols, rows := line(w), line(h)
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			if cols[x] || rows[y] {
+				img.SetRGBA(x, y, color.RGBA{R: 20, G: 20, B: 20, A: 255})
+			}
+		}
+	}
+	return img
+}
+
+// PSNR compares two equally sized images over all four channels, with
+// colour weighted by alpha (so the colour of invisible pixels does not
+// count), in dB: +Inf for equal images, NaN for different sizes.
+func PSNR(a, b image.Image) float64 {
+	ra, rb := a.Bounds(), b.Bounds()
+	if ra.Size() != rb.Size() {
+		return math.NaN()
+	}
+	var se float64
+	n := 0
+	for y := 0; y < ra.Dy(); y++ {
+		for x := 0; x < ra.Dx(); x++ {
+			p := color.NRGBAModel.Convert(a.At(ra.Min.X+x, ra.Min.Y+y)).(color.NRGBA)
+			q := color.NRGBAModel.Convert(b.At(rb.Min.X+x, rb.Min.Y+y)).(color.NRGBA)
+			wa := (float64(p.A) + float64(q.A)) / 510
+			for _, d := range []float64{
+				float64(p.R) - float64(q.R), float64(p.G) - float64(q.G), float64(p.B) - float64(q.B),
+			} {
+				se += d * d * wa
+			}
+			d := float64(p.A) - float64(q.A)
+			se += d * d
+			n += 4
+		}
+	}
+	if se == 0 {
+		return math.Inf(1)
+	}
+	return 10 * math.Log10(255*255/(se/float64(n)))
+}
+
+// PeakHeap runs fn while sampling the live heap every millisecond, and
+// returns the highest it rose above the heap before fn (after a GC).
+func PeakHeap(fn func()) uint64 {
+	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	read := func() uint64 { metrics.Read(sample); return sample[0].Value.Uint64() }
+	runtime.GC()
+	base := read()
+	var peak atomic.Uint64
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		tick := time.NewTicker(time.Millisecond)
+		defer tick.Stop()
+		for {
+			if v := read(); v > peak.Load() {
+				peak.Store(v)
+			}
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	fn()
+	close(stop)
+	wg.Wait()
+	if p := peak.Load(); p > base {
+		return p - base
+	}
+	return 0
 }

@@ -11,6 +11,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"github.com/thumbpipe/thumbpipe/pipeline/pixels/pixeltest"
 )
 
 // hash is a deterministic per-pixel noise source.
@@ -373,34 +375,13 @@ func boxDown(src *image.NRGBA, s int) *image.NRGBA {
 	return out
 }
 
-// psnr compares two equally sized images over all four channels, with
-// colour weighted by alpha (so the colour of invisible pixels does not
-// count).
+// psnr is [pixeltest.PSNR], failing t on a size mismatch.
 func psnr(t testing.TB, a, b *image.NRGBA) float64 {
 	t.Helper()
 	if a.Bounds().Size() != b.Bounds().Size() {
 		t.Fatalf("size mismatch: %v vs %v", a.Bounds(), b.Bounds())
 	}
-	var se float64
-	n := 0
-	for y := 0; y < a.Rect.Dy(); y++ {
-		for x := 0; x < a.Rect.Dx(); x++ {
-			p, q := a.NRGBAAt(x, y), b.NRGBAAt(x, y)
-			wa := (float64(p.A) + float64(q.A)) / 510
-			for _, d := range []float64{
-				float64(p.R) - float64(q.R), float64(p.G) - float64(q.G), float64(p.B) - float64(q.B),
-			} {
-				se += d * d * wa
-			}
-			d := float64(p.A) - float64(q.A)
-			se += d * d
-			n += 4
-		}
-	}
-	if se == 0 {
-		return math.Inf(1)
-	}
-	return 10 * math.Log10(255*255/(se/float64(n)))
+	return pixeltest.PSNR(a, b)
 }
 
 // firstDiff describes the first pixel where a and b differ, or "".
