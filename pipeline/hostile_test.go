@@ -6,13 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"runtime"
-	"runtime/metrics"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
-	"time"
 
 	"gocloud.dev/blob/memblob"
 
@@ -133,38 +128,8 @@ func TestHostileCorpus(t *testing.T) {
 	}
 }
 
-// peakHeap runs fn while sampling the live heap every millisecond, and
-// returns the highest it rose above the heap before fn.
+// peakHeap is [pixeltest.PeakHeap] in a test.
 func peakHeap(t *testing.T, fn func()) uint64 {
 	t.Helper()
-	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
-	read := func() uint64 { metrics.Read(sample); return sample[0].Value.Uint64() }
-	runtime.GC()
-	base := read()
-	var peak atomic.Uint64
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		tick := time.NewTicker(time.Millisecond)
-		defer tick.Stop()
-		for {
-			if v := read(); v > peak.Load() {
-				peak.Store(v)
-			}
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
-			}
-		}
-	}()
-	fn()
-	close(stop)
-	wg.Wait()
-	if p := peak.Load(); p > base {
-		return p - base
-	}
-	return 0
+	return pixeltest.PeakHeap(fn)
 }

@@ -1,0 +1,52 @@
+package pixels_test
+
+import (
+	"bytes"
+	"testing"
+
+	"github.com/thumbpipe/thumbpipe/pipeline/pixels"
+	"github.com/thumbpipe/thumbpipe/pipeline/pixels/pixeltest"
+)
+
+// TestDecodeMemory checks that DecodeMemory, computed from the header,
+// does not undercount the heap that decoding for a 200×200 box takes, format
+// by format.
+func TestDecodeMemory(t *testing.T) {
+	photo := pixeltest.Photo(1200, 900, 5)
+	tests := []struct {
+		name string
+		data []byte
+	}{
+		{"jpeg", pixeltest.JPEG(photo, 90)},
+		{"progressive cmyk jpeg", pixeltest.ProgressiveCMYK(1200, 900)},
+		{"png", pixeltest.PNG(photo)},
+		{"16-bit png", pixeltest.DeepPNG(1200, 900, false)},
+		{"interlaced png", pixeltest.InterlacedPNG(photo)},
+		{"gif", pixeltest.GIF(photo)},
+		{"webp", pixeltest.OneColourWebP(1200, 900, 0xff102030)},
+		{"16-bit tiff", pixeltest.DeepTIFF(1200, 900)},
+		{"tiff", pixeltest.TIFF(photo)},
+		{"bmp", pixeltest.BMP(photo)},
+	}
+	for _, tc := range tests {
+		c, err := pixels.DecodeConfig(tc.data)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		estimate := pixels.DecodeMemory(c, 200, 200)
+		used := int64(pixeltest.PeakHeap(func() {
+			_, err = pixels.DecodeFrom(bytes.NewReader(tc.data), c, 200, 200)
+		}))
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		t.Logf("%s: estimated %d bytes, peak heap %d (%.2f)", tc.name, estimate, used, float64(estimate)/float64(used))
+		// Slack for the small allocations no estimate names, and for the
+		// garbage of compress/flate's Huffman tables (new for every block
+		// of a dynamic-Huffman stream) until the collector runs: it is
+		// reclaimed, not held.
+		if used > estimate+estimate/8+2<<20 {
+			t.Errorf("%s: estimated %d bytes, decoding took %d", tc.name, estimate, used)
+		}
+	}
+}
