@@ -51,6 +51,16 @@ func makeInputs(dir string, log io.Writer) ([]input, error) {
 		{"2000x1500 PNG", filepath.Join(dir, "2000x1500.png"), func() ([]byte, error) {
 			return pixeltest.PNG(photo(2000, 1500, 3)), nil
 		}},
+		// The size of the camera photo saved as PNG (5640x3172).
+		{png18, filepath.Join(dir, "18mp-rgb.png"), func() ([]byte, error) {
+			return pixeltest.PNG(photo(5640, 3172, 18)), nil
+		}},
+		{png16, filepath.Join(dir, "12mp-rgb16.png"), func() ([]byte, error) {
+			return pixeltest.PNG(deep(photo(4000, 3000, 16))), nil
+		}},
+		{pngInterlaced, filepath.Join(dir, "12mp-rgba-interlaced.png"), func() ([]byte, error) {
+			return pixeltest.InterlacedPNG(photo(4000, 3000, 7)), nil
+		}},
 	}
 	var inputs []input
 	for _, s := range specs {
@@ -82,6 +92,26 @@ func describe(err error) error {
 		return fmt.Errorf("%w: %s", err, bytes.TrimSpace(ee.Stderr))
 	}
 	return err
+}
+
+// The PNG inputs' names, which the targets look up.
+const (
+	png18         = "18MP RGB PNG"
+	png16         = "12MP 16-bit PNG"
+	pngInterlaced = "12MP interlaced PNG"
+)
+
+// deep widens img to 16 bits a sample, each byte repeated (v*257), so the
+// PNG encoder writes 16-bit RGB.
+func deep(img image.Image) image.Image {
+	b := img.Bounds()
+	out := image.NewRGBA64(b)
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		for x := b.Min.X; x < b.Max.X; x++ {
+			out.Set(x, y, img.At(x, y))
+		}
+	}
+	return out
 }
 
 // photo is pixeltest.Photo with camera-like grain added.

@@ -182,6 +182,21 @@ func (r results) targets() []string {
 	} else {
 		na("12MP progressive peak RSS ≤ 60 MB", "not measured (no jpegtran, or -inputs left it out)")
 	}
+	for _, name := range []string{png18, png16, pngInterlaced} {
+		in, ok := find(name)
+		if !ok {
+			na(name+" targets", "not measured (-inputs left it out)")
+			continue
+		}
+		tp, vp := r.value(in, thumbpipeName, msMetric), r.value(in, vipsName, msMetric)
+		if r.vips {
+			check(name+" ms ≤ vipsthumbnail's", tp <= vp, fmt.Sprintf("%.0f vs %.0f ms", tp, vp))
+		} else {
+			na(name+" ms ≤ vipsthumbnail's", "vipsthumbnail not measured")
+		}
+		rss := r.value(in, thumbpipeName, rssMetric)
+		check(name+" peak RSS ≤ 60 MB", rss <= 60, fmt.Sprintf("%.1f MB (vipsthumbnail %.1f MB)", rss, r.value(in, vipsName, rssMetric)))
+	}
 	return lines
 }
 

@@ -109,6 +109,56 @@ func TestTargets(t *testing.T) {
 	}
 }
 
+// TestPNGTargets checks each PNG input's two targets, time against
+// vipsthumbnail and peak RSS, and that an input left out is n/a.
+func TestPNGTargets(t *testing.T) {
+	tests := []struct {
+		name       string
+		ms, rss    float64
+		misses     []string
+		leaveOut16 bool
+	}{
+		{"all met", 300, 40, nil, false},
+		{"slower than vips", 400, 40, []string{png18 + " ms", png16 + " ms", pngInterlaced + " ms"}, false},
+		{"memory", 300, 61, []string{png18 + " peak RSS", png16 + " peak RSS", pngInterlaced + " peak RSS"}, false},
+		{"one left out", 300, 40, nil, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := fakeResults(150, 20, 45)
+			for _, name := range []string{png18, png16, pngInterlaced} {
+				if tt.leaveOut16 && name == png16 {
+					continue
+				}
+				in := input{name: name, size: 40e6}
+				r.inputs = append(r.inputs, in)
+				r.procs[figKey{name, thumbpipeName}] = &procFigures{ms: []float64{tt.ms}, rssMB: []float64{tt.rss}, perSec: []float64{3}}
+				r.procs[figKey{name, vipsName}] = &procFigures{ms: []float64{316}, rssMB: []float64{50}, perSec: []float64{3}}
+			}
+			var misses, na []string
+			for _, l := range r.targets() {
+				switch {
+				case strings.HasPrefix(l, "MISS"):
+					misses = append(misses, l)
+				case strings.HasPrefix(l, "n/a"):
+					na = append(na, l)
+				}
+			}
+			if len(misses) != len(tt.misses) {
+				t.Fatalf("misses %q, want %d containing %q", misses, len(tt.misses), tt.misses)
+			}
+			for i, want := range tt.misses {
+				if !strings.Contains(misses[i], want) {
+					t.Errorf("miss %d = %q, want it to name %q", i, misses[i], want)
+				}
+			}
+			if tt.leaveOut16 != (len(na) == 1 && strings.Contains(na[0], png16)) {
+				t.Errorf("n/a lines %q", na)
+			}
+		})
+	}
+}
+
 func TestTable(t *testing.T) {
 	tab := fakeResults(150, 20, 45).table()
 	want := map[int][]string{
