@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"image"
+	"image/draw"
 	"image/jpeg"
 	"io"
 	"math/rand/v2"
@@ -104,13 +105,8 @@ const (
 // deep widens img to 16 bits a sample, each byte repeated (v*257), so the
 // PNG encoder writes 16-bit RGB.
 func deep(img image.Image) image.Image {
-	b := img.Bounds()
-	out := image.NewRGBA64(b)
-	for y := b.Min.Y; y < b.Max.Y; y++ {
-		for x := b.Min.X; x < b.Max.X; x++ {
-			out.Set(x, y, img.At(x, y))
-		}
-	}
+	out := image.NewRGBA64(img.Bounds())
+	draw.Draw(out, out.Rect, img, out.Rect.Min, draw.Src)
 	return out
 }
 

@@ -91,21 +91,28 @@ func TestTargets(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var misses []string
-			for _, l := range fakeResults(tt.tpMS, tt.tpRSS, tt.progRSS).targets() {
-				if strings.HasPrefix(l, "MISS") {
-					misses = append(misses, l)
-				}
-			}
-			if len(misses) != len(tt.misses) {
-				t.Fatalf("misses %q, want %d containing %q", misses, len(tt.misses), tt.misses)
-			}
-			for i, want := range tt.misses {
-				if !strings.Contains(misses[i], want) {
-					t.Errorf("miss %d = %q, want it to name %q", i, misses[i], want)
-				}
-			}
+			checkMisses(t, fakeResults(tt.tpMS, tt.tpRSS, tt.progRSS).targets(), tt.misses)
 		})
+	}
+}
+
+// checkMisses checks that the MISS lines of targets are as many as want
+// and each names its part of want, in order.
+func checkMisses(t *testing.T, targets, want []string) {
+	t.Helper()
+	var misses []string
+	for _, l := range targets {
+		if strings.HasPrefix(l, "MISS") {
+			misses = append(misses, l)
+		}
+	}
+	if len(misses) != len(want) {
+		t.Fatalf("misses %q, want %d containing %q", misses, len(want), want)
+	}
+	for i, w := range want {
+		if !strings.Contains(misses[i], w) {
+			t.Errorf("miss %d = %q, want it to name %q", i, misses[i], w)
+		}
 	}
 }
 
@@ -135,21 +142,12 @@ func TestPNGTargets(t *testing.T) {
 				r.procs[figKey{name, thumbpipeName}] = &procFigures{ms: []float64{tt.ms}, rssMB: []float64{tt.rss}, perSec: []float64{3}}
 				r.procs[figKey{name, vipsName}] = &procFigures{ms: []float64{316}, rssMB: []float64{50}, perSec: []float64{3}}
 			}
-			var misses, na []string
-			for _, l := range r.targets() {
-				switch {
-				case strings.HasPrefix(l, "MISS"):
-					misses = append(misses, l)
-				case strings.HasPrefix(l, "n/a"):
+			lines := r.targets()
+			checkMisses(t, lines, tt.misses)
+			var na []string
+			for _, l := range lines {
+				if strings.HasPrefix(l, "n/a") {
 					na = append(na, l)
-				}
-			}
-			if len(misses) != len(tt.misses) {
-				t.Fatalf("misses %q, want %d containing %q", misses, len(tt.misses), tt.misses)
-			}
-			for i, want := range tt.misses {
-				if !strings.Contains(misses[i], want) {
-					t.Errorf("miss %d = %q, want it to name %q", i, misses[i], want)
 				}
 			}
 			if tt.leaveOut16 != (len(na) == 1 && strings.Contains(na[0], png16)) {
