@@ -2,6 +2,7 @@ package pixels_test
 
 import (
 	"bytes"
+	"runtime/debug"
 	"testing"
 
 	"github.com/thumbpipe/thumbpipe/pipeline/pixels"
@@ -12,6 +13,9 @@ import (
 // does not undercount the heap that decoding for a 200×200 box takes, format
 // by format.
 func TestDecodeMemory(t *testing.T) {
+	// The estimates count live memory: collect garbage as soon as there
+	// is some, so the sampled heap is mostly what is live.
+	defer debug.SetGCPercent(debug.SetGCPercent(1))
 	photo := pixeltest.Photo(1200, 900, 5)
 	tests := []struct {
 		name string
@@ -41,11 +45,11 @@ func TestDecodeMemory(t *testing.T) {
 			t.Fatalf("%s: %v", tc.name, err)
 		}
 		t.Logf("%s: estimated %d bytes, peak heap %d (%.2f)", tc.name, estimate, used, float64(estimate)/float64(used))
-		// Slack for the small allocations no estimate names, and for the
-		// garbage of compress/flate's Huffman tables (new for every block
-		// of a dynamic-Huffman stream) until the collector runs: it is
-		// reclaimed, not held.
-		if used > estimate+estimate/8+2<<20 {
+		// Slack for the small allocations no estimate names and for the
+		// garbage the collector has not reached yet (compress/flate's
+		// Huffman tables, new for every block; a bytes.Buffer's earlier
+		// arrays), more of it under the race detector.
+		if used > estimate+estimate/4+2<<20 {
 			t.Errorf("%s: estimated %d bytes, decoding took %d", tc.name, estimate, used)
 		}
 	}

@@ -310,8 +310,9 @@ func PSNR(a, b image.Image) float64 {
 	return 10 * math.Log10(255*255/(se/float64(n)))
 }
 
-// PeakHeap runs fn while sampling the live heap every millisecond, and
-// returns the highest it rose above the heap before fn (after a GC).
+// PeakHeap runs fn while sampling the heap's objects (live, and dead but
+// not yet collected) every millisecond, and returns the highest they rose
+// above the heap before fn (after a GC).
 func PeakHeap(fn func()) uint64 {
 	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
 	read := func() uint64 { metrics.Read(sample); return sample[0].Value.Uint64() }
