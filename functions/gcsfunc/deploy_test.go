@@ -138,18 +138,19 @@ func TestDeployDryRun(t *testing.T) {
 		env[name] = "" // each must be set below
 	}
 	set := map[string]string{
-		"THUMBPIPE_SIZES":         "200x200,800x600:fill",
-		"THUMBPIPE_FORMAT":        "jpeg",
-		"THUMBPIPE_JPEG_QUALITY":  "80",
-		"THUMBPIPE_OUTPUT_PREFIX": "thumbs/",
-		"THUMBPIPE_OUTPUT_BUCKET": "gs://photos-thumbs",
-		"THUMBPIPE_INCLUDE":       "uploads/**,incoming/*.jpg",
-		"THUMBPIPE_EXCLUDE":       "**/private/**",
-		"THUMBPIPE_MAX_BYTES":     "20MiB",
-		"THUMBPIPE_MAX_PIXELS":    "40000000",
-		"THUMBPIPE_CACHE_CONTROL": "public, max-age=86400",
-		EnvMaxEventAge:            "30m",
-		"THUMBPIPE_BUCKETS":       "photos",
+		"THUMBPIPE_SIZES":             "200x200,800x600:fill",
+		"THUMBPIPE_FORMAT":            "jpeg",
+		"THUMBPIPE_JPEG_QUALITY":      "80",
+		"THUMBPIPE_OUTPUT_PREFIX":     "thumbs/",
+		"THUMBPIPE_OUTPUT_BUCKET":     "gs://photos-thumbs",
+		"THUMBPIPE_INCLUDE":           "uploads/**,incoming/*.jpg",
+		"THUMBPIPE_EXCLUDE":           "**/private/**",
+		"THUMBPIPE_MAX_BYTES":         "20MiB",
+		"THUMBPIPE_MAX_PIXELS":        "40000000",
+		"THUMBPIPE_MAX_DECODE_MEMORY": "200MiB",
+		"THUMBPIPE_CACHE_CONTROL":     "public, max-age=86400",
+		EnvMaxEventAge:                "30m",
+		"THUMBPIPE_BUCKETS":           "photos",
 	}
 	for k, v := range set {
 		if _, ok := env[k]; !ok {
