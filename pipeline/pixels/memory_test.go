@@ -2,6 +2,7 @@ package pixels_test
 
 import (
 	"bytes"
+	"fmt"
 	"runtime/debug"
 	"testing"
 
@@ -53,4 +54,21 @@ func TestDecodeMemory(t *testing.T) {
 			t.Errorf("%s: estimated %d bytes, decoding took %d", tc.name, estimate, used)
 		}
 	}
+}
+
+// A 396 KB 16-bit RGBA PNG of 7071×7071 pixels streams into a 200×200
+// thumbnail with well under a megabyte; the same image as a deflated TIFF is
+// decoded whole.
+func ExampleRenderMemory() {
+	outs := []pixels.Output{{Width: 200, Height: 200, Mode: pixels.Fit, Format: pixels.JPEG}}
+	for _, data := range [][]byte{pixeltest.DeepPNG(7071, 7071, false), pixeltest.DeepTIFF(7071, 7071)} {
+		c, err := pixels.DecodeConfig(data)
+		if err != nil {
+			panic(err)
+		}
+		fmt.Printf("%s: %.1f MiB\n", c.Format, float64(pixels.RenderMemory(c, outs))/(1<<20))
+	}
+	// Output:
+	// png: 0.4 MiB
+	// tiff: 1907.3 MiB
 }
