@@ -49,6 +49,7 @@ import (
 	_ "gocloud.dev/blob/s3blob"
 
 	"github.com/thumbpipe/thumbpipe/internal/buckets"
+	"github.com/thumbpipe/thumbpipe/internal/door"
 	"github.com/thumbpipe/thumbpipe/internal/envconfig"
 )
 
@@ -99,7 +100,7 @@ func s3URL(getenv func(string) string) func(name string) string {
 // event's bucket; a URL with its own query is used as it is.
 func outputURL(raw string, bucketURL func(string) string) (string, error) {
 	u, err := url.Parse(raw)
-	if err != nil || u.Scheme != "s3" || !bucketName.MatchString(u.Host) || (u.Path != "" && u.Path != "/") {
+	if err != nil || u.Scheme != "s3" || door.S3BucketName(u.Host) != nil || (u.Path != "" && u.Path != "/") {
 		return "", fmt.Errorf("THUMBPIPE_OUTPUT_BUCKET %q: want s3://<bucket name>", raw)
 	}
 	if u.RawQuery != "" {
