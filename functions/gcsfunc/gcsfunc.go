@@ -63,6 +63,7 @@ import (
 	_ "gocloud.dev/blob/gcsblob" // gs:// buckets
 
 	"github.com/thumbpipe/thumbpipe/internal/buckets"
+	"github.com/thumbpipe/thumbpipe/internal/door"
 	"github.com/thumbpipe/thumbpipe/internal/envconfig"
 	"github.com/thumbpipe/thumbpipe/pipeline"
 )
@@ -96,6 +97,10 @@ func EnvVars() []string {
 type settings struct {
 	cfg    pipeline.Config
 	maxAge time.Duration // 0: never drop
+	// buckets is the allow-list of bucket names. Empty: every bucket whose
+	// name follows Cloud Storage's rules (the trigger names the bucket; set
+	// it to that bucket to refuse events about any other).
+	buckets []string
 }
 
 // loadSettings reads the configuration from getenv and reports every
@@ -124,19 +129,33 @@ func loadSettings(getenv func(string) string) (settings, error) {
 	return s, errors.Join(errs...)
 }
 
-// handler turns Cloud Storage events into pipeline calls.
+// handler turns Cloud Storage events into door events.
 type handler struct {
-	s      settings
-	open   buckets.Opener           // a *buckets.Cache in production
-	thumbs *buckets.LazyThumbnailer // made by the first event, then kept
-	log    *slog.Logger
-	now    func() time.Time
+	s    settings
+	door *door.Door // shared by every invocation: the bucket cache, the lazily made Thumbnailer
+	log  *slog.Logger
+	now  func() time.Time
 }
 
 // newHandler returns a handler that opens buckets through open and logs to
 // log. It does no I/O: the output bucket is opened by the first event.
 func newHandler(s settings, open buckets.Opener, log *slog.Logger) *handler {
-	return &handler{s: s, open: open, thumbs: buckets.NewLazyThumbnailer(s.cfg, open), log: log, now: time.Now}
+	h := &handler{s: s, log: log, now: time.Now}
+	d, err := door.New(door.Config{
+		Pipeline:    s.cfg,
+		Open:        open,
+		BucketURL:   func(name string) string { return "gs://" + name },
+		Buckets:     s.buckets,
+		CheckBucket: door.GCSBucketName,
+		MaxEventAge: s.maxAge,
+		Logger:      log,
+		Now:         func() time.Time { return h.now() },
+	})
+	if err != nil {
+		panic(err) // only a nil opener or a negative age fail: programming errors
+	}
+	h.door = d
+	return h
 }
 
 var cache buckets.Cache // every bucket the function opens, kept across invocations
@@ -191,8 +210,14 @@ func severity(l slog.Level) string {
 // worth a redelivery.
 func (h *handler) handle(ctx context.Context, e event.Event) error {
 	log := h.log.With("event_id", e.ID(), "event_type", e.Type())
-	if e.Type() != TypeFinalized && e.Type() != TypeDeleted {
-		log.Info("event type not handled; acknowledged", "source", e.Source())
+	ev := door.Event{Name: e.Type(), ID: e.ID(), Time: e.Time()}
+	switch e.Type() {
+	case TypeFinalized:
+		ev.Action = door.Created
+	case TypeDeleted:
+		ev.Action = door.Removed
+	default:
+		h.door.WithLogger(log.With("source", e.Source())).Handle(ctx, ev) // skipped
 		return nil
 	}
 	obj, err := decodeObject(e.Data())
@@ -200,66 +225,11 @@ func (h *handler) handle(ctx context.Context, e event.Event) error {
 		log.Error("malformed event; acknowledged", "error", err.Error(), "source", e.Source(), "subject", e.Subject())
 		return nil
 	}
-	log = log.With("bucket", obj.Bucket, "object", obj.Name, "generation", obj.Generation)
-	if at := eventTime(e, obj); h.s.maxAge > 0 && !at.IsZero() {
-		if age := h.now().Sub(at); age > h.s.maxAge {
-			log.Error("event too old; dropped (run thumbpipe backfill to catch up)",
-				"event_time", at, "age", age.Round(time.Second).String(), "max_age", h.s.maxAge.String())
-			return nil
-		}
+	ev.Bucket, ev.Key, ev.Metadata, ev.Time = obj.Bucket, obj.Name, obj.Metadata, eventTime(e, obj)
+	o := h.door.WithLogger(log.With("object", obj.Name, "generation", obj.Generation)).Handle(ctx, ev)
+	if o.Retry() {
+		return o.Err
 	}
-	if src, ok := obj.Metadata[pipeline.MetaSource]; ok {
-		log.Debug("skipped", "reason", "carries the thumbpipe marker: a thumbnail of "+src)
-		return nil
-	}
-	if ok, why := h.s.cfg.Selects(obj.Name); !ok {
-		log.Debug("skipped", "reason", why)
-		return nil
-	}
-
-	bucket, err := h.open.Open(ctx, "gs://"+obj.Bucket)
-	if err != nil {
-		return h.failed(log, "cannot open the bucket", err)
-	}
-	th, err := h.thumbs.Get(ctx)
-	if err != nil {
-		return h.failed(log, "cannot open the output bucket", err)
-	}
-	start := time.Now()
-	if e.Type() == TypeDeleted {
-		removed, err := th.Delete(ctx, bucket, obj.Name)
-		if err != nil {
-			return h.failed(log, "failed", err)
-		}
-		log.Info("thumbnails deleted", "removed", len(removed), "keys", removed, "ms", time.Since(start).Milliseconds())
-		return nil
-	}
-	res, err := th.Process(ctx, bucket, obj.Name)
-	if err != nil {
-		return h.failed(log, "failed", err)
-	}
-	if res.Skipped != "" {
-		log.Info("skipped", "reason", res.Skipped)
-		return nil
-	}
-	keys := make([]string, 0, len(res.Variants))
-	for _, v := range res.Variants {
-		keys = append(keys, v.Key)
-	}
-	log.Info("thumbnails made", "written", res.Written(), "keys", keys,
-		"source_bytes", res.SourceBytes, "ms", time.Since(start).Milliseconds())
-	return nil
-}
-
-// failed logs err under what went wrong ("failed": the pipeline) and
-// returns it if pipeline.Retryable says a redelivery may succeed, or nil to
-// acknowledge the event.
-func (h *handler) failed(log *slog.Logger, what string, err error) error {
-	if pipeline.Retryable(err) {
-		log.Error(what+"; will be retried", "error", err.Error())
-		return err
-	}
-	log.Error(what+" permanently; acknowledged", "error", err.Error())
 	return nil
 }
 

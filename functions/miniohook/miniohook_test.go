@@ -244,7 +244,7 @@ func TestRecords(t *testing.T) {
 			if got := f.keys(t, "private"); len(got) != 0 {
 				t.Errorf("foreign bucket touched: %q", got)
 			}
-			if lines := strings.Count(f.logs.String(), `"msg":"event"`); lines != len(tc.records) {
+			if lines := strings.Count(f.logs.String(), `"outcome":"`); lines != len(tc.records) {
 				t.Errorf("%d event log lines for %d records:\n%s", lines, len(tc.records), f.logs)
 			}
 		})
@@ -418,7 +418,7 @@ func TestMetrics(t *testing.T) {
 }
 
 func TestLogLine(t *testing.T) {
-	f := newFixture(t, nil)
+	f := newFixture(t, func(c *miniohook.Config) { c.MaxEventAge = -1 }) // the captured event is old
 	f.put(t, "images", "uploads/my photo+1.jpg", jpeg(1))
 	body, err := os.ReadFile("../../testdata/events/minio-put.json")
 	if err != nil {
@@ -427,17 +427,30 @@ func TestLogLine(t *testing.T) {
 	if status, resp := f.post(t, "Bearer "+token, body); status != 200 || resp.Records[0].Outcome != miniohook.Processed {
 		t.Fatalf("captured event: %d %+v", status, resp)
 	}
+	// One line for the record, one for the request.
+	lines := strings.Split(strings.TrimSpace(f.logs.String()), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("%d log lines, want 2:\n%s", len(lines), f.logs)
+	}
 	var line struct {
 		Msg, Bucket, Key, Outcome string
-		Duration                  *float64
-		Variants                  int
+		MS                        *float64
+		Written                   int
 	}
-	if err := json.Unmarshal([]byte(strings.TrimSpace(f.logs.String())), &line); err != nil {
+	if err := json.Unmarshal([]byte(lines[0]), &line); err != nil {
 		t.Fatalf("log %q: %v", f.logs, err)
 	}
-	if line.Msg != "event" || line.Bucket != "images" || line.Key != "uploads/my photo+1.jpg" ||
-		line.Outcome != "processed" || line.Duration == nil || line.Variants != 2 {
+	if line.Msg != "done" || line.Bucket != "images" || line.Key != "uploads/my photo+1.jpg" ||
+		line.Outcome != "done" || line.MS == nil || line.Written != 2 {
 		t.Errorf("log line %+v", line)
+	}
+	var summary struct {
+		Msg       string
+		Records   int
+		Processed int
+	}
+	if err := json.Unmarshal([]byte(lines[1]), &summary); err != nil || summary.Msg != "request" || summary.Records != 1 || summary.Processed != 1 {
+		t.Errorf("summary line %s: %+v %v", lines[1], summary, err)
 	}
 }
 
