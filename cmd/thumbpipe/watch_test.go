@@ -52,7 +52,7 @@ func TestWatchOnceFails(t *testing.T) {
 				t.Fatal(err)
 			}
 			var out testserver.Buffer
-			w := &watcher{th: th, bucket: faultblob.Wrap(mem, f), out: &out, seen: map[string]version{}, done: map[string]version{}}
+			w := newWatcher(th, faultblob.Wrap(mem, f), &out)
 			err = w.pass(ctx)
 			if tc.wantErr == "" && err != nil || tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)) {
 				t.Fatalf("pass: %v; want an error saying %q", err, tc.wantErr)
