@@ -20,6 +20,8 @@ import (
 
 	"github.com/thumbpipe/thumbpipe/functions/miniohook"
 	"github.com/thumbpipe/thumbpipe/internal/buckets"
+	"github.com/thumbpipe/thumbpipe/internal/door"
+	"github.com/thumbpipe/thumbpipe/internal/door/doortest"
 	"github.com/thumbpipe/thumbpipe/internal/testing/faultblob"
 	"github.com/thumbpipe/thumbpipe/internal/testing/testserver"
 	"github.com/thumbpipe/thumbpipe/pipeline"
@@ -531,4 +533,64 @@ func TestNewRejects(t *testing.T) {
 	if c := h.Config(); c.Workers < 1 || c.MaxBodyBytes != miniohook.DefaultMaxBodyBytes || c.ProcessTimeout != miniohook.DefaultProcessTimeout {
 		t.Errorf("defaults not filled in: %+v", c)
 	}
+}
+
+// webhookDoor delivers the suite's events as MinIO does, as POSTs to the
+// webhook.
+type webhookDoor struct{ h *miniohook.Handler }
+
+func (d webhookDoor) Deliver(t *testing.T, dl doortest.Delivery) doortest.Answer {
+	name := "s3:ObjectCreated:Put"
+	if dl.Action == door.Removed {
+		name = "s3:ObjectRemoved:Delete"
+	}
+	body, _ := json.Marshal(map[string]any{"EventName": name, "Key": "images/" + dl.Key, "Records": []any{map[string]any{
+		"eventVersion": "2.0", "eventSource": "minio:s3", "eventName": name,
+		"eventTime": time.Now().UTC().Format(time.RFC3339Nano),
+		"s3": map[string]any{"bucket": map[string]any{"name": "images"},
+			"object": map[string]any{"key": url.QueryEscape(dl.Key), "eTag": dl.Version, "sequencer": "17A0"}},
+	}}})
+	req := httptest.NewRequest(http.MethodPost, "/webhook", bytes.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+token)
+	rec := httptest.NewRecorder()
+	d.h.ServeHTTP(rec, req)
+	var resp miniohook.Response
+	if err := json.Unmarshal(rec.Body.Bytes(), &resp); err != nil {
+		t.Fatalf("response %q: %v", rec.Body, err)
+	}
+	a := doortest.Answer{Retry: rec.Code >= 500}
+	if rec.Code != http.StatusOK && !a.Retry {
+		t.Fatalf("answered %d %+v", rec.Code, resp)
+	}
+	for _, r := range resp.Records {
+		switch r.Outcome {
+		case miniohook.Processed:
+			a.Written += r.Variants
+		case miniohook.FailedPermanent:
+			a.Failed = r.Error
+		}
+	}
+	return a
+}
+
+// TestDeliveries runs the delivery conformance suite against the webhook.
+func TestDeliveries(t *testing.T) {
+	doortest.Run(t, func(t *testing.T, src *blob.Bucket) doortest.Door {
+		th, err := pipeline.NewThumbnailer(doortest.Config(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		open := buckets.OpenerFunc(func(_ context.Context, u string) (*blob.Bucket, error) {
+			if u != "mem://images" {
+				return nil, fmt.Errorf("unexpected bucket %s", u)
+			}
+			return src, nil
+		})
+		h, err := miniohook.New(miniohook.Config{Token: token, BucketURL: "mem://{bucket}", Buckets: []string{"images"},
+			Workers: 8, Logger: slog.New(slog.DiscardHandler)}, th, open)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return webhookDoor{h}
+	})
 }
