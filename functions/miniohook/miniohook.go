@@ -21,12 +21,20 @@
 // the source's first bytes, a removal a few metadata reads; no image is
 // decoded or written again.
 //
+// No event lives forever: a record whose eventTime is older than
+// Config.MaxEventAge, or that has failed transiently Config.MaxAttempts
+// times (the same bucket, key, eTag and sequencer), is dropped — logged at
+// ERROR and acknowledged — and `thumbpipe backfill` catches up.
+//
 // # Abuse
 //
 // Without the right bearer token a request gets 401 before its body is
-// read. Bodies over Config.MaxBodyBytes get 413, malformed JSON 400. A
-// record naming a bucket outside Config.Buckets or an unsafe key (see
-// [pipeline.CheckKey]) is refused and logged; storage is not touched. When
+// read. Bodies over Config.MaxBodyBytes, and bodies of more than
+// Config.MaxRecords records (MinIO sends one), get 413 before any work;
+// malformed JSON 400. A record naming a bucket outside Config.Buckets or
+// against S3's naming rules, or an unsafe key (see [pipeline.CheckKey]), is
+// refused and logged; storage is not touched. Each record logs one line
+// and each request one summary line. When
 // Config.Workers requests are being processed, the next one gets 503 at
 // once.
 package miniohook

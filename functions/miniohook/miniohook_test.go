@@ -594,3 +594,118 @@ func TestDeliveries(t *testing.T) {
 		return webhookDoor{h}
 	})
 }
+
+// recordAt is a MinIO record for images/a.jpg with an eTag, a sequencer and
+// an event time.
+func recordAt(at time.Time) map[string]any {
+	return map[string]any{
+		"eventVersion": "2.0", "eventSource": "minio:s3", "eventName": "s3:ObjectCreated:Put",
+		"eventTime": at.UTC().Format(time.RFC3339Nano),
+		"s3": map[string]any{"bucket": map[string]any{"name": "images"},
+			"object": map[string]any{"key": "a.jpg", "eTag": "0f343b0931126a20f133d67c2b018a3b", "sequencer": "17A2B3C4D5E6F708"}},
+	}
+}
+
+func body(recs ...map[string]any) []byte {
+	b, _ := json.Marshal(map[string]any{"Records": recs})
+	return b
+}
+
+// TestNoEventLivesForever: a record older than MaxEventAge, and a record
+// that failed MaxAttempts times, are dropped: logged and acknowledged, so
+// that MinIO stops sending them.
+func TestNoEventLivesForever(t *testing.T) {
+	t.Run("too old", func(t *testing.T) {
+		f := newFixture(t, func(c *miniohook.Config) { c.MaxEventAge = time.Hour })
+		f.put(t, "images", "a.jpg", jpeg(1))
+		status, resp := f.post(t, "Bearer "+token, body(recordAt(time.Now().Add(-2*time.Hour))))
+		if status != 200 || fmt.Sprint(outcomes(resp)) != "[dropped]" || !strings.Contains(resp.Records[0].Error, "older than") {
+			t.Errorf("old record: %d %+v, want 200 and dropped", status, resp)
+		}
+		if keys := f.keys(t, "images"); len(keys) != 1 {
+			t.Errorf("an old record was processed: %q", keys)
+		}
+		if !strings.Contains(f.logs.String(), `"level":"ERROR","msg":"dropped; acknowledged`) {
+			t.Errorf("no dropped line:\n%s", f.logs)
+		}
+	})
+	t.Run("by default, a day", func(t *testing.T) {
+		f := newFixture(t, nil)
+		f.put(t, "images", "a.jpg", jpeg(1))
+		if status, resp := f.post(t, "Bearer "+token, body(recordAt(time.Now().Add(-25*time.Hour)))); status != 200 || fmt.Sprint(outcomes(resp)) != "[dropped]" {
+			t.Errorf("a 25 hour old record: %d %+v, want dropped", status, resp)
+		}
+		if status, resp := f.post(t, "Bearer "+token, body(recordAt(time.Now().Add(-23*time.Hour)))); status != 200 || fmt.Sprint(outcomes(resp)) != "[processed]" {
+			t.Errorf("a 23 hour old record: %d %+v, want processed", status, resp)
+		}
+	})
+	t.Run("failing too often", func(t *testing.T) {
+		f := newFixture(t, func(c *miniohook.Config) { c.MaxAttempts = 3 })
+		f.put(t, "images", "a.jpg", jpeg(1))
+		f.faults.Add(faultblob.Rule{Op: faultblob.Attributes, Times: 1000})
+		rec := recordAt(time.Now())
+		for i, want := range []int{500, 500, 200} {
+			status, resp := f.post(t, "Bearer "+token, body(rec))
+			if status != want {
+				t.Errorf("attempt %d: %d %+v, want %d", i+1, status, resp, want)
+			}
+			if want == 200 && (fmt.Sprint(outcomes(resp)) != "[dropped]" || !strings.Contains(resp.Records[0].Error, "failed 3 times")) {
+				t.Errorf("attempt %d: %+v, want dropped after 3 failures", i+1, resp)
+			}
+		}
+		if got := metric(t, f.h, `thumbpipe_events_total{outcome="dropped"}`); got != "1" {
+			t.Errorf("dropped = %s, want 1", got)
+		}
+	})
+}
+
+// TestFanOut: a body of many records is refused whole, at once, with one
+// log line and a small answer, instead of a line and an answer per record.
+func TestFanOut(t *testing.T) {
+	f := newFixture(t, nil)
+	var b bytes.Buffer
+	b.WriteString(`{"Records":[{}`)
+	for b.Len() < miniohook.DefaultMaxBodyBytes-16 {
+		b.WriteString(`,{}`)
+	}
+	b.WriteString(`]}`)
+	req := httptest.NewRequest(http.MethodPost, "/webhook", &b)
+	req.Header.Set("Authorization", "Bearer "+token)
+	rec := httptest.NewRecorder()
+	f.h.ServeHTTP(rec, req)
+	if rec.Code != http.StatusRequestEntityTooLarge || rec.Body.Len() > 1024 || !strings.Contains(rec.Body.String(), "more than the 10") {
+		t.Errorf("answered %d with %d bytes: %.200s", rec.Code, rec.Body.Len(), rec.Body.String())
+	}
+	if n := strings.Count(f.logs.String(), "\n"); n != 1 {
+		t.Errorf("%d log lines, want 1", n)
+	}
+	// At the limit, every record is handled.
+	recs := make([]record, miniohook.DefaultMaxRecords)
+	for i := range recs {
+		recs[i] = record{"s3:ObjectAccessed:Get", "images", "a.jpg"}
+	}
+	if status, resp := f.post(t, "Bearer "+token, event(recs...)); status != 200 || len(resp.Records) != len(recs) {
+		t.Errorf("%d records: %d with %d answers", len(recs), status, len(resp.Records))
+	}
+}
+
+// TestBucketNameRules: a name in the allow-list that breaks S3's naming
+// rules is refused too: it never reaches a URL.
+func TestBucketNameRules(t *testing.T) {
+	opened := 0
+	th, err := pipeline.NewThumbnailer(pipeline.DefaultConfig(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	open := buckets.OpenerFunc(func(context.Context, string) (*blob.Bucket, error) { opened++; return nil, fmt.Errorf("no") })
+	h, err := miniohook.New(miniohook.Config{Token: token, BucketURL: "mem://{bucket}", Buckets: []string{"Images_2"},
+		Logger: slog.New(slog.DiscardHandler)}, th, open)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fixture{h: h}
+	status, resp := f.post(t, "Bearer "+token, event(record{"s3:ObjectCreated:Put", "Images_2", "a.jpg"}))
+	if status != 200 || fmt.Sprint(outcomes(resp)) != "[refused]" || opened != 0 {
+		t.Errorf("%d %+v, opened %d; want refused before any open", status, resp, opened)
+	}
+}
