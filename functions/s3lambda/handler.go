@@ -100,6 +100,14 @@ const (
 
 // shapeOf tells the payloads apart by their fields.
 func shapeOf(payload []byte) shape {
+	s, _ := shapeAndCount(payload)
+	return s
+}
+
+// shapeAndCount is shapeOf with the number of records (of an S3
+// notification) or messages (of an SQS batch), read without decoding them
+// whole, so that a payload of millions of records is refused cheaply.
+func shapeAndCount(payload []byte) (shape, int) {
 	var p struct {
 		Service string `json:"Service"`
 		Event   string `json:"Event"`
@@ -108,17 +116,17 @@ func shapeOf(payload []byte) shape {
 		} `json:"Records"`
 	}
 	if err := json.Unmarshal(payload, &p); err != nil {
-		return unknownShape
+		return unknownShape, 0
 	}
 	switch {
 	case p.Event == "s3:TestEvent":
-		return testShape
+		return testShape, 0
 	case len(p.Records) > 0 && p.Records[0].EventSource == "aws:sqs":
-		return sqsShape
+		return sqsShape, len(p.Records)
 	case p.Records != nil:
-		return s3Shape
+		return s3Shape, len(p.Records)
 	}
-	return unknownShape
+	return unknownShape, 0
 }
 
 // Handle is the function: it accepts a direct S3 notification, an SQS
@@ -136,33 +144,34 @@ func (h *handler) Handle(ctx context.Context, payload json.RawMessage) (any, err
 	}
 	inv := &invocation{h: h, log: log, door: h.door.WithLogger(log), budget: h.limit()}
 	defer inv.summary(ctx)
-	switch shapeOf(payload) {
+	kind, n := shapeAndCount(payload)
+	switch kind {
 	case testShape:
 		log.InfoContext(ctx, "s3 test event acknowledged")
 		return response{TestEvent: true, Records: []outcome{}}, nil
 	case sqsShape:
+		if n > h.limit() {
+			inv.refused = n
+			return nil, fmt.Errorf("sqs batch of %d messages, more than the %d one invocation handles: lower the event source mapping's BatchSize", n, h.limit())
+		}
 		var ev events.SQSEvent
 		if err := json.Unmarshal(payload, &ev); err != nil {
 			// Acknowledging would drop a whole batch unseen; this cannot
 			// be a message's fault, so let SQS redeliver (and redrive).
 			return nil, fmt.Errorf("decode sqs batch: %w", err)
 		}
-		if n := len(ev.Records); n > h.limit() {
-			inv.refused = n
-			return nil, fmt.Errorf("sqs batch of %d messages, more than the %d one invocation handles: lower the event source mapping's BatchSize", n, h.limit())
-		}
 		return inv.sqs(ctx, ev), nil
 	case s3Shape:
-		ev, err := s3event.Parse(payload)
-		if err != nil {
-			log.ErrorContext(ctx, "payload ignored", "error", door.Clip(err.Error(), 512))
-			return response{Ignored: door.Clip(err.Error(), 512), Records: []outcome{}}, nil
-		}
-		if n := len(ev.Records); n > h.limit() {
+		if n > h.limit() {
 			inv.refused = n
 			why := fmt.Sprintf("%d records, more than the %d one invocation handles; S3 sends one", n, h.limit())
 			log.ErrorContext(ctx, "payload ignored", "error", why)
 			return response{Ignored: why, Records: []outcome{}}, nil
+		}
+		ev, err := s3event.Parse(payload)
+		if err != nil {
+			log.ErrorContext(ctx, "payload ignored", "error", door.Clip(err.Error(), 512))
+			return response{Ignored: door.Clip(err.Error(), 512), Records: []outcome{}}, nil
 		}
 		resp, errs := inv.records(ctx, ev.Records)
 		if len(errs) > 0 {
@@ -212,24 +221,25 @@ func (inv *invocation) sqs(ctx context.Context, ev events.SQSEvent) events.SQSEv
 			mlog.ErrorContext(ctx, "message ignored", "error", "message id longer than SQS makes them")
 			continue
 		}
-		switch shapeOf(body) {
+		kind, n := shapeAndCount(body)
+		switch kind {
 		case testShape:
 			mlog.InfoContext(ctx, "s3 test event acknowledged")
 			continue
 		case s3Shape:
-			ev, err := s3event.Parse(body)
-			if err != nil {
-				mlog.ErrorContext(ctx, "message ignored", "error", door.Clip(err.Error(), 512))
-				continue
-			}
-			if n := len(ev.Records); n > inv.h.limit() {
+			if n > inv.h.limit() {
 				inv.refused += n
 				mlog.ErrorContext(ctx, "message ignored", "error", fmt.Sprintf("%d records, more than the %d one invocation handles", n, inv.h.limit()))
 				continue
 			}
-			if len(ev.Records) > inv.budget {
-				inv.refused += len(ev.Records)
+			if n > inv.budget {
+				inv.refused += n
 				retry(m) // redelivered in a later invocation
+				continue
+			}
+			ev, err := s3event.Parse(body)
+			if err != nil {
+				mlog.ErrorContext(ctx, "message ignored", "error", door.Clip(err.Error(), 512))
 				continue
 			}
 			sub := &invocation{h: inv.h, log: mlog, door: inv.door.WithLogger(mlog), budget: inv.budget, counts: inv.counts}
