@@ -613,3 +613,40 @@ func TestSeverity(t *testing.T) {
 		}
 	}
 }
+
+// TestBucketsRefused: an event naming a bucket against Cloud Storage's
+// naming rules, or outside the allow-list, is refused and acknowledged
+// before the name comes near a URL: nothing is opened.
+func TestBucketsRefused(t *testing.T) {
+	tests := []struct {
+		name, bucket string
+		allow        []string
+		want         string
+	}{
+		{"anonymous access asked for", "victim?anonymous=true", nil, "not a valid Cloud Storage bucket name"},
+		{"a key file asked for", "x?private_key_path=/etc/hostname", nil, "not a valid Cloud Storage bucket name"},
+		{"a path in the name", "thumbpipe-demo/../x", nil, "not a valid Cloud Storage bucket name"},
+		{"not in the allow-list", "someone-elses-bucket", []string{"thumbpipe-demo"}, "allow-list"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newRigWith(t, settings{cfg: smallConfig(), buckets: tc.allow}, nil)
+			if err := r.h.handle(context.Background(), objectEvent(t, TypeFinalized, tc.bucket, "a.jpg", nil)); err != nil {
+				t.Fatalf("handle returned %v; a refused event must be acknowledged", err)
+			}
+			last := r.lines(t)[len(r.lines(t))-1]
+			if last["outcome"] != "refused" || !strings.Contains(fmt.Sprint(last["error"]), tc.want) {
+				t.Errorf("logged %v, want refused with %q", last, tc.want)
+			}
+			if len(r.opened) != 0 {
+				t.Errorf("opened %q", r.opened)
+			}
+		})
+	}
+	// The allow-list lets its bucket through.
+	r := newRigWith(t, settings{cfg: smallConfig(), buckets: []string{"thumbpipe-demo"}}, nil)
+	r.put(t, "a.jpg", pixeltest.JPEG(pixeltest.Photo(80, 60, 2), 80))
+	if err := r.h.handle(context.Background(), objectEvent(t, TypeFinalized, "thumbpipe-demo", "a.jpg", nil)); err != nil || !r.exists(t, "thumbnails/64x64/a.jpg") {
+		t.Errorf("an allowed bucket: %v\n%s", err, r.logs)
+	}
+}
