@@ -19,6 +19,16 @@
 // Objects whose event metadata carries the thumbpipe marker are thumbnails:
 // they are skipped before any storage call (the core checks again).
 //
+// An event's bucket name must follow Cloud Storage's naming rules and, when
+// the allow-list (settings.buckets) is set, be in it; otherwise the event is
+// refused and acknowledged before the name comes near a gs:// URL. An empty
+// allow-list accepts every validly named bucket: the trigger names the
+// bucket, and the function's service account decides what it may open.
+//
+// Each event goes through internal/door, which logs one line saying what
+// became of it (done, up-to-date, skipped, refused, failed-permanent,
+// failed-transient, dropped).
+//
 // # Retries
 //
 // Returning an error answers HTTP 500, and Eventarc redelivers the event

@@ -13,7 +13,12 @@
 // makes the thumbnails, ObjectRemoved:* deletes them), S3 notifications
 // delivered through SQS (answered with partial batch failures, so that one
 // bad message does not redeliver the batch) and s3:TestEvent (acknowledged).
-// Object keys are URL-decoded from the event and checked before use.
+// Object keys are URL-decoded from the event and checked before use, and
+// bucket names must follow S3's naming rules (and be in the handler's
+// allow-list when it has one; empty: every validly named bucket, the
+// trigger and the role deciding which reach the function). One invocation
+// handles at most DefaultMaxRecords records: a bigger payload is
+// acknowledged unread, a bigger SQS batch fails unread.
 //
 // # Errors
 //
