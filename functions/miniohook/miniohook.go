@@ -347,7 +347,7 @@ func newDoor(cfg *Config, th *pipeline.Thumbnailer, open Opener) (*door.Door, er
 func (h *Handler) handle(ctx context.Context, rec s3event.Record) RecordResult {
 	ev, err := rec.Event()
 	var o door.Outcome
-	if err != nil {
+	if err != nil && ev.Action != door.Other { // events MinIO sends about anything else are ignored, whatever their key
 		o = h.door.Refuse(ctx, ev, err)
 	} else {
 		o = h.door.Handle(ctx, ev)

@@ -124,9 +124,9 @@ const (
 
 // Event returns the record as the door's event: its key unescaped, its ID
 // the object's eTag, version and sequencer (which together name one change
-// of one object), its time the record's eventTime. When the key of a
-// created or removed object is unsafe, Event returns the error and an event
-// that carries the key as it came, for [door.Door.Refuse].
+// of one object), its time the record's eventTime. When the key is unsafe,
+// Event returns the error and an event that carries the key as it came, for
+// [door.Door.Refuse] (or, for an event the door skips anyway, Handle).
 func (r Record) Event() (door.Event, error) {
 	ev := door.Event{
 		Bucket: r.S3.Bucket.Name,
@@ -142,10 +142,7 @@ func (r Record) Event() (door.Event, error) {
 		ev.Time = t
 	}
 	key, err := r.Key()
-	switch {
-	case err != nil && ev.Action == Other:
-		return ev, nil // the key is never used: the door skips the event
-	case err != nil:
+	if err != nil {
 		return ev, err
 	}
 	ev.Key = key
