@@ -291,7 +291,7 @@ func TestDeployDryRunDefaults(t *testing.T) {
 		t.Fatalf("status %d: %s\n%s", code, body, logs)
 	}
 	pipelinetest.CheckVariant(t, b, "thumbnails/64x64/"+key, key, "image/jpeg", 64, 64, true)
-	if !strings.Contains(logs.String(), `"severity":"INFO","message":"thumbnails made"`) {
+	if !strings.Contains(logs.String(), `"severity":"INFO","message":"done"`) {
 		t.Errorf("no structured log line for the event:\n%s", logs)
 	}
 

@@ -219,7 +219,7 @@ func severity(l slog.Level) string {
 // handle is the CloudEvent function. It returns an error only for failures
 // worth a redelivery.
 func (h *handler) handle(ctx context.Context, e event.Event) error {
-	log := h.log.With("event_id", e.ID(), "event_type", e.Type())
+	log := h.log.With("event_type", e.Type()) // the door's line names the event id
 	ev := door.Event{Name: e.Type(), ID: e.ID(), Time: e.Time()}
 	switch e.Type() {
 	case TypeFinalized:
@@ -232,7 +232,7 @@ func (h *handler) handle(ctx context.Context, e event.Event) error {
 	}
 	obj, err := decodeObject(e.Data())
 	if err != nil {
-		log.Error("malformed event; acknowledged", "error", err.Error(), "source", e.Source(), "subject", e.Subject())
+		log.Error("malformed event; acknowledged", "event_id", e.ID(), "error", err.Error(), "source", e.Source(), "subject", e.Subject())
 		return nil
 	}
 	ev.Bucket, ev.Key, ev.Metadata, ev.Time = obj.Bucket, obj.Name, obj.Metadata, eventTime(e, obj)
