@@ -7,7 +7,7 @@ export GOTOOLCHAIN := go1.27.3
 export THUMBPIPE_TOOLS_DIR ?= $(HOME)/.cache/thumbpipe/tools
 
 .PHONY: all build run test test-tools lint tidy check-deps vulncheck bench bench-go fuzz soak \
-	build-lambda build-ThumbnailFunction deploy-sam deploy-gcf image compose-up compose-config clean
+	build-lambda build-ThumbnailFunction deploy-sam deploy-gcf image compose-env compose-up compose-config clean
 
 all: build
 
@@ -30,7 +30,8 @@ run: ## watch ./photos: drop images in photos/uploads, thumbnails appear in phot
 test: test-tools lint tidy check-deps vulncheck ## everything CI runs
 	$(GO) test -race -timeout 40m ./...
 
-test-tools: ## install the pinned MinIO, Lambda emulator and GCS emulator binaries
+test-tools: ## install the pinned MinIO, Lambda emulator and GCS emulator binaries, and the Debian reference tools
+	scripts/install-test-packages.sh
 	scripts/install-test-tools.sh
 
 lint: ## gofmt and go vet
@@ -87,10 +88,24 @@ deploy-sam: ## build and deploy the SAM stack; asks for its settings on first us
 image: ## build the container image
 	docker build -t thumbpipe:local .
 
-compose-up: ## MinIO + the webhook: console on :9001, drop images into the "images" bucket
+# The compose stack's secrets live in .env (gitignored). compose-env writes it
+# with random values when there is none, and never overwrites one.
+COMPOSE_ENV_FILE ?= .env
+compose-env: ## write .env with random secrets for the compose stack, unless it exists
+	@if [ -e "$(COMPOSE_ENV_FILE)" ]; then echo "$(COMPOSE_ENV_FILE) exists: keeping its secrets"; else \
+		umask 077; secret() { head -c 24 /dev/urandom | base64 | tr '+/' '-_'; }; \
+		{ echo "# Secrets of the local compose stack, written by make compose-env. Keep out of git."; \
+		  echo "MINIO_ROOT_USER=thumbpipe-admin"; \
+		  echo "MINIO_ROOT_PASSWORD=$$(secret)"; \
+		  echo "THUMBPIPE_MINIO_SECRET=$$(secret)"; \
+		  echo "THUMBPIPE_WEBHOOK_TOKEN=$$(secret)"; } >"$(COMPOSE_ENV_FILE).tmp" && \
+		mv "$(COMPOSE_ENV_FILE).tmp" "$(COMPOSE_ENV_FILE)" && \
+		echo "wrote $(COMPOSE_ENV_FILE) with random secrets (MinIO console: thumbpipe-admin / MINIO_ROOT_PASSWORD)"; fi
+
+compose-up: compose-env ## MinIO + the webhook on 127.0.0.1: console on :9001, drop images into the "images" bucket
 	docker compose up --build
 
-compose-config: ## print docker-compose.yml as compose resolves it
+compose-config: compose-env ## print docker-compose.yml as compose resolves it
 	docker compose config
 
 deploy-gcf: ## deploy the Cloud Functions (GCF_BUCKET=name, GCF_PROJECT, GCF_REGION...; DRY_RUN=1 prints and builds only)

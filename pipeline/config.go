@@ -62,7 +62,10 @@ const (
 )
 
 // Config says what thumbnails to make and where to put them. Start from
-// [DefaultConfig] and call [Config.Validate] before use.
+// [DefaultConfig] and validate it before use: [Config.Validate] when the
+// thumbnails go into the source bucket, [Config.ValidateFor] in general.
+// Which bucket receives them is not part of Config: [NewThumbnailer] takes
+// the opened bucket.
 type Config struct {
 	// Sizes are the boxes to make, each with its fit mode. Default: 200x200 fit.
 	Sizes []Size
@@ -74,9 +77,6 @@ type Config struct {
 	// Default "thumbnails/". It must end in "/" and may be empty only when
 	// thumbnails go to a separate bucket.
 	Prefix string
-	// OutputBucket is the URL of a separate bucket for thumbnails; empty
-	// means the source bucket. Opening it is up to the caller.
-	OutputBucket string
 	// Include lists key globs (doublestar syntax, "**" crosses folders) a
 	// source must match; empty means every key outside Prefix.
 	Include []string
@@ -104,8 +104,15 @@ func DefaultConfig() Config {
 	}
 }
 
-// Validate reports every problem with c at once, or nil.
-func (c Config) Validate() error {
+// Validate reports every problem with c at once, or nil, for thumbnails
+// written into the bucket of their source. It is ValidateFor(false).
+func (c Config) Validate() error { return c.ValidateFor(false) }
+
+// ValidateFor reports every problem with c at once, or nil. separate says
+// whether thumbnails go to a bucket of their own: only then may the prefix
+// be empty and an include glob match the thumbnails' keys, since no
+// thumbnail lands where sources are listed.
+func (c Config) ValidateFor(separate bool) error {
 	var errs []error
 	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 
@@ -139,7 +146,7 @@ func (c Config) Validate() error {
 	if strings.HasPrefix(c.Prefix, "/") {
 		add("prefix %q: must not start with /", c.Prefix)
 	}
-	if c.Prefix == "" && c.OutputBucket == "" {
+	if c.Prefix == "" && !separate {
 		add("prefix is empty and there is no output bucket: thumbnails would mix with sources")
 	}
 	if c.MaxBytes < 1 {
@@ -153,7 +160,7 @@ func (c Config) Validate() error {
 			add("glob %q: not a valid pattern", g)
 		}
 	}
-	if c.OutputBucket == "" {
+	if !separate {
 		errs = append(errs, c.overlap()...)
 	}
 	return errors.Join(errs...)

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"errors"
 	"fmt"
+	"net/http"
 
 	"gocloud.dev/gcerrors"
 
@@ -27,6 +28,9 @@ var (
 	ErrCollision = errors.New("thumbnail key already holds another source's thumbnail")
 	// ErrUnsafeKey means the key is not one to read or write (see [CheckKey]).
 	ErrUnsafeKey = errors.New("unsafe object key")
+	// ErrKeyTooLong means a thumbnail's key would be longer than
+	// [MaxKeyBytes], which S3 and Cloud Storage refuse to store.
+	ErrKeyTooLong = errors.New("thumbnail key too long")
 )
 
 // Error is the failure to process or delete one object. Its message names
@@ -42,12 +46,15 @@ func (e *Error) Error() string { return fmt.Sprintf("%s %q: %v", e.Op, e.Key, e.
 // Unwrap returns the reason.
 func (e *Error) Unwrap() error { return e.Err }
 
-var permanent = []error{ErrTooLarge, ErrTooManyPixels, ErrUnsupported, ErrCorrupt, ErrSourceGone, ErrCollision, ErrUnsafeKey}
+var permanent = []error{ErrTooLarge, ErrTooManyPixels, ErrUnsupported, ErrCorrupt, ErrSourceGone, ErrCollision, ErrUnsafeKey, ErrKeyTooLong, ErrSourceChanging}
 
 // Retryable reports whether err is worth retrying: storage errors that may
 // pass (unavailable, timeouts, throttling, internal errors, denied access
-// that an operator may fix) are; refused inputs and objects that are gone
-// are not. It is the one place the doors ask; nil is not retryable.
+// that an operator may fix) are; refused inputs, objects that are gone and
+// requests the storage refused as bad (an HTTP 4xx other than 401, 403, 408,
+// 409, 429 or a throttling code, such as S3's KeyTooLongError) are not, since
+// sending them again gets the same answer. It is the one place the doors
+// ask; nil is not retryable.
 func Retryable(err error) bool {
 	if err == nil {
 		return false
@@ -57,9 +64,64 @@ func Retryable(err error) bool {
 			return false
 		}
 	}
+	if status, ok := httpStatus(err); ok && status >= 400 && status < 500 {
+		return tryLater(status, apiErrorCode(err))
+	}
 	switch gcerrors.Code(err) {
 	case gcerrors.NotFound, gcerrors.InvalidArgument, gcerrors.FailedPrecondition, gcerrors.Unimplemented:
 		return false
 	}
 	return true
+}
+
+// The storage SDKs' errors carry the HTTP answer behind small interfaces, so
+// the core reads it without importing them (see deps.allow).
+type (
+	// statusCoder is smithy-go's response error (the AWS SDK's S3 client).
+	statusCoder interface{ HTTPStatusCode() int }
+	// httpCoder is gax-go's apierror.APIError (the Cloud Storage client).
+	httpCoder interface{ HTTPCode() int }
+	// errorCoder is smithy-go's APIError: the S3 error code ("SlowDown").
+	errorCoder interface{ ErrorCode() string }
+)
+
+// httpStatus returns the HTTP status of the storage's answer that err
+// carries, if it carries one.
+func httpStatus(err error) (int, bool) {
+	var sc statusCoder
+	if errors.As(err, &sc) && sc.HTTPStatusCode() > 0 {
+		return sc.HTTPStatusCode(), true
+	}
+	var hc httpCoder
+	if errors.As(err, &hc) && hc.HTTPCode() > 0 {
+		return hc.HTTPCode(), true
+	}
+	return 0, false
+}
+
+// apiErrorCode returns the storage's error code that err carries, or "".
+func apiErrorCode(err error) string {
+	var ec errorCoder
+	if errors.As(err, &ec) {
+		return ec.ErrorCode()
+	}
+	return ""
+}
+
+// tryLater reports whether a 4xx answer means "the same request may succeed
+// later": credentials or access an operator may fix (401, 403), a timeout
+// (408, S3's 400 RequestTimeout), a conflicting operation in progress (409,
+// S3's OperationAborted) or throttling (429, and the 400s AWS throttles with).
+func tryLater(status int, code string) bool {
+	switch status {
+	case http.StatusUnauthorized, http.StatusForbidden, http.StatusRequestTimeout, http.StatusConflict, http.StatusTooManyRequests:
+		return true
+	}
+	switch code {
+	case "RequestTimeout", "RequestTimeoutException", "Throttling", "ThrottlingException", "ThrottledException",
+		"RequestThrottled", "RequestThrottledException", "TooManyRequestsException", "RequestLimitExceeded",
+		"BandwidthLimitExceeded", "SlowDown", "ExpiredToken", "ExpiredTokenException", "TokenRefreshRequired":
+		return true
+	}
+	return false
 }

@@ -78,11 +78,18 @@ func (c Config) Selects(key string) (ok bool, reason string) {
 	return true, ""
 }
 
+// MaxKeyBytes is the longest object key S3 and Cloud Storage store, in
+// bytes of UTF-8.
+const MaxKeyBytes = 1024
+
 // CheckKey reports, with an error wrapping [ErrUnsafeKey], whether key is
 // unsafe to read and write: empty, not valid UTF-8, with a control
-// character, or with a "." or ".." path segment (which some backends, such
-// as fileblob, would resolve outside the bucket). Process and Delete refuse
-// such keys before touching storage, whichever door they came through.
+// character, a backslash, a leading "/", an empty path segment ("a//b") or a
+// "." or ".." segment. Some backends, such as fileblob, would resolve such a
+// key outside the bucket or to the same file as another key ("/a.png" and
+// "a.png"), and S3 refuses several of them. A single trailing "/" (a folder
+// marker) is allowed. Process and Delete refuse such keys before touching
+// storage, whichever door they came through.
 func CheckKey(key string) error {
 	if key == "" {
 		return fmt.Errorf("%w: empty", ErrUnsafeKey)
@@ -95,10 +102,52 @@ func CheckKey(key string) error {
 			return fmt.Errorf("%w: %q has a control character", ErrUnsafeKey, key)
 		}
 	}
-	for _, seg := range strings.Split(key, "/") {
-		if seg == ".." || seg == "." {
+	if strings.Contains(key, `\`) {
+		return fmt.Errorf("%w: %q has a backslash (a path separator on some systems)", ErrUnsafeKey, key)
+	}
+	if strings.HasPrefix(key, "/") {
+		return fmt.Errorf("%w: %q starts with \"/\"", ErrUnsafeKey, key)
+	}
+	for _, seg := range strings.Split(strings.TrimSuffix(key, "/"), "/") {
+		switch seg {
+		case "":
+			return fmt.Errorf("%w: %q has an empty path segment (\"//\")", ErrUnsafeKey, key)
+		case ".", "..":
 			return fmt.Errorf("%w: %q has a %q segment", ErrUnsafeKey, key, seg)
 		}
 	}
 	return nil
+}
+
+// CheckThumbnailKeys reports, with an error wrapping [ErrKeyTooLong],
+// whether the longest key a thumbnail of key may have, in any configured
+// size and output format, is longer than [MaxKeyBytes]. Process refuses such
+// a source before reading it: its thumbnails could never be written.
+func (c Config) CheckThumbnailKeys(key string) error {
+	longest := ""
+	for _, s := range c.Sizes {
+		for _, vk := range c.variantKeys(key, s) {
+			if len(vk) > len(longest) {
+				longest = vk
+			}
+		}
+	}
+	if len(longest) > MaxKeyBytes {
+		return fmt.Errorf("%w: the source key is %d bytes, so its thumbnail key %.40q... would be %d bytes, the limit is %d",
+			ErrKeyTooLong, len(key), longest, len(longest), MaxKeyBytes)
+	}
+	return nil
+}
+
+// checkSource runs the checks on a source key that need no storage call:
+// [CheckKey], and [Config.CheckThumbnailKeys] for a key the config selects
+// (a long key under the output prefix is skipped, not refused).
+func (c Config) checkSource(key string) error {
+	if err := CheckKey(key); err != nil {
+		return err
+	}
+	if ok, _ := c.Selects(key); !ok {
+		return nil
+	}
+	return c.CheckThumbnailKeys(key)
 }

@@ -37,45 +37,53 @@ func TestConformanceFileblob(t *testing.T) {
 func TestValidate(t *testing.T) {
 	ok := pipeline.DefaultConfig()
 	tests := []struct {
-		name  string
-		edit  func(c *pipeline.Config)
-		wants []string // each must appear in the error; none = valid
+		name     string
+		edit     func(c *pipeline.Config)
+		wants    []string // each must appear in the error; none = valid
+		separate bool     // thumbnails go to a bucket of their own: ValidateFor(true)
 	}{
-		{"defaults", func(c *pipeline.Config) {}, nil},
-		{"no sizes", func(c *pipeline.Config) { c.Sizes = nil }, []string{"at least one size"}},
-		{"zero width", func(c *pipeline.Config) { c.Sizes = []pipeline.Size{{Width: 0, Height: 10, Mode: "fit"}} }, []string{"1 to 10000"}},
-		{"bad mode", func(c *pipeline.Config) { c.Sizes = []pipeline.Size{{Width: 10, Height: 10, Mode: "stretch"}} }, []string{`mode "stretch"`}},
+		{"defaults", func(c *pipeline.Config) {}, nil, false},
+		{"no sizes", func(c *pipeline.Config) { c.Sizes = nil }, []string{"at least one size"}, false},
+		{"zero width", func(c *pipeline.Config) { c.Sizes = []pipeline.Size{{Width: 0, Height: 10, Mode: "fit"}} }, []string{"1 to 10000"}, false},
+		{"bad mode", func(c *pipeline.Config) { c.Sizes = []pipeline.Size{{Width: 10, Height: 10, Mode: "stretch"}} }, []string{`mode "stretch"`}, false},
 		{"same box twice", func(c *pipeline.Config) {
 			c.Sizes = []pipeline.Size{{Width: 10, Height: 10, Mode: "fit"}, {Width: 10, Height: 10, Mode: "fill"}}
-		}, []string{"listed twice"}},
-		{"format", func(c *pipeline.Config) { c.Format = "heic" }, []string{`format "heic"`}},
-		{"quality", func(c *pipeline.Config) { c.JPEGQuality = 101 }, []string{"quality 101"}},
-		{"prefix without slash", func(c *pipeline.Config) { c.Prefix = "thumbs" }, []string{"must end with /"}},
-		{"empty prefix same bucket", func(c *pipeline.Config) { c.Prefix = "" }, []string{"mix with sources"}},
-		{"empty prefix other bucket", func(c *pipeline.Config) { c.Prefix = ""; c.OutputBucket = "mem://" }, nil},
-		{"limits", func(c *pipeline.Config) { c.MaxBytes = 0; c.MaxPixels = -1 }, []string{"max bytes 0", "max pixels -1"}},
-		{"bad glob", func(c *pipeline.Config) { c.Exclude = []string{"[a"} }, []string{`glob "[a"`}},
-		{"include everything", func(c *pipeline.Config) { c.Include = []string{"**"} }, []string{`include "**" matches thumbnails`}},
-		{"include all jpgs", func(c *pipeline.Config) { c.Include = []string{"**/*.jpg"} }, []string{`include "**/*.jpg"`}},
-		{"include the prefix", func(c *pipeline.Config) { c.Include = []string{"thumbnails/**"} }, []string{"thumbnails would be thumbnailed"}},
+		}, []string{"listed twice"}, false},
+		{"format", func(c *pipeline.Config) { c.Format = "heic" }, []string{`format "heic"`}, false},
+		{"quality", func(c *pipeline.Config) { c.JPEGQuality = 101 }, []string{"quality 101"}, false},
+		{"prefix without slash", func(c *pipeline.Config) { c.Prefix = "thumbs" }, []string{"must end with /"}, false},
+		{"empty prefix same bucket", func(c *pipeline.Config) { c.Prefix = "" }, []string{"mix with sources"}, false},
+		{"empty prefix other bucket", func(c *pipeline.Config) { c.Prefix = "" }, nil, true},
+		{"limits", func(c *pipeline.Config) { c.MaxBytes = 0; c.MaxPixels = -1 }, []string{"max bytes 0", "max pixels -1"}, false},
+		{"bad glob", func(c *pipeline.Config) { c.Exclude = []string{"[a"} }, []string{`glob "[a"`}, false},
+		{"include everything", func(c *pipeline.Config) { c.Include = []string{"**"} }, []string{`include "**" matches thumbnails`}, false},
+		{"include all jpgs", func(c *pipeline.Config) { c.Include = []string{"**/*.jpg"} }, []string{`include "**/*.jpg"`}, false},
+		{"include the prefix", func(c *pipeline.Config) { c.Include = []string{"thumbnails/**"} }, []string{"thumbnails would be thumbnailed"}, false},
 		{"include all jpgs but exclude outputs", func(c *pipeline.Config) {
 			c.Include = []string{"**/*.jpg"}
 			c.Exclude = []string{"thumbnails/**"}
-		}, nil},
-		{"include uploads", func(c *pipeline.Config) { c.Include = []string{"uploads/**"} }, nil},
-		{"include top level only", func(c *pipeline.Config) { c.Include = []string{"*.jpg"} }, nil},
-		{"include everything, other bucket", func(c *pipeline.Config) { c.Include = []string{"**"}; c.OutputBucket = "mem://" }, nil},
+		}, nil, false},
+		{"include uploads", func(c *pipeline.Config) { c.Include = []string{"uploads/**"} }, nil, false},
+		{"include top level only", func(c *pipeline.Config) { c.Include = []string{"*.jpg"} }, nil, false},
+		{"include everything, other bucket", func(c *pipeline.Config) { c.Include = []string{"**"} }, nil, true},
+		{"include everything and empty prefix, other bucket", func(c *pipeline.Config) { c.Include = []string{"**"}; c.Prefix = "" }, nil, true},
+		{"bad format, other bucket", func(c *pipeline.Config) { c.Format = "heic" }, []string{`format "heic"`}, true},
 		{"every problem at once", func(c *pipeline.Config) {
 			c.Sizes = nil
 			c.Format = "x"
 			c.JPEGQuality = 0
-		}, []string{"at least one size", `format "x"`, "quality 0"}},
+		}, []string{"at least one size", `format "x"`, "quality 0"}, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			c := ok
 			tc.edit(&c)
-			err := c.Validate()
+			err := c.ValidateFor(tc.separate)
+			if !tc.separate {
+				if err2 := c.Validate(); fmt.Sprint(err2) != fmt.Sprint(err) {
+					t.Errorf("Validate() = %v, ValidateFor(false) = %v; want the same", err2, err)
+				}
+			}
 			if len(tc.wants) == 0 {
 				if err != nil {
 					t.Fatalf("want valid, got %v", err)
@@ -89,6 +97,46 @@ func TestValidate(t *testing.T) {
 				if !strings.Contains(err.Error(), w) {
 					t.Errorf("error %q does not mention %q", err, w)
 				}
+			}
+		})
+	}
+}
+
+// TestNewThumbnailerValidatesForItsOutput checks that NewThumbnailer
+// judges a config by the bucket it is given: what is refused in the source
+// bucket is fine in a bucket of its own.
+func TestNewThumbnailerValidatesForItsOutput(t *testing.T) {
+	everything := pipeline.DefaultConfig()
+	everything.Include = []string{"**"}
+	noPrefix := pipeline.DefaultConfig()
+	noPrefix.Prefix = ""
+	tests := []struct {
+		name string
+		cfg  pipeline.Config
+		out  bool
+		want string // in the error; "" = made
+	}{
+		{"include everything, source bucket", everything, false, "would be thumbnailed"},
+		{"include everything, own bucket", everything, true, ""},
+		{"no prefix, source bucket", noPrefix, false, "mix with sources"},
+		{"no prefix, own bucket", noPrefix, true, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var out *blob.Bucket
+			if tc.out {
+				out = memblob.OpenBucket(nil)
+				defer out.Close()
+			}
+			th, err := pipeline.NewThumbnailer(tc.cfg, out)
+			if tc.want == "" {
+				if err != nil || th == nil {
+					t.Fatalf("NewThumbnailer = %v, %v; want a Thumbnailer", th, err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("NewThumbnailer error = %v; want one saying %q", err, tc.want)
 			}
 		})
 	}
@@ -218,7 +266,7 @@ func TestInjectedFaults(t *testing.T) {
 			if err == nil || !pipeline.Retryable(err) || gcerrors.Code(err) != gcerrors.Internal {
 				t.Fatalf("with a %s fault: %v (code %v); want a retryable Internal error", op, err, gcerrors.Code(err))
 			}
-			if ok, _ := base.Exists(ctx, "thumbnails/200x200/f.jpg"); ok {
+			if pipelinetest.Exists(t, base, "thumbnails/200x200/f.jpg") {
 				t.Fatalf("a %s fault left an object at the thumbnail key", op)
 			}
 			res, err := th.Process(ctx, b, "f.jpg")
@@ -351,7 +399,7 @@ func TestDryRun(t *testing.T) {
 	if err != nil || res.Variants[0].Status != pipeline.WouldWrite || res.SourceBytes != 0 {
 		t.Fatalf("dry run: %+v, %v", res, err)
 	}
-	if ok, _ := b.Exists(ctx, res.Variants[0].Key); ok {
+	if pipelinetest.Exists(t, b, res.Variants[0].Key) {
 		t.Error("dry run wrote a thumbnail")
 	}
 }

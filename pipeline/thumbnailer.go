@@ -1,8 +1,8 @@
 package pipeline
 
 import (
-	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/url"
@@ -75,14 +75,12 @@ type Thumbnailer struct {
 	out *blob.Bucket
 }
 
-// NewThumbnailer validates cfg and returns a Thumbnailer. out is the bucket
-// thumbnails go to; nil means each source's own bucket. The caller owns out.
+// NewThumbnailer validates cfg for out and returns a Thumbnailer. out is the
+// bucket thumbnails go to; nil means each source's own bucket. The caller
+// owns out.
 func NewThumbnailer(cfg Config, out *blob.Bucket) (*Thumbnailer, error) {
-	if err := cfg.Validate(); err != nil {
+	if err := cfg.ValidateFor(out != nil); err != nil {
 		return nil, fmt.Errorf("invalid config: %w", err)
-	}
-	if cfg.OutputBucket != "" && out == nil {
-		return nil, fmt.Errorf("invalid config: output bucket %q is set but not opened", cfg.OutputBucket)
 	}
 	sizes := append([]Size(nil), cfg.Sizes...)
 	// Largest first: the order thumbnails are made and reported in.
@@ -107,8 +105,14 @@ func (t *Thumbnailer) output(src *blob.Bucket) *blob.Bucket {
 // or the include/exclude rules leave alone comes back with Result.Skipped
 // set and a nil error; thumbnails already made from the same source version
 // and config are not rewritten. Errors are *Error values; see [Retryable].
+//
+// Process ends with thumbnails of the source as it is when it returns: if
+// the source changed while its thumbnails were made (a newer upload, whose
+// own event may already have been handled), it starts over, at most
+// maxRounds times; if the source was deleted meanwhile, the thumbnails just
+// written are removed again.
 func (t *Thumbnailer) Process(ctx context.Context, bucket *blob.Bucket, key string) (Result, error) {
-	res, err := t.process(ctx, bucket, key, false)
+	res, err := t.process(ctx, bucket, key)
 	if err != nil {
 		return res, &Error{Op: "process", Key: key, Err: err}
 	}
@@ -120,126 +124,190 @@ func (t *Thumbnailer) Process(ctx context.Context, bucket *blob.Bucket, key stri
 // WouldWrite. It reads the source's attributes and first bytes only (they
 // decide its format and so its thumbnails' keys).
 func (t *Thumbnailer) Plan(ctx context.Context, bucket *blob.Bucket, key string) (Result, error) {
-	res, err := t.process(ctx, bucket, key, true)
+	p, err := t.plan(ctx, bucket, key)
 	if err != nil {
-		return res, &Error{Op: "plan", Key: key, Err: err}
+		return p.res, &Error{Op: "plan", Key: key, Err: err}
 	}
-	return res, nil
+	return p.res, nil
 }
 
-func (t *Thumbnailer) process(ctx context.Context, bucket *blob.Bucket, key string, planOnly bool) (Result, error) {
-	res := Result{Key: key}
-	if err := CheckKey(key); err != nil {
-		return res, err
+// ErrSourceChanging means the source changed every time its thumbnails were
+// made, maxRounds times in a row. Each change is an upload with an event of
+// its own, which makes the thumbnails of the version that stays.
+var ErrSourceChanging = errors.New("source keeps changing while its thumbnails are made")
+
+// maxRounds bounds how many times Process makes the thumbnails of a source
+// that changes under it.
+const maxRounds = 3
+
+// process is plan, render and write, then a check that the source is still
+// the version the thumbnails were made from.
+func (t *Thumbnailer) process(ctx context.Context, bucket *blob.Bucket, key string) (Result, error) {
+	var read int64 // source bytes read over every round
+	for round := 1; ; round++ {
+		p, err := t.plan(ctx, bucket, key)
+		if err != nil || len(p.todo) == 0 {
+			p.res.SourceBytes = read
+			return p.res, err
+		}
+		err = t.render(ctx, bucket, key, &p)
+		read += p.res.SourceBytes
+		p.res.SourceBytes = read
+		if err != nil {
+			return p.res, err
+		}
+		now, err := bucket.Attributes(ctx, key)
+		switch {
+		case err == nil && sourceVersion(now) == p.version:
+			return p.res, nil
+		case gcerrors.Code(err) == gcerrors.NotFound:
+			// Deleted while its thumbnails were made: its delete event may
+			// have come and gone, so remove them here.
+			if _, err := t.removeThumbnails(ctx, p.out, key); err != nil {
+				return p.res, err
+			}
+			if back, err := bucket.Exists(ctx, key); err != nil || !back {
+				if err == nil {
+					err = fmt.Errorf("%w: deleted while its thumbnails were made", ErrSourceGone)
+				}
+				return p.res, err
+			}
+		case err != nil:
+			return p.res, fmt.Errorf("check the source after writing: %w", err)
+		}
+		if round == maxRounds {
+			return p.res, fmt.Errorf("%w: %d rounds", ErrSourceChanging, round)
+		}
+	}
+}
+
+// plan is what Process decides from a source's attributes and first bytes
+// alone: the guards, the format, the thumbnails' keys and which of them are
+// stale or missing.
+type plan struct {
+	res     Result
+	attrs   *blob.Attributes
+	version string        // of the source, as the thumbnails' marker records it
+	format  pixels.Format // of the thumbnails
+	hashes  []string      // Config.Hash of each variant
+	todo    []int         // indexes into res.Variants still to write
+	out     *blob.Bucket
+}
+
+func (t *Thumbnailer) plan(ctx context.Context, bucket *blob.Bucket, key string) (plan, error) {
+	p := plan{res: Result{Key: key}}
+	if err := t.cfg.checkSource(key); err != nil {
+		return p, err
 	}
 	// Guard, layer 1: the key alone.
 	if ok, why := t.cfg.Selects(key); !ok {
-		res.Skipped = why
-		return res, nil
+		p.res.Skipped = why
+		return p, nil
 	}
 	attrs, err := bucket.Attributes(ctx, key)
 	if err != nil {
-		return res, sourceErr(err)
+		return p, sourceErr(err)
 	}
 	// Guard, layer 2: the marker, before a byte of the body is read.
 	if src, ok := attrs.Metadata[MetaSource]; ok {
-		res.Skipped = "carries the thumbpipe marker: it is the thumbnail of " + unescape(src)
-		return res, nil
+		p.res.Skipped = "carries the thumbpipe marker: it is the thumbnail of " + unescape(src)
+		return p, nil
 	}
 	if attrs.Size == 0 {
-		return res, fmt.Errorf("%w: the object is empty (0 bytes)", ErrCorrupt)
+		return p, fmt.Errorf("%w: the object is empty (0 bytes)", ErrCorrupt)
 	}
 	if attrs.Size > t.cfg.MaxBytes {
-		return res, fmt.Errorf("%w: %d bytes, the limit is %d", ErrTooLarge, attrs.Size, t.cfg.MaxBytes)
+		return p, fmt.Errorf("%w: %d bytes, the limit is %d", ErrTooLarge, attrs.Size, t.cfg.MaxBytes)
 	}
-	version := sourceVersion(attrs)
+	p.attrs, p.version = attrs, sourceVersion(attrs)
 
 	// The format comes from the bytes, so read just enough of them to know
 	// where the thumbnails go and whether they are already there.
 	head, err := readHead(ctx, bucket, key, pixels.SniffLen)
 	if err != nil {
-		return res, sourceErr(err)
+		return p, sourceErr(err)
 	}
 	format := pixels.Sniff(head)
 	if format == pixels.Unknown {
-		return res, fmt.Errorf("%w: the bytes are not JPEG, PNG, GIF, WebP, TIFF or BMP (whatever the name or Content-Type says)", ErrUnsupported)
+		return p, fmt.Errorf("%w: the bytes are not %s (whatever the name or Content-Type says)", ErrUnsupported, pixels.Readable())
 	}
-	outFormat := t.cfg.OutputFormat(format)
-	out := t.output(bucket)
-	var todo []int // indexes into res.Variants still to write
-	hashes := make([]string, len(t.cfg.Sizes))
+	p.format = t.cfg.OutputFormat(format)
+	p.out = t.output(bucket)
+	p.hashes = make([]string, len(t.cfg.Sizes))
 	for i, s := range t.cfg.Sizes {
-		v := Variant{Size: s, Key: t.cfg.VariantKey(key, s, outFormat), Status: UpToDate}
-		hashes[i] = t.cfg.Hash(s, outFormat)
-		fresh, err := t.fresh(ctx, out, v.Key, key, version, hashes[i])
+		v := Variant{Size: s, Key: t.cfg.VariantKey(key, s, p.format), Status: UpToDate}
+		p.hashes[i] = t.cfg.Hash(s, p.format)
+		fresh, err := t.fresh(ctx, p.out, v.Key, key, p.version, p.hashes[i])
 		if err != nil {
-			return res, err
+			return p, err
 		}
 		if !fresh {
 			v.Status = WouldWrite
-			todo = append(todo, len(res.Variants))
+			p.todo = append(p.todo, len(p.res.Variants))
 		}
-		res.Variants = append(res.Variants, v)
+		p.res.Variants = append(p.res.Variants, v)
 	}
-	if len(todo) == 0 || planOnly {
-		return res, nil
-	}
+	return p, nil
+}
 
+// render reads the source, checks its header against the limits and makes
+// the variants p still has to write with [pixels.Render], writing each as
+// soon as it is encoded.
+func (t *Thumbnailer) render(ctx context.Context, bucket *blob.Bucket, key string, p *plan) error {
 	// The body streams into the decoder: only the header is held whole, so
 	// the memory a JPEG needs follows the thumbnail, not the file.
 	rd, err := bucket.NewReader(ctx, key, nil)
 	if err != nil {
-		return res, sourceErr(err)
+		return sourceErr(err)
 	}
 	defer rd.Close()
 	src := &sourceReader{r: rd, limit: t.cfg.MaxBytes}
 	cfg, stream, err := pixels.ReadConfig(src)
-	res.SourceBytes = src.n
+	p.res.SourceBytes = src.n
 	if err := src.check(err); err != nil {
-		return res, err
+		return err
 	}
 	if cfg.Pixels() > t.cfg.MaxPixels {
-		return res, fmt.Errorf("%w: %s declares %dx%d = %d pixels, the limit is %d",
+		return fmt.Errorf("%w: %s declares %dx%d = %d pixels, the limit is %d",
 			ErrTooManyPixels, cfg.Format, cfg.Width, cfg.Height, cfg.Pixels(), t.cfg.MaxPixels)
 	}
-	// Decode once, at the smallest size that still covers every box still
-	// to write, in the image's stored orientation.
-	var boxW, boxH int
-	for _, i := range todo {
-		w, h := storedBox(res.Variants[i].Size, cfg.Orientation)
-		boxW, boxH = max(boxW, w), max(boxH, h)
+	outs := make([]pixels.Output, len(p.todo))
+	for j, i := range p.todo {
+		s := p.res.Variants[i].Size
+		outs[j] = pixels.Output{Width: s.Width, Height: s.Height, Mode: s.Mode, Format: p.format,
+			Encode: pixels.EncodeOptions{Quality: t.cfg.JPEGQuality}}
 	}
-	img, err := pixels.DecodeFrom(stream, cfg, boxW, boxH)
-	res.SourceBytes = src.n
-	if err := src.check(err); err != nil {
-		return res, err
-	}
+	err = pixels.Render(stream, cfg, outs, func(r pixels.Rendered) error {
+		p.res.SourceBytes = src.n
+		// The decoder is done: a failed or overlong read is not an image.
+		if err := src.err(); err != nil {
+			return err
+		}
+		return t.writeVariant(ctx, key, p, p.todo[r.Index], r)
+	})
+	p.res.SourceBytes = src.n
+	return src.check(err)
+}
+
+// writeVariant stores one rendered thumbnail with its marker.
+func (t *Thumbnailer) writeVariant(ctx context.Context, key string, p *plan, i int, r pixels.Rendered) error {
+	v := &p.res.Variants[i]
 	cacheControl := t.cfg.CacheControl
 	if cacheControl == "" {
-		cacheControl = attrs.CacheControl
+		cacheControl = p.attrs.CacheControl
 	}
-	for _, i := range todo {
-		v := &res.Variants[i]
-		// Resize before turning upright: there is less to turn.
-		w, h := storedBox(v.Size, cfg.Orientation)
-		thumb := pixels.Orient(pixels.Resize(img, w, h, v.Size.Mode), cfg.Orientation)
-		var buf bytes.Buffer
-		if err := pixels.Encode(&buf, thumb, outFormat, t.cfg.JPEGQuality); err != nil {
-			return res, err
-		}
-		meta := map[string]string{
-			MetaSource: url.PathEscape(key),
-			MetaETag:   version,
-			MetaConfig: hashes[i],
-		}
-		opts := &blob.WriterOptions{ContentType: outFormat.ContentType(), CacheControl: cacheControl, Metadata: meta}
-		if err := write(ctx, out, v.Key, buf.Bytes(), opts); err != nil {
-			return res, fmt.Errorf("write %q: %w", v.Key, err)
-		}
-		v.Status = Written
-		v.Width, v.Height, v.Bytes = thumb.Bounds().Dx(), thumb.Bounds().Dy(), buf.Len()
+	meta := map[string]string{
+		MetaSource: url.PathEscape(key),
+		MetaETag:   p.version,
+		MetaConfig: p.hashes[i],
 	}
-	return res, nil
+	opts := &blob.WriterOptions{ContentType: p.format.ContentType(), CacheControl: cacheControl, Metadata: meta}
+	if err := write(ctx, p.out, v.Key, r.Data, opts); err != nil {
+		return fmt.Errorf("write %q: %w", v.Key, err)
+	}
+	v.Status = Written
+	v.Width, v.Height, v.Bytes = r.Width, r.Height, len(r.Data)
+	return nil
 }
 
 // fresh reports whether the thumbnail at vkey was made from this version of
@@ -264,7 +332,9 @@ func (t *Thumbnailer) fresh(ctx context.Context, out *blob.Bucket, vkey, source,
 // Delete removes every thumbnail of key, in every size and output format.
 // A thumbnail is removed only if its marker names key, and none is removed
 // while key itself still exists (a late delete event after a new upload).
-// It returns the keys it removed.
+// If key exists again once they are removed (a new upload whose event was
+// handled meanwhile, its thumbnails removed too), its thumbnails are made
+// again. It returns the keys it removed.
 func (t *Thumbnailer) Delete(ctx context.Context, bucket *blob.Bucket, key string) ([]string, error) {
 	removed, err := t.delete(ctx, bucket, key)
 	if err != nil {
@@ -287,7 +357,26 @@ func (t *Thumbnailer) delete(ctx context.Context, bucket *blob.Bucket, key strin
 	if exists {
 		return nil, nil
 	}
-	out := t.output(bucket)
+	removed, err := t.removeThumbnails(ctx, t.output(bucket), key)
+	if err != nil || len(removed) == 0 {
+		return removed, err
+	}
+	// A new upload may have been processed between the check above and
+	// the removal, its thumbnails removed with the old ones: make them again.
+	back, err := bucket.Exists(ctx, key)
+	if err != nil || !back {
+		return removed, err
+	}
+	if _, err := t.process(ctx, bucket, key); err != nil && !errors.Is(err, ErrSourceGone) {
+		// Gone again: its thumbnails went with it, as this delete wants.
+		return removed, fmt.Errorf("remake the thumbnails of the new upload: %w", err)
+	}
+	return removed, nil
+}
+
+// removeThumbnails removes every thumbnail in out whose marker names key,
+// in every size and output format, and returns the keys it removed.
+func (t *Thumbnailer) removeThumbnails(ctx context.Context, out *blob.Bucket, key string) ([]string, error) {
 	var removed []string
 	for _, s := range t.cfg.Sizes {
 		for _, vkey := range t.cfg.variantKeys(key, s) {
@@ -321,15 +410,6 @@ func thumbnailAt(ctx context.Context, out *blob.Bucket, vkey string) (*blob.Attr
 		return nil, fmt.Errorf("check thumbnail %q: %w", vkey, err)
 	}
 	return a, nil
-}
-
-// storedBox returns size's box as it lies in an image stored with the given
-// EXIF orientation: width and height swap for the quarter turns.
-func storedBox(s Size, orientation int) (w, h int) {
-	if pixels.Swaps(orientation) {
-		return s.Height, s.Width
-	}
-	return s.Width, s.Height
 }
 
 // sourceVersion names the version of a source object: its ETag, or its

@@ -17,23 +17,16 @@ type inprocFigures struct {
 }
 
 // thumbpipePixels makes the thumbnail as Thumbnailer.Process does once the
-// source bytes are read: header, shrink-on-load decode at the box, Lanczos
-// fit, orientation, JPEG encode.
+// source bytes are read: the header, then pixels.Render (shrink-on-load
+// decode at the box, Lanczos fit, orientation, JPEG encode).
 func thumbpipePixels(data []byte) error {
 	cfg, err := pixels.DecodeConfig(data)
 	if err != nil {
 		return err
 	}
-	w, h := boxW, boxH
-	if pixels.Swaps(cfg.Orientation) {
-		w, h = h, w
-	}
-	img, err := pixels.Decode(data, cfg, w, h)
-	if err != nil {
-		return err
-	}
-	var buf bytes.Buffer
-	return pixels.Encode(&buf, pixels.Orient(pixels.Resize(img, w, h, pixels.Fit), cfg.Orientation), pixels.JPEG, quality)
+	outs := []pixels.Output{{Width: boxW, Height: boxH, Mode: pixels.Fit, Format: pixels.JPEG,
+		Encode: pixels.EncodeOptions{Quality: quality}}}
+	return pixels.Render(bytes.NewReader(data), cfg, outs, func(pixels.Rendered) error { return nil })
 }
 
 // naiveBytes is the naive path on bytes in memory.

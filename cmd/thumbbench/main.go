@@ -10,8 +10,8 @@
 // jpeg.Encode). Peak RSS is GNU time's %M. Throughput runs one
 // process per image, as many at a time as there are CPUs.
 //
-// In-process figures run thumbpipe's pixel path (pixels.DecodeConfig,
-// pixels.Decode at the box, Resize, Orient, Encode) and the naive path
+// In-process figures run thumbpipe's pixel path (pixels.DecodeConfig, then
+// pixels.Render: decode at the box, Resize, Orient, Encode) and the naive path
 // inside this program on bytes already in memory.
 //
 // Usage:

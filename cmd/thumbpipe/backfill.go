@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"runtime"
-	"strconv"
 	"sync"
 
 	"github.com/mattn/go-isatty"
@@ -42,19 +41,10 @@ func (t tally) String() string {
 
 func runBackfill(ctx context.Context, args []string, e env) error {
 	fs := newFlags("backfill", "--bucket URL [--prefix P] [--dry-run] [--concurrency N] [flags]", e)
-	open := bucketFlags(fs, e)
-	prefix := fs.String("prefix", "", "only sources under this key prefix (env THUMBPIPE_BACKFILL_PREFIX)")
+	open := bucketFlags(fs, e) // with --prefix and --concurrency
 	dryRun := fs.Bool("dry-run", false, "report what would be written; write nothing")
-	concurrency := fs.Int("concurrency", 0, "objects processed at once (env THUMBPIPE_CONCURRENCY, default: the number of CPUs)")
 	quiet := fs.Bool("quiet", false, "print only failures and the summary")
 	if err := parse(fs, args); err != nil {
-		return err
-	}
-	if *prefix == "" {
-		*prefix = e.getenv("THUMBPIPE_BACKFILL_PREFIX")
-	}
-	n, err := workers(*concurrency, e.getenv("THUMBPIPE_CONCURRENCY"))
-	if err != nil {
 		return err
 	}
 	t, err := open(ctx)
@@ -62,9 +52,13 @@ func runBackfill(ctx context.Context, args []string, e env) error {
 		return err
 	}
 	defer t.Close()
+	n := t.settings.Concurrency
+	if n == 0 {
+		n = runtime.NumCPU()
+	}
 	d := bucketDoor(t.th, t.bucket, *dryRun)
 
-	sources, err := listSources(ctx, t.bucket, *prefix, t.th.Config())
+	sources, err := listSources(ctx, t.bucket, t.settings.BackfillPrefix, t.th.Config())
 	if err != nil {
 		return err
 	}
@@ -133,25 +127,6 @@ func listSources(ctx context.Context, b *blob.Bucket, prefix string, cfg pipelin
 			objs = append(objs, o)
 		}
 	}
-}
-
-// workers returns the concurrency a flag or variable asks for, or the
-// number of CPUs.
-func workers(flagValue int, envValue string) (int, error) {
-	n := flagValue
-	if n == 0 && envValue != "" {
-		var err error
-		if n, err = strconv.Atoi(envValue); err != nil {
-			return 0, fmt.Errorf("%w: THUMBPIPE_CONCURRENCY %q is not a number", errUsage, envValue)
-		}
-	}
-	if n < 0 {
-		return 0, fmt.Errorf("%w: concurrency %d must be positive", errUsage, n)
-	}
-	if n == 0 {
-		n = runtime.NumCPU()
-	}
-	return n, nil
 }
 
 // progress returns a progress bar on w when w is a terminal, else nil.

@@ -4,8 +4,9 @@
 //
 // Buckets are gocloud URLs: file:///dir (or a plain directory path),
 // mem://, s3://name (MinIO with ?endpoint=...&use_path_style=true) and
-// gs://name. Every flag of the pipeline's config mirrors a THUMBPIPE_*
-// environment variable; a flag that is set wins.
+// gs://name. Every setting is a THUMBPIPE_* environment variable of
+// internal/envconfig, mirrored by a flag: a flag given on the command line
+// wins, even empty; then the variable; then the default.
 package main
 
 import (
@@ -20,6 +21,8 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/thumbpipe/thumbpipe/internal/envconfig"
+
 	_ "gocloud.dev/blob/fileblob"
 	_ "gocloud.dev/blob/gcsblob"
 	_ "gocloud.dev/blob/memblob"
@@ -28,7 +31,7 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	err := runEnv(ctx, os.Args[1:], env{getenv: os.Getenv, environ: os.Environ(), stdout: os.Stdout, stderr: os.Stderr})
 	stop()
 	os.Exit(exitCode(err, os.Stderr))
 }
@@ -52,8 +55,14 @@ func exitCode(err error, stderr io.Writer) int {
 // env is what a command reads from its surroundings: the environment and
 // where it writes.
 type env struct {
-	getenv         func(string) string
+	getenv func(string) string
+	// environ is the whole environment ("NAME=value"), searched for
+	// THUMBPIPE_* variables the command does not read.
+	environ        []string
 	stdout, stderr io.Writer
+	// warnings are the environment's, for a command that logs them itself
+	// (see logsWarnings).
+	warnings []string
 }
 
 // command is one subcommand.
@@ -71,6 +80,19 @@ var commands = map[string]command{
 	"minio-setup": {"create MinIO buckets and point their notifications at the webhook", runMinIOSetup},
 }
 
+// programs says which settings each command reads.
+var programs = map[string]envconfig.Program{
+	"process":     envconfig.Process,
+	"backfill":    envconfig.Backfill,
+	"watch":       envconfig.Watch,
+	"serve":       envconfig.Serve,
+	"minio-setup": envconfig.MinIOSetup,
+}
+
+// logsWarnings lists the commands that log the environment's warnings
+// with their own logger; the others get them on stderr before they start.
+var logsWarnings = map[string]bool{"serve": true, "minio-setup": true}
+
 var (
 	errUsage = errors.New("usage")
 	// errQuiet marks an error the command has already reported.
@@ -79,7 +101,13 @@ var (
 
 // run is main without the process: tests drive it end to end.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	e := env{getenv: getenv, stdout: stdout, stderr: stderr}
+	return runEnv(ctx, args, env{getenv: getenv, stdout: stdout, stderr: stderr})
+}
+
+// runEnv is run with the whole environment, whose unknown THUMBPIPE_*
+// variables are warned about.
+func runEnv(ctx context.Context, args []string, e env) error {
+	stderr := e.stderr
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		usage(stderr)
 		if len(args) == 0 {
@@ -91,6 +119,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if !ok {
 		usage(stderr)
 		return fmt.Errorf("%w: unknown command %q", errUsage, args[0])
+	}
+	e.warnings = envconfig.Unknown(programs[args[0]], e.environ)
+	if !logsWarnings[args[0]] {
+		for _, w := range e.warnings {
+			fmt.Fprintln(stderr, "thumbpipe: warning:", w)
+		}
+		e.warnings = nil
 	}
 	return cmd.run(ctx, args[1:], e)
 }

@@ -1,11 +1,17 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
+	"io"
 	"log/slog"
+	"net/http"
 	"net/url"
 	"slices"
 	"time"
@@ -13,56 +19,38 @@ import (
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
 	"github.com/minio/minio-go/v7/pkg/notification"
+	"github.com/minio/minio-go/v7/pkg/signer"
+	"github.com/secure-io/sio-go"
+	"golang.org/x/crypto/argon2"
 
 	"github.com/thumbpipe/thumbpipe/internal/buckets"
 	"github.com/thumbpipe/thumbpipe/internal/envconfig"
 )
 
-// defaultWebhookID is the <ID> of MinIO's MINIO_NOTIFY_WEBHOOK_*_<ID>
-// variables that the bucket notification points at.
-const defaultWebhookID = "THUMBPIPE"
-
 // notifyEvents are the events thumbpipe asks MinIO for.
 var notifyEvents = []notification.EventType{notification.ObjectCreatedAll, notification.ObjectRemovedAll}
 
-// minioFlags are the settings of minio-setup (also read by serve --minio-setup).
-type minioFlags struct {
-	endpoint, webhookID, prefix, suffix, wait *envFlag
-	accessKey, secretKey                      func() string
-}
-
-func minioSetupFlags(fs *flag.FlagSet, e env) *minioFlags {
-	return &minioFlags{
-		endpoint: newEnvFlag(fs, e, "minio-endpoint", "THUMBPIPE_MINIO_ENDPOINT", "",
-			"MinIO's URL, e.g. http://minio:9000 (default: the endpoint parameter of the bucket URL)"),
-		webhookID: newEnvFlag(fs, e, "webhook-id", "THUMBPIPE_MINIO_WEBHOOK_ID", defaultWebhookID,
-			"the <ID> of MinIO's MINIO_NOTIFY_WEBHOOK_ENABLE_<ID>: notifications go to arn:minio:sqs::<ID>:webhook"),
-		prefix: newEnvFlag(fs, e, "notify-prefix", "THUMBPIPE_NOTIFY_PREFIX", "", "notify only for keys with this prefix"),
-		suffix: newEnvFlag(fs, e, "notify-suffix", "THUMBPIPE_NOTIFY_SUFFIX", "", "notify only for keys with this suffix, e.g. .jpg"),
-		wait:   newEnvFlag(fs, e, "minio-wait", "THUMBPIPE_MINIO_WAIT", "1m", "how long to wait for MinIO to answer"),
-		// The same credentials s3blob reads.
-		accessKey: func() string { return e.getenv("AWS_ACCESS_KEY_ID") },
-		secretKey: func() string { return e.getenv("AWS_SECRET_ACCESS_KEY") },
-	}
-}
-
 func runMinIOSetup(ctx context.Context, args []string, e env) error {
 	fs := newFlags("minio-setup", "[flags]", e)
-	bucketURL := newEnvFlag(fs, e, "bucket-url", "THUMBPIPE_BUCKET_URL", "", "blob URL template of serve; its endpoint and region locate MinIO")
-	names := newEnvFlag(fs, e, "buckets", "THUMBPIPE_BUCKETS", "", "comma-separated buckets to create and to notify thumbpipe about")
-	logFormat := newEnvFlag(fs, e, "log-format", "THUMBPIPE_LOG_FORMAT", "auto", "json, text, or auto")
-	m := minioSetupFlags(fs, e)
+	getenv := envconfig.Flags(fs, envconfig.MinIOSetup, e.getenv)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("%w: minio-setup takes no arguments, got %q", errUsage, fs.Args())
 	}
-	bs := envconfig.SplitList(names.Get())
-	if len(bs) == 0 {
-		return fmt.Errorf("%w: THUMBPIPE_BUCKETS (or --buckets) is required", errUsage)
+	st, err := envconfig.Read(envconfig.MinIOSetup, getenv)
+	log := newLogger(e.stderr, st.LogFormat) // the default format if it did not parse
+	for _, w := range e.warnings {
+		log.Warn(w)
 	}
-	return minioSetup(ctx, m, bucketURL.Get(), bs, newLogger(e.stderr, logFormat.Get()))
+	if len(st.Buckets) == 0 {
+		err = errors.Join(err, errors.New("THUMBPIPE_BUCKETS (or --buckets) is required"))
+	}
+	if err != nil {
+		return fmt.Errorf("%w: %w", errUsage, err)
+	}
+	return minioSetup(ctx, st, e.getenv, log)
 }
 
 // minioTarget is where MinIO is and how to reach it.
@@ -107,22 +95,24 @@ func locateMinIO(endpoint, template string) (minioTarget, error) {
 	return t, nil
 }
 
-// minioSetup creates the buckets that are missing and points their
-// notifications at the webhook, idempotently.
-func minioSetup(ctx context.Context, m *minioFlags, template string, names []string, log *slog.Logger) error {
-	target, err := locateMinIO(m.endpoint.Get(), template)
+// minioSetup creates the buckets st names that are missing and points
+// their notifications at the webhook, idempotently. MinIO's credentials are
+// the ones s3blob reads, from getenv.
+func minioSetup(ctx context.Context, st envconfig.Settings, getenv func(string) string, log *slog.Logger) error {
+	target, err := locateMinIO(st.MinIOEndpoint, st.BucketURL)
 	if err != nil {
 		return err
 	}
-	wait, err := time.ParseDuration(m.wait.Get())
-	if err != nil || wait < 0 {
-		return fmt.Errorf("%w: THUMBPIPE_MINIO_WAIT %q is not a duration", errUsage, m.wait.Get())
-	}
-	if m.accessKey() == "" || m.secretKey() == "" {
+	wait := st.MinIOWait
+	accessKey, secretKey := getenv("AWS_ACCESS_KEY_ID"), getenv("AWS_SECRET_ACCESS_KEY")
+	if accessKey == "" || secretKey == "" {
 		return fmt.Errorf("%w: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must hold MinIO's credentials", errUsage)
 	}
+	if user, secret := st.MinIOUser, st.MinIOUserSecret; user != "" && len(secret) < 8 || user == "" && secret != "" {
+		return fmt.Errorf("%w: THUMBPIPE_MINIO_USER needs THUMBPIPE_MINIO_USER_SECRET of at least 8 characters, and the secret needs the user", errUsage)
+	}
 	client, err := minio.New(target.host, &minio.Options{
-		Creds:  credentials.NewStaticV4(m.accessKey(), m.secretKey(), ""),
+		Creds:  credentials.NewStaticV4(accessKey, secretKey, ""),
 		Secure: target.secure,
 		Region: target.region,
 	})
@@ -132,8 +122,8 @@ func minioSetup(ctx context.Context, m *minioFlags, template string, names []str
 	if err := waitMinIO(ctx, client, wait); err != nil {
 		return err
 	}
-	arn := notification.NewArn("minio", "sqs", "", m.webhookID.Get(), "webhook")
-	for _, name := range names {
+	arn := notification.NewArn("minio", "sqs", "", st.MinIOWebhookID, "webhook")
+	for _, name := range st.Buckets {
 		created, err := ensureBucket(ctx, client, name, target.region)
 		if err != nil {
 			return err
@@ -142,22 +132,151 @@ func minioSetup(ctx context.Context, m *minioFlags, template string, names []str
 		// target it does not know yet is asked for again until the wait
 		// runs out; a target that is really missing then fails with a hint.
 		deadline := time.Now().Add(wait)
-		changed, err := ensureNotification(ctx, client, name, arn, m.prefix.Get(), m.suffix.Get())
+		changed, err := ensureNotification(ctx, client, name, arn, st.NotifyPrefix, st.NotifySuffix)
 		for errors.Is(err, errNoTarget) && time.Now().Before(deadline) {
 			select {
 			case <-ctx.Done():
 				return ctx.Err()
 			case <-time.After(250 * time.Millisecond):
 			}
-			changed, err = ensureNotification(ctx, client, name, arn, m.prefix.Get(), m.suffix.Get())
+			changed, err = ensureNotification(ctx, client, name, arn, st.NotifyPrefix, st.NotifySuffix)
 		}
 		if err != nil {
 			return err
 		}
 		log.Info("minio bucket ready", "bucket", name, "created", created, "notification_changed", changed, "arn", arn.String(),
-			"prefix", m.prefix.Get(), "suffix", m.suffix.Get())
+			"prefix", st.NotifyPrefix, "suffix", st.NotifySuffix)
+	}
+	if user := st.MinIOUser; user != "" {
+		admin := &minioAdmin{endpoint: client.EndpointURL(), accessKey: accessKey, secretKey: secretKey, region: target.region}
+		policy := "thumbpipe-" + user
+		if err := admin.ensureUser(ctx, user, st.MinIOUserSecret, policy, userPolicy(st.Buckets, st.Pipeline.Prefix)); err != nil {
+			return err
+		}
+		log.Info("minio user ready", "user", user, "policy", policy, "writes_under", st.Pipeline.Prefix)
 	}
 	return nil
+}
+
+// userPolicy is the IAM policy of thumbpipe's own MinIO user: it may list
+// and read the buckets, and write and delete only under the output prefix.
+// Listing lets a read of a missing object answer 404 rather than 403.
+func userPolicy(buckets []string, outputPrefix string) []byte {
+	type statement struct {
+		Effect   string
+		Action   []string
+		Resource []string
+	}
+	var list, read, write []string
+	for _, b := range buckets {
+		list = append(list, "arn:aws:s3:::"+b)
+		read = append(read, "arn:aws:s3:::"+b+"/*")
+		write = append(write, "arn:aws:s3:::"+b+"/"+outputPrefix+"*")
+	}
+	p, _ := json.Marshal(struct {
+		Version   string
+		Statement []statement
+	}{"2012-10-17", []statement{
+		{"Allow", []string{"s3:GetBucketLocation", "s3:ListBucket"}, list},
+		{"Allow", []string{"s3:GetObject"}, read},
+		{"Allow", []string{"s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"}, write},
+	}})
+	return p
+}
+
+// minioAdmin makes the three calls of MinIO's admin API (/minio/admin/v3)
+// that creating a user with a policy takes. MinIO's own client for that API,
+// madmin-go, is AGPL-licensed, and the Go module proxy serves no other
+// version of it, so it is not linked into thumbpipe; MinIO has no AWS IAM
+// API. Requests are signed with Signature V4 as S3 requests are; the new
+// user's secret travels encrypted with the admin's secret key, as MinIO
+// requires (Argon2id key derivation, then AES-256-GCM in the sio stream
+// format).
+type minioAdmin struct {
+	endpoint             *url.URL
+	accessKey, secretKey string
+	region               string
+}
+
+// ensureUser creates or updates user with secret, stores policy under the
+// name policyName and attaches it to the user (replacing any other). Each
+// call replaces what it sets, so running it again changes nothing.
+func (a *minioAdmin) ensureUser(ctx context.Context, user, secret, policyName string, policy []byte) error {
+	req, err := json.Marshal(map[string]string{"secretKey": secret, "status": "enabled"})
+	if err != nil {
+		return err
+	}
+	body, err := encryptForMinIO(a.secretKey, req)
+	if err != nil {
+		return fmt.Errorf("minio user %s: %w", user, err)
+	}
+	if err := a.do(ctx, "add-user", url.Values{"accessKey": {user}}, body); err != nil {
+		return fmt.Errorf("minio user %s: %w", user, err)
+	}
+	if err := a.do(ctx, "add-canned-policy", url.Values{"name": {policyName}}, policy); err != nil {
+		return fmt.Errorf("minio policy %s: %w", policyName, err)
+	}
+	q := url.Values{"policyName": {policyName}, "userOrGroup": {user}, "isGroup": {"false"}}
+	if err := a.do(ctx, "set-user-or-group-policy", q, nil); err != nil {
+		return fmt.Errorf("minio user %s: attach policy %s: %w", user, policyName, err)
+	}
+	return nil
+}
+
+// do sends PUT /minio/admin/v3/<call>?<query> with body, signed.
+func (a *minioAdmin) do(ctx context.Context, call string, query url.Values, body []byte) error {
+	u := *a.endpoint
+	u.Path = "/minio/admin/v3/" + call
+	u.RawQuery = query.Encode()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPut, u.String(), bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.ContentLength = int64(len(body))
+	sum := sha256.Sum256(body)
+	req.Header.Set("X-Amz-Content-Sha256", hex.EncodeToString(sum[:]))
+	req = signer.SignV4(*req, a.accessKey, a.secretKey, "", a.region)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s: %s: %s", call, resp.Status, bytes.TrimSpace(msg))
+	}
+	return nil
+}
+
+// encryptForMinIO encrypts data for MinIO's admin API with a key derived
+// from password: salt (32 bytes) | algorithm (0 = Argon2id + AES-256-GCM) |
+// nonce | the sio stream of data.
+func encryptForMinIO(password string, data []byte) ([]byte, error) {
+	salt := make([]byte, 32)
+	if _, err := rand.Read(salt); err != nil {
+		return nil, err
+	}
+	key := argon2.IDKey([]byte(password), salt, 1, 64*1024, 4, 32)
+	stream, err := sio.AES_256_GCM.Stream(key)
+	if err != nil {
+		return nil, err
+	}
+	nonce := make([]byte, stream.NonceSize())
+	if _, err := rand.Read(nonce); err != nil {
+		return nil, err
+	}
+	var out bytes.Buffer
+	out.Write(salt)
+	out.WriteByte(0x00)
+	out.Write(nonce)
+	w := stream.EncryptWriter(&out, nonce, nil)
+	if _, err := w.Write(data); err != nil {
+		return nil, err
+	}
+	if err := w.Close(); err != nil {
+		return nil, err
+	}
+	return out.Bytes(), nil
 }
 
 // errNoTarget means MinIO refused a notification because it has no webhook

@@ -3,11 +3,14 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"sort"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
 	"github.com/minio/minio-go/v7/pkg/notification"
 
 	"github.com/thumbpipe/thumbpipe/internal/testing/testserver"
@@ -103,7 +106,14 @@ func TestMinIOSetup(t *testing.T) {
 	other.AddEvents(notification.ObjectAccessedAll)
 	var cfg notification.Configuration
 	cfg.AddQueue(other)
-	if err := m.Client().SetBucketNotification(ctx, "existing", cfg); err != nil {
+	// MinIO answers before it has registered its webhook targets: ask again
+	// while it does not know the AUDIT target yet.
+	err := m.Client().SetBucketNotification(ctx, "existing", cfg)
+	for deadline := time.Now().Add(30 * time.Second); err != nil && minio.ToErrorResponse(err).Code == "InvalidArgument" && time.Now().Before(deadline); {
+		time.Sleep(100 * time.Millisecond)
+		err = m.Client().SetBucketNotification(ctx, "existing", cfg)
+	}
+	if err != nil {
 		t.Fatal(err)
 	}
 
@@ -176,5 +186,92 @@ func TestMinIOSetupFailures(t *testing.T) {
 				t.Errorf("err = %v, want one mentioning %q\n%s", err, tc.want, stderr)
 			}
 		})
+	}
+}
+
+// TestMinIOSetupUser: minio-setup creates thumbpipe's own user, which can
+// read the bucket and write and delete only under the output prefix, and
+// nothing in another bucket; a second run changes nothing.
+func TestMinIOSetupUser(t *testing.T) {
+	m := startNotifyingMinIO(t, "THUMBPIPE")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	envm := setupEnv(m)
+	envm["THUMBPIPE_MINIO_USER"] = "thumbpipe"
+	envm["THUMBPIPE_MINIO_USER_SECRET"] = "user-secret-0123456789"
+	for range 2 {
+		if _, stderr, err := runCmd(ctx, t, envm, "minio-setup", "--buckets", "images"); err != nil || !strings.Contains(stderr, `"msg":"minio user ready"`) {
+			t.Fatalf("minio-setup: %v\n%s", err, stderr)
+		}
+	}
+	m.CreateBucket(t, "private")
+	root := m.Client()
+	for _, o := range []struct{ bucket, key string }{{"images", "uploads/a.jpg"}, {"private", "secret.jpg"}} {
+		if _, err := root.PutObject(ctx, o.bucket, o.key, strings.NewReader("data"), 4, minio.PutObjectOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	user, err := minio.New(m.Addr(), &minio.Options{Creds: credentials.NewStaticV4("thumbpipe", "user-secret-0123456789", ""), Region: testserver.MinIORegion})
+	if err != nil {
+		t.Fatal(err)
+	}
+	put := func(bucket, key string) error {
+		_, err := user.PutObject(ctx, bucket, key, strings.NewReader("thumb"), 5, minio.PutObjectOptions{})
+		return err
+	}
+	read := func(bucket, key string) error {
+		o, err := user.GetObject(ctx, bucket, key, minio.GetObjectOptions{})
+		if err != nil {
+			return err
+		}
+		defer o.Close()
+		_, err = io.ReadAll(o)
+		return err
+	}
+	denied := func(what string, err error) {
+		t.Helper()
+		if code := minio.ToErrorResponse(err).Code; code != "AccessDenied" {
+			t.Errorf("%s: %v, want AccessDenied", what, err)
+		}
+	}
+	allowed := func(what string, err error) {
+		t.Helper()
+		if err != nil {
+			t.Errorf("%s: %v", what, err)
+		}
+	}
+	allowed("write under the prefix", put("images", "thumbnails/200x200/uploads/a.jpg"))
+	allowed("read a source", read("images", "uploads/a.jpg"))
+	allowed("read a thumbnail", read("images", "thumbnails/200x200/uploads/a.jpg"))
+	allowed("delete under the prefix", user.RemoveObject(ctx, "images", "thumbnails/200x200/uploads/a.jpg", minio.RemoveObjectOptions{}))
+	denied("overwrite a source", put("images", "uploads/a.jpg"))
+	denied("write beside the prefix", put("images", "thumbnailsX/a.jpg"))
+	denied("delete a source", user.RemoveObject(ctx, "images", "uploads/a.jpg", minio.RemoveObjectOptions{}))
+	denied("read another bucket", read("private", "secret.jpg"))
+	denied("write another bucket", put("private", "thumbnails/x.jpg"))
+	for o := range user.ListObjects(ctx, "private", minio.ListObjectsOptions{Recursive: true}) {
+		denied("list another bucket", o.Err)
+	}
+	// Listing is allowed, so a missing source answers 404, not 403: a
+	// delete event's check does not look like an access problem.
+	if _, err := user.StatObject(ctx, "images", "uploads/missing.jpg", minio.StatObjectOptions{}); minio.ToErrorResponse(err).StatusCode != 404 {
+		t.Errorf("stat of a missing source: %v, want 404", err)
+	}
+}
+
+func TestMinIOSetupUserRefused(t *testing.T) {
+	for _, edit := range []map[string]string{
+		{"THUMBPIPE_MINIO_USER": "thumbpipe", "THUMBPIPE_MINIO_USER_SECRET": "short"},
+		{"THUMBPIPE_MINIO_USER": "thumbpipe"},
+		{"THUMBPIPE_MINIO_USER_SECRET": "a-secret-without-a-user"},
+	} {
+		envm := map[string]string{"THUMBPIPE_BUCKETS": "images", "THUMBPIPE_MINIO_ENDPOINT": "http://127.0.0.1:1",
+			"AWS_ACCESS_KEY_ID": "a", "AWS_SECRET_ACCESS_KEY": "b"}
+		for k, v := range edit {
+			envm[k] = v
+		}
+		if _, _, err := runCmd(context.Background(), t, envm, "minio-setup"); err == nil || !strings.Contains(err.Error(), "THUMBPIPE_MINIO_USER_SECRET") {
+			t.Errorf("%v: %v, want a usage error naming THUMBPIPE_MINIO_USER_SECRET", edit, err)
+		}
 	}
 }

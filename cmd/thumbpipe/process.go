@@ -20,35 +20,35 @@ import (
 )
 
 // target is what every bucket command works on: the bucket and a
-// Thumbnailer for the config the flags and environment give.
+// Thumbnailer for the settings the flags and environment give.
 type target struct {
-	cache  buckets.Cache
-	bucket *blob.Bucket
-	th     *pipeline.Thumbnailer
+	cache    buckets.Cache
+	bucket   *blob.Bucket
+	th       *pipeline.Thumbnailer
+	settings envconfig.Settings
 }
 
-// bucketFlags registers --bucket and the pipeline's config flags and
-// returns a function that, after parsing, opens what they name.
+// bucketFlags registers the flags of the settings the command fs is named
+// after reads (--bucket and the pipeline's; backfill's --prefix and
+// --concurrency) and returns a function that, after parsing, reads them
+// and opens what they name.
 func bucketFlags(fs *flag.FlagSet, e env) func(ctx context.Context) (*target, error) {
-	bucket := fs.String("bucket", "", "bucket URL (file:///dir or a directory, mem://, s3://name, gs://name) (env THUMBPIPE_BUCKET)")
-	getenv := envconfig.Flags(fs, e.getenv)
+	p := programs[fs.Name()]
+	getenv := envconfig.Flags(fs, p, e.getenv)
 	return func(ctx context.Context) (*target, error) {
-		if *bucket == "" {
-			*bucket = e.getenv("THUMBPIPE_BUCKET")
-		}
-		u, err := bucketURL(*bucket)
+		st, err := envconfig.Read(p, getenv)
 		if err != nil {
 			return nil, err
 		}
-		cfg, err := envconfig.Load(getenv)
+		u, err := bucketURL(st.Bucket)
 		if err != nil {
 			return nil, err
 		}
-		t := &target{}
+		t := &target{settings: st}
 		if t.bucket, err = t.cache.Open(ctx, u); err != nil {
 			return nil, err
 		}
-		if t.th, err = buckets.NewThumbnailer(ctx, cfg, &t.cache); err != nil {
+		if t.th, err = buckets.NewThumbnailer(ctx, st.Pipeline, st.OutputBucket, &t.cache); err != nil {
 			t.cache.Close()
 			return nil, err
 		}

@@ -2,16 +2,15 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"crypto/subtle"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/mattn/go-isatty"
@@ -21,106 +20,57 @@ import (
 	"github.com/thumbpipe/thumbpipe/internal/envconfig"
 )
 
-// Defaults of serve's settings.
+// serve's fixed timings; its settings are in internal/envconfig.
 const (
-	defaultListen      = ":8080"
 	shutdownGrace      = 5 * time.Second
-	readHeaderTimeout  = 10 * time.Second
-	readTimeout        = 30 * time.Second
 	idleTimeout        = 2 * time.Minute
 	healthcheckTimeout = 3 * time.Second
 )
 
-// envFlag is a string flag that falls back to an environment variable and
-// then to a default: a flag that is set wins.
-type envFlag struct {
-	value  *string
-	env    string
-	def    string
-	getenv func(string) string
-}
+// minTokenLength is the shortest webhook token serve accepts.
+const minTokenLength = 16
 
-func newEnvFlag(fs *flag.FlagSet, e env, name, envName, def, usage string) *envFlag {
-	d := ""
-	if def != "" {
-		d = fmt.Sprintf(", default %q", def)
-	}
-	return &envFlag{value: fs.String(name, "", fmt.Sprintf("%s (env %s%s)", usage, envName, d)), env: envName, def: def, getenv: e.getenv}
-}
-
-// Get returns the flag, else the variable, else the default.
-func (f *envFlag) Get() string {
-	if *f.value != "" {
-		return *f.value
-	}
-	if v := strings.TrimSpace(f.getenv(f.env)); v != "" {
-		return v
-	}
-	return f.def
-}
-
-// serveSettings are serve's flags beyond the pipeline's.
-type serveSettings struct {
-	listen, token, bucketURL, buckets, workers, maxBody, timeout, logFormat *envFlag
-	readHeaderTimeout, readTimeout                                          *envFlag
-	insecureNoAuth, healthcheck, setup                                      *bool
-	minio                                                                   *minioFlags
-	pipelineEnv                                                             func(string) string
-
-	// The HTTP server's read timeouts, set by handlerConfig.
-	readHeaderDeadline, readDeadline time.Duration
-}
-
-func serveFlags(fs *flag.FlagSet, e env) *serveSettings {
-	return &serveSettings{
-		listen: newEnvFlag(fs, e, "listen", "THUMBPIPE_LISTEN", defaultListen, "address to listen on"),
-		token: newEnvFlag(fs, e, "token", "THUMBPIPE_WEBHOOK_TOKEN", "",
-			"bearer token MinIO sends (MINIO_NOTIFY_WEBHOOK_AUTH_TOKEN_<ID>); prefer the variable, flags show in ps"),
-		bucketURL: newEnvFlag(fs, e, "bucket-url", "THUMBPIPE_BUCKET_URL", "",
-			"blob URL template, {bucket} stands for the event's bucket, e.g. s3://{bucket}?endpoint=http://minio:9000&use_path_style=true&disable_https=true&region=us-east-1"),
-		buckets: newEnvFlag(fs, e, "buckets", "THUMBPIPE_BUCKETS", "", "comma-separated bucket names events may name; others are refused"),
-		workers: newEnvFlag(fs, e, "workers", "THUMBPIPE_WORKERS", "", "events processed at once; more get 503 (default: the number of CPUs)"),
-		maxBody: newEnvFlag(fs, e, "max-body", "THUMBPIPE_MAX_BODY_BYTES", "1MiB", "largest webhook body (bytes, or with KiB/MiB)"),
-		timeout: newEnvFlag(fs, e, "process-timeout", "THUMBPIPE_PROCESS_TIMEOUT", miniohook.DefaultProcessTimeout.String(),
-			"longest time spent on one webhook request"),
-		readHeaderTimeout: newEnvFlag(fs, e, "read-header-timeout", "THUMBPIPE_READ_HEADER_TIMEOUT", readHeaderTimeout.String(),
-			"longest time a client may take to send a request's headers"),
-		readTimeout: newEnvFlag(fs, e, "read-timeout", "THUMBPIPE_READ_TIMEOUT", readTimeout.String(),
-			"longest time a client may take to send a whole request, body included"),
-		logFormat: newEnvFlag(fs, e, "log-format", "THUMBPIPE_LOG_FORMAT", "auto", "json, text, or auto (JSON unless stderr is a terminal)"),
-		insecureNoAuth: fs.Bool("insecure-no-auth", false,
-			"accept webhook requests WITHOUT a token: anyone who reaches the port can make thumbpipe read and write your buckets"),
-		healthcheck: fs.Bool("healthcheck", false, "GET /healthz of the server at --listen and exit 0 if it answers 200 (for container healthchecks)"),
-		setup:       fs.Bool("minio-setup", false, "before serving, run minio-setup: create the buckets and set their notification"),
-		minio:       minioSetupFlags(fs, e),
-		pipelineEnv: envconfig.Flags(fs, e.getenv),
-	}
+// fieldSettings names the setting each miniohook.Config field is read
+// from, for its errors.
+var fieldSettings = map[string]string{
+	"Token":          "THUMBPIPE_WEBHOOK_TOKEN (--token; the same as MinIO's MINIO_NOTIFY_WEBHOOK_AUTH_TOKEN_<ID>)",
+	"InsecureNoAuth": "--insecure-no-auth",
+	"BucketURL":      "THUMBPIPE_BUCKET_URL (--bucket-url, e.g. s3://{bucket}?endpoint=http://minio:9000&use_path_style=true&disable_https=true&region=us-east-1)",
+	"Buckets":        "THUMBPIPE_BUCKETS (--buckets: the buckets whose events are accepted)",
+	"Workers":        "THUMBPIPE_WORKERS (--workers)",
+	"MaxBodyBytes":   "THUMBPIPE_MAX_BODY_BYTES (--max-body)",
+	"ProcessTimeout": "THUMBPIPE_PROCESS_TIMEOUT (--process-timeout)",
 }
 
 func runServe(ctx context.Context, args []string, e env) error {
 	fs := newFlags("serve", "[flags]", e)
-	s := serveFlags(fs, e)
+	getenv := envconfig.Flags(fs, envconfig.Serve, e.getenv)
+	insecureNoAuth := fs.Bool("insecure-no-auth", false,
+		"accept webhook requests WITHOUT a token: anyone who reaches the port can make thumbpipe read and write your buckets")
+	check := fs.Bool("healthcheck", false, "GET /healthz of the server at --listen and exit 0 if it answers 200 (for container healthchecks)")
+	setup := fs.Bool("minio-setup", false, "before serving, run minio-setup: create the buckets and set their notification")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("%w: serve takes no arguments, got %q", errUsage, fs.Args())
 	}
-	if *s.healthcheck {
-		return healthcheck(ctx, s.listen.Get())
+	st, err := envconfig.Read(envconfig.Serve, getenv)
+	if *check {
+		// Only the address matters to a healthcheck, and it always parses.
+		return healthcheck(ctx, st.Listen)
 	}
-	log := newLogger(e.stderr, s.logFormat.Get())
-	hcfg, err := s.handlerConfig(log)
-	if err != nil {
-		return err
+	log := newLogger(e.stderr, st.LogFormat) // the default format if it did not parse
+	for _, w := range e.warnings {
+		log.Warn(w)
 	}
-	cfg, err := envconfig.Load(s.pipelineEnv)
-	if err != nil {
-		return err
+	hcfg := handlerConfig(st, *insecureNoAuth, log)
+	if err := errors.Join(err, webhookProblems(hcfg)); err != nil {
+		return fmt.Errorf("%w: %w", errUsage, err)
 	}
 	cache := &buckets.Cache{}
 	defer cache.Close()
-	th, err := buckets.NewThumbnailer(ctx, cfg, cache)
+	th, err := buckets.NewThumbnailer(ctx, st.Pipeline, st.OutputBucket, cache)
 	if err != nil {
 		return err
 	}
@@ -130,104 +80,174 @@ func runServe(ctx context.Context, args []string, e env) error {
 	}
 	hcfg = h.Config()
 
-	ln, err := net.Listen("tcp", s.listen.Get())
+	ln, err := net.Listen("tcp", st.Listen)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
 	defer ln.Close()
+	var mln net.Listener
+	if st.MetricsListen != "" {
+		if mln, err = net.Listen("tcp", st.MetricsListen); err != nil {
+			return fmt.Errorf("listen for metrics: %w", err)
+		}
+		defer mln.Close()
+	}
 	// MinIO is changed only once the webhook's config is known good and its
 	// port is ours, so a bad setting leaves MinIO as it was.
-	if *s.setup {
-		if err := minioSetup(ctx, s.minio, hcfg.BucketURL, hcfg.Buckets, log); err != nil {
+	if *setup {
+		if err := minioSetup(ctx, st, e.getenv, log); err != nil {
 			return err
 		}
 	}
-	srv := &http.Server{
-		Handler:           h,
-		ReadHeaderTimeout: s.readHeaderDeadline,
-		ReadTimeout:       s.readDeadline,
-		WriteTimeout:      hcfg.ProcessTimeout + s.readDeadline,
-		IdleTimeout:       idleTimeout,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	mainHandler, metricsHandler := routes(h, st.MetricsToken, mln != nil)
+	newServer := func(handler http.Handler) *http.Server {
+		return &http.Server{
+			Handler:           handler,
+			ReadHeaderTimeout: st.ReadHeaderTimeout,
+			ReadTimeout:       st.ReadTimeout,
+			WriteTimeout:      hcfg.ProcessTimeout + st.ReadTimeout,
+			IdleTimeout:       idleTimeout,
+			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+			BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+		}
+	}
+	servers := []*http.Server{newServer(mainHandler)}
+	listeners := []net.Listener{ln}
+	if mln != nil {
+		servers, listeners = append(servers, newServer(metricsHandler)), append(listeners, mln)
 	}
 	if hcfg.InsecureNoAuth {
 		log.Warn("serving WITHOUT authentication: anyone who reaches this port can make thumbpipe read and write the allowed buckets")
 	}
-	log.Info("serving", "addr", ln.Addr().String(), "buckets", hcfg.Buckets, "workers", hcfg.Workers,
-		"sizes", fmt.Sprint(cfg.Sizes), "bucket_url", hcfg.BucketURL)
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
+	if st.MetricsToken == "" && mln == nil {
+		log.Warn("/metrics is open on the main port: set THUMBPIPE_METRICS_TOKEN or THUMBPIPE_METRICS_LISTEN to close it")
+	}
+	attrs := []any{"addr", ln.Addr().String(), "buckets", hcfg.Buckets, "workers", hcfg.Workers,
+		"sizes", fmt.Sprint(st.Pipeline.Sizes), "bucket_url", hcfg.BucketURL}
+	if mln != nil {
+		attrs = append(attrs, "metrics_addr", mln.Addr().String())
+	}
+	log.Info("serving", attrs...)
+	served := make(chan error, len(servers))
+	for i, srv := range servers {
+		go func() { served <- srv.Serve(listeners[i]) }()
+	}
 
 	select {
 	case err := <-served:
+		for _, srv := range servers {
+			srv.Close()
+		}
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
 	log.Info("shutting down: finishing requests in flight")
 	sctx, cancel := context.WithTimeout(context.Background(), hcfg.ProcessTimeout+shutdownGrace)
 	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		srv.Close()
-		return fmt.Errorf("shutdown: %w", err)
+	var errs []error
+	for _, srv := range servers {
+		if err := srv.Shutdown(sctx); err != nil {
+			srv.Close()
+			errs = append(errs, fmt.Errorf("shutdown: %w", err))
+		}
 	}
-	if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("serve: %w", err)
+	for range servers {
+		if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errs = append(errs, fmt.Errorf("serve: %w", err))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return err
 	}
 	log.Info("stopped")
 	return nil
 }
 
-// handlerConfig reads the webhook's settings, reporting every problem.
-func (s *serveSettings) handlerConfig(log *slog.Logger) (miniohook.Config, error) {
-	c := miniohook.Config{
-		Token:          s.token.Get(),
-		InsecureNoAuth: *s.insecureNoAuth,
-		BucketURL:      s.bucketURL.Get(),
-		Buckets:        envconfig.SplitList(s.buckets.Get()),
+// handlerConfig is the webhook's config from serve's settings.
+func handlerConfig(st envconfig.Settings, insecureNoAuth bool, log *slog.Logger) miniohook.Config {
+	return miniohook.Config{
+		Token:          st.WebhookToken,
+		InsecureNoAuth: insecureNoAuth,
+		BucketURL:      st.BucketURL,
+		Buckets:        st.Buckets,
+		Workers:        st.Workers,
+		MaxBodyBytes:   st.MaxBodyBytes,
+		ProcessTimeout: st.ProcessTimeout,
 		Logger:         log,
 	}
+}
+
+// webhookProblems reports every problem with c: the webhook's own checks,
+// each naming the setting it is about, and a token too weak to serve with.
+func webhookProblems(c miniohook.Config) error {
 	var errs []error
-	if c.Token == "" && !c.InsecureNoAuth {
-		errs = append(errs, errors.New("THUMBPIPE_WEBHOOK_TOKEN (or --token) is required; set the same token as MINIO_NOTIFY_WEBHOOK_AUTH_TOKEN_<ID> on MinIO (or pass --insecure-no-auth)"))
-	}
-	if c.BucketURL == "" {
-		errs = append(errs, errors.New("THUMBPIPE_BUCKET_URL (or --bucket-url) is required, e.g. s3://{bucket}?endpoint=http://minio:9000&use_path_style=true&disable_https=true&region=us-east-1"))
-	}
-	if len(c.Buckets) == 0 {
-		errs = append(errs, errors.New("THUMBPIPE_BUCKETS (or --buckets) is required: the buckets whose events are accepted"))
-	}
-	if v := s.workers.Get(); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 {
-			errs = append(errs, fmt.Errorf("THUMBPIPE_WORKERS %q is not a positive number", v))
+	if err := c.Validate(); err != nil {
+		for _, err := range unjoin(err) {
+			var fe *miniohook.FieldError
+			if errors.As(err, &fe) && fieldSettings[fe.Field] != "" {
+				err = fmt.Errorf("%s: %w", fieldSettings[fe.Field], err)
+			}
+			errs = append(errs, err)
 		}
-		c.Workers = n
 	}
-	n, err := envconfig.ParseBytes(s.maxBody.Get())
-	if err != nil || n < 1 {
-		errs = append(errs, fmt.Errorf("THUMBPIPE_MAX_BODY_BYTES %q is not a positive byte count", s.maxBody.Get()))
+	switch {
+	case c.Token == envconfig.ExampleToken:
+		errs = append(errs, errors.New("THUMBPIPE_WEBHOOK_TOKEN is the documentation's example token: make one of your own, e.g. openssl rand -hex 32, and give MinIO the same"))
+	case c.Token != "" && len(c.Token) < minTokenLength:
+		errs = append(errs, fmt.Errorf("THUMBPIPE_WEBHOOK_TOKEN is %d characters; use at least %d, e.g. openssl rand -hex 32", len(c.Token), minTokenLength))
 	}
-	c.MaxBodyBytes = n
-	d, err := time.ParseDuration(s.timeout.Get())
-	if err != nil || d <= 0 {
-		errs = append(errs, fmt.Errorf("THUMBPIPE_PROCESS_TIMEOUT %q is not a positive duration (e.g. 2m)", s.timeout.Get()))
+	return errors.Join(errs...)
+}
+
+// unjoin returns the errors errors.Join joined into err, or err alone.
+func unjoin(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
 	}
-	c.ProcessTimeout = d
-	for _, t := range []struct {
-		flag *envFlag
-		dst  *time.Duration
-	}{{s.readHeaderTimeout, &s.readHeaderDeadline}, {s.readTimeout, &s.readDeadline}} {
-		d, err := time.ParseDuration(t.flag.Get())
-		if err != nil || d <= 0 {
-			errs = append(errs, fmt.Errorf("%s %q is not a positive duration (e.g. 10s)", t.flag.env, t.flag.Get()))
+	return []error{err}
+}
+
+// routes returns the handlers of the main port and of the metrics port.
+// With a metrics port, /metrics is served there only; with a token, it
+// asks for the token wherever it is served; with neither, it is open on the
+// main port.
+func routes(h http.Handler, token string, ownPort bool) (mainPort, metricsPort http.Handler) {
+	guarded := h
+	if token != "" {
+		guarded = bearer(h, token)
+	}
+	metricsOnly := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/metrics" {
+			http.NotFound(w, r)
+			return
 		}
-		*t.dst = d
-	}
-	if err := errors.Join(errs...); err != nil {
-		return c, fmt.Errorf("%w: %w", errUsage, err)
-	}
-	return c, nil
+		guarded.ServeHTTP(w, r)
+	})
+	mainPort = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.URL.Path != "/metrics":
+			h.ServeHTTP(w, r)
+		case ownPort:
+			http.NotFound(w, r)
+		default:
+			guarded.ServeHTTP(w, r)
+		}
+	})
+	return mainPort, metricsOnly
+}
+
+// bearer serves h only to requests with "Authorization: Bearer token".
+func bearer(h http.Handler, token string) http.Handler {
+	want := sha256.Sum256([]byte("Bearer " + token))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got := sha256.Sum256([]byte(r.Header.Get("Authorization")))
+		if subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="thumbpipe metrics"`)
+			http.Error(w, "missing or wrong bearer token", http.StatusUnauthorized)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // healthcheck GETs /healthz of the server listening at listen.
@@ -258,10 +278,11 @@ func healthcheck(ctx context.Context, listen string) error {
 }
 
 // newLogger logs to w as JSON, or as text when format is "text" or "auto"
-// and w is a terminal.
+// and w is a terminal. THUMBPIPE_LOG_FORMAT's parser refuses any other
+// format.
 func newLogger(w io.Writer, format string) *slog.Logger {
-	text := format == "text"
-	if format == "auto" {
+	text := format == envconfig.LogText
+	if format == envconfig.LogAuto {
 		if f, ok := w.(*os.File); ok && isatty.IsTerminal(f.Fd()) {
 			text = true
 		}

@@ -313,7 +313,7 @@ func mib(b int64) float64 { return float64(b) / (1 << 20) }
 // TestServeTimeoutSettings: the read timeouts are settings like any other,
 // checked at start.
 func TestServeTimeoutSettings(t *testing.T) {
-	good := map[string]string{"THUMBPIPE_WEBHOOK_TOKEN": "t", "THUMBPIPE_BUCKET_URL": "mem://{bucket}", "THUMBPIPE_BUCKETS": "images"}
+	good := map[string]string{"THUMBPIPE_WEBHOOK_TOKEN": testToken, "THUMBPIPE_BUCKET_URL": "mem://{bucket}", "THUMBPIPE_BUCKETS": "images"}
 	for _, tc := range []struct{ name, value string }{{"THUMBPIPE_READ_HEADER_TIMEOUT", "soon"}, {"THUMBPIPE_READ_TIMEOUT", "0"},
 		{"THUMBPIPE_READ_TIMEOUT", "-1s"}} {
 		envm := map[string]string{tc.name: tc.value}

@@ -15,9 +15,11 @@ import (
 	_ "image/jpeg"
 	_ "image/png"
 	"io"
+	"maps"
 	"math"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -27,9 +29,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/compose-spec/compose-go/v2/dotenv"
 	"github.com/compose-spec/compose-go/v2/loader"
 	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
 	"gocloud.dev/blob"
 
 	"github.com/thumbpipe/thumbpipe/internal/buckets"
@@ -39,7 +43,25 @@ import (
 	"github.com/thumbpipe/thumbpipe/pipeline/pixels/pixeltest"
 )
 
-const composeToken = "compose-test-token-0123456789"
+// composeSecrets are the variables `make compose-env` writes to .env and
+// the compose file requires.
+var composeSecrets = []string{"MINIO_ROOT_USER", "MINIO_ROOT_PASSWORD", "THUMBPIPE_MINIO_SECRET", "THUMBPIPE_WEBHOOK_TOKEN"}
+
+// composeEnv writes a .env the way `make compose-up` does for a newcomer
+// and returns what compose reads from it.
+func composeEnv(t *testing.T) map[string]string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), ".env")
+	out, err := exec.Command("make", "-s", "-C", "../..", "compose-env", "COMPOSE_ENV_FILE="+path).CombinedOutput()
+	if err != nil {
+		t.Fatalf("make compose-env: %v\n%s", err, out)
+	}
+	env, err := dotenv.Read(path)
+	if err != nil {
+		t.Fatalf("the .env make compose-env wrote: %v", err)
+	}
+	return env
+}
 
 func loadCompose(t *testing.T, env map[string]string) *types.Project {
 	t.Helper()
@@ -54,12 +76,27 @@ func loadCompose(t *testing.T, env map[string]string) *types.Project {
 	p, err := loader.LoadWithContext(context.Background(), types.ConfigDetails{
 		WorkingDir:  filepath.Dir(path),
 		ConfigFiles: []types.ConfigFile{{Filename: path, Content: data}},
-		Environment: env,
+		Environment: maps.Clone(env),
 	}, func(o *loader.Options) { o.SetProjectName("thumbpipe", true) })
 	if err != nil {
 		t.Fatalf("docker-compose.yml: %v", err)
 	}
 	return p
+}
+
+// loadComposeErr loads docker-compose.yml and returns the loader's error.
+func loadComposeErr(env map[string]string) error {
+	path, _ := filepath.Abs("../../docker-compose.yml")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	_, err = loader.LoadWithContext(context.Background(), types.ConfigDetails{
+		WorkingDir:  filepath.Dir(path),
+		ConfigFiles: []types.ConfigFile{{Filename: path, Content: data}},
+		Environment: maps.Clone(env),
+	}, func(o *loader.Options) { o.SetProjectName("thumbpipe", true) })
+	return err
 }
 
 func service(t *testing.T, p *types.Project, name string) types.ServiceConfig {
@@ -96,6 +133,9 @@ type stack struct {
 	images     *blob.Bucket
 	sizes      []pipeline.Size
 	bucketName string
+	token      string            // the webhook token from the generated .env
+	setupCmd   []string          // the minio-setup service's command
+	setupEnv   map[string]string // its environment, rewritten
 
 	mu     sync.Mutex
 	cancel context.CancelFunc
@@ -106,16 +146,19 @@ type stack struct {
 // startStack starts MinIO and serve as docker-compose.yml declares them.
 func startStack(t *testing.T) *stack {
 	t.Helper()
-	p := loadCompose(t, map[string]string{"THUMBPIPE_WEBHOOK_TOKEN": composeToken})
-	ms, tp := service(t, p, "minio"), service(t, p, "thumbpipe")
-	menv, tenv := environment(t, ms), environment(t, tp)
+	secrets := composeEnv(t)
+	p := loadCompose(t, secrets)
+	ms, tp, su := service(t, p, "minio"), service(t, p, "thumbpipe"), service(t, p, "minio-setup")
+	menv, tenv, senv := environment(t, ms), environment(t, tp), environment(t, su)
 
 	// The serve port comes first: MinIO's webhook endpoint points at it.
-	s := &stack{t: t, serveAddr: fmt.Sprintf("127.0.0.1:%d", testserver.FreePort(t)), command: tp.Command}
-	listen := tenv["THUMBPIPE_LISTEN"]
-	if listen == "" {
-		listen = defaultListen
+	s := &stack{t: t, serveAddr: fmt.Sprintf("127.0.0.1:%d", testserver.FreePort(t)), command: tp.Command,
+		token: secrets["THUMBPIPE_WEBHOOK_TOKEN"], setupCmd: su.Command}
+	settings, err := envconfig.Read(envconfig.Serve, func(k string) string { return tenv[k] })
+	if err != nil {
+		t.Fatalf("the compose file's serve settings: %v", err)
 	}
+	listen := settings.Listen
 	_, lport, err := netSplit(listen)
 	if err != nil {
 		t.Fatalf("THUMBPIPE_LISTEN %q: %v", listen, err)
@@ -145,6 +188,10 @@ func startStack(t *testing.T) *stack {
 	for k, v := range tenv {
 		tenv[k] = strings.ReplaceAll(v, "minio:"+apiPort, s.minio.Addr())
 	}
+	for k, v := range senv {
+		senv[k] = strings.ReplaceAll(v, "minio:"+apiPort, s.minio.Addr())
+	}
+	s.setupEnv = senv
 	tenv["THUMBPIPE_LISTEN"] = s.serveAddr
 	tenv["THUMBPIPE_LOG_FORMAT"] = "json"
 	s.env = tenv
@@ -170,8 +217,27 @@ func startStack(t *testing.T) *stack {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// As compose orders them: the one-shot setup, then serve.
+	if logs := s.setup(); !strings.Contains(logs, `"notification_changed":true`) || !strings.Contains(logs, `"msg":"minio user ready"`) {
+		t.Errorf("minio-setup did not set the notification and the user:\n%s", logs)
+	}
 	s.start()
 	return s
+}
+
+// setup runs the minio-setup service's command with its environment and
+// returns its logs.
+func (s *stack) setup() string {
+	s.t.Helper()
+	var logs testserver.Buffer
+	env := maps.Clone(s.setupEnv)
+	env["THUMBPIPE_LOG_FORMAT"] = "json"
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := run(ctx, s.setupCmd, func(k string) string { return env[k] }, io.Discard, &logs); err != nil {
+		s.t.Fatalf("minio-setup %q: %v\n%s", s.setupCmd, err, logs.String())
+	}
+	return logs.String()
 }
 
 func netSplit(addr string) (host, port string, err error) {
@@ -288,7 +354,8 @@ func fitDims(sz pipeline.Size, w, h int) (int, int) {
 }
 
 func TestComposeFile(t *testing.T) {
-	p := loadCompose(t, nil)
+	secrets := composeEnv(t)
+	p := loadCompose(t, secrets)
 	ms, tp := service(t, p, "minio"), service(t, p, "thumbpipe")
 	if !regexp.MustCompile(`^minio/minio:RELEASE\.\d{4}-\d\d-\d\dT\d\d-\d\d-\d\dZ$`).MatchString(ms.Image) {
 		t.Errorf("minio image %q is not a pinned release", ms.Image)
@@ -306,10 +373,11 @@ func TestComposeFile(t *testing.T) {
 		t.Errorf("the console (9001) is not published: %v", ms.Ports)
 	}
 	menv, tenv := environment(t, ms), environment(t, tp)
-	id := tenv["THUMBPIPE_MINIO_WEBHOOK_ID"]
-	if id == "" {
-		id = defaultWebhookID
+	st, err := envconfig.Read(envconfig.MinIOSetup, func(k string) string { return tenv[k] })
+	if err != nil {
+		t.Fatalf("the compose file's minio-setup settings: %v", err)
 	}
+	id := st.MinIOWebhookID
 	for _, k := range []string{"ENABLE", "ENDPOINT", "AUTH_TOKEN", "QUEUE_DIR"} {
 		if menv["MINIO_NOTIFY_WEBHOOK_"+k+"_"+id] == "" {
 			t.Errorf("minio lacks MINIO_NOTIFY_WEBHOOK_%s_%s", k, id)
@@ -321,6 +389,55 @@ func TestComposeFile(t *testing.T) {
 	}
 	if menv["MINIO_NOTIFY_WEBHOOK_AUTH_TOKEN_"+id] != tenv["THUMBPIPE_WEBHOOK_TOKEN"] {
 		t.Error("MinIO and thumbpipe do not share the webhook token")
+	}
+
+	// Secrets: none has a default in the file; every one comes from the
+	// .env that make compose-env writes, random and unreadable to others.
+	if err := loadComposeErr(nil); err == nil || !strings.Contains(err.Error(), "make compose-env") {
+		t.Errorf("without .env the compose file loads (%v); want an error that says to run make compose-env", err)
+	}
+	for _, k := range composeSecrets {
+		if err := loadComposeErr(without(secrets, k)); err == nil || !strings.Contains(err.Error(), k) {
+			t.Errorf("without %s the compose file loads (%v); want an error naming it", k, err)
+		}
+	}
+	again := composeEnv(t)
+	for _, k := range composeSecrets[1:] {
+		if v := secrets[k]; len(v) < 32 || v == again[k] {
+			t.Errorf("%s = %q: want at least 32 random characters, different on every new .env (the next was %q)", k, v, again[k])
+		}
+	}
+	if !slices.Equal(slices.Sorted(maps.Keys(secrets)), slices.Sorted(slices.Values(composeSecrets))) {
+		t.Errorf(".env holds %v, want %v", slices.Sorted(maps.Keys(secrets)), composeSecrets)
+	}
+	if got := menv["MINIO_NOTIFY_WEBHOOK_AUTH_TOKEN_"+id]; got != secrets["THUMBPIPE_WEBHOOK_TOKEN"] {
+		t.Errorf("the webhook token %q is not the generated one", got)
+	}
+	for _, svc := range p.Services {
+		for k, v := range environment(t, svc) {
+			if strings.Contains(strings.ToLower(v), "minioadmin") || strings.Contains(v, "local-dev-token-change-me") {
+				t.Errorf("service %s: %s = %q is a published default", svc.Name, k, v)
+			}
+		}
+		for _, port := range svc.Ports {
+			if port.HostIP != "127.0.0.1" {
+				t.Errorf("service %s publishes %d on %q, want 127.0.0.1 only", svc.Name, port.Target, port.HostIP)
+			}
+		}
+	}
+	if tenv["AWS_ACCESS_KEY_ID"] == menv["MINIO_ROOT_USER"] || tenv["AWS_SECRET_ACCESS_KEY"] == menv["MINIO_ROOT_PASSWORD"] {
+		t.Error("thumbpipe runs with MinIO's root credentials")
+	}
+	su := service(t, p, "minio-setup")
+	senv := environment(t, su)
+	if senv["THUMBPIPE_MINIO_USER"] != tenv["AWS_ACCESS_KEY_ID"] || senv["THUMBPIPE_MINIO_USER_SECRET"] != tenv["AWS_SECRET_ACCESS_KEY"] {
+		t.Error("thumbpipe's credentials are not the user minio-setup creates")
+	}
+	if d, ok := tp.DependsOn["minio-setup"]; !ok || d.Condition != types.ServiceConditionCompletedSuccessfully {
+		t.Errorf("thumbpipe depends_on minio-setup = %+v, want condition service_completed_successfully", tp.DependsOn)
+	}
+	if slices.Contains(tp.Command, "--minio-setup") {
+		t.Errorf("serve %q runs the setup itself, with credentials that cannot", tp.Command)
 	}
 
 	// The image: multi-stage, static, non-root, and the healthcheck runs
@@ -348,9 +465,7 @@ func TestComposeFile(t *testing.T) {
 func TestComposeStack(t *testing.T) {
 	s := startStack(t)
 	ctx := context.Background()
-	if !strings.Contains(s.logs.String(), `"notification_changed":true`) {
-		t.Errorf("serve --minio-setup did not set the notification:\n%s", s.logs)
-	}
+	composeToken := s.token
 
 	t.Run("HealthcheckCommand", func(t *testing.T) {
 		if len(s.healthTest) < 3 {
@@ -537,6 +652,9 @@ func TestComposeStack(t *testing.T) {
 			{"dot-dot key", s.bucketName, "../private/secret.jpg"},
 			{"dot-dot inside", s.bucketName, "uploads/../probe.jpg"},
 			{"control character", s.bucketName, "probe\r.jpg"},
+			{"leading slash", s.bucketName, "/uploads/ok.jpg"},
+			{"empty segment", s.bucketName, "uploads//ok.jpg"},
+			{"backslashes", s.bucketName, `uploads\..\x.jpg`},
 		} {
 			status, body := post(t, hook, composeToken, webhookBody("s3:ObjectCreated:Put", tc.bucket, tc.key))
 			if status != 200 || !strings.Contains(body, `"outcome":"refused"`) {
@@ -551,6 +669,57 @@ func TestComposeStack(t *testing.T) {
 		}
 		if got := s.outcome("processed"); got != before {
 			t.Errorf("processed went from %v to %v", before, got)
+		}
+	})
+
+	t.Run("LeastPrivilege", func(t *testing.T) {
+		user, err := minio.New(s.minio.Addr(), &minio.Options{
+			Creds:  credentials.NewStaticV4(s.env["AWS_ACCESS_KEY_ID"], s.env["AWS_SECRET_ACCESS_KEY"], ""),
+			Region: testserver.MinIORegion,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		put := func(bucket, key string) error {
+			_, err := user.PutObject(ctx, bucket, key, strings.NewReader("x"), 1, minio.PutObjectOptions{})
+			return err
+		}
+		if err := put(s.bucketName, "thumbnails/probe.jpg"); err != nil {
+			t.Errorf("thumbpipe's user cannot write under thumbnails/: %v", err)
+		}
+		if err := user.RemoveObject(ctx, s.bucketName, "thumbnails/probe.jpg", minio.RemoveObjectOptions{}); err != nil {
+			t.Errorf("thumbpipe's user cannot delete under thumbnails/: %v", err)
+		}
+		for what, err := range map[string]error{
+			"write a source":       put(s.bucketName, "uploads/planted.jpg"),
+			"delete a source":      user.RemoveObject(ctx, s.bucketName, good[1].key, minio.RemoveObjectOptions{}),
+			"write another bucket": put("private", "thumbnails/x.jpg"),
+			"read another bucket": func() error {
+				_, err := user.StatObject(ctx, "private", "secret.jpg", minio.StatObjectOptions{})
+				return err
+			}(),
+			"create a bucket":      user.MakeBucket(ctx, "planted", minio.MakeBucketOptions{}),
+			"change notifications": user.RemoveAllBucketNotification(ctx, s.bucketName),
+		} {
+			if code := minio.ToErrorResponse(err).Code; code != "AccessDenied" {
+				t.Errorf("thumbpipe's user may %s: %v", what, err)
+			}
+		}
+	})
+
+	t.Run("PoisonKeyIsNotRetried", func(t *testing.T) {
+		// MinIO stores a 1006-byte key, but not its thumbnails' (1024 at
+		// most): the event is acknowledged as permanently failed at once,
+		// not answered 5xx and resent forever.
+		key := "poison/" + strings.Repeat(strings.Repeat("k", 200)+"/", 4) + strings.Repeat("k", 191) + ".jpg"
+		if len(key) != 1006 {
+			t.Fatalf("key of %d bytes", len(key))
+		}
+		before := s.outcome("failed_permanent")
+		s.put(key, "image/jpeg", pixeltest.JPEG(pixeltest.Photo(64, 48, 7), 85))
+		awaitFor(t, "the poison upload to be acknowledged", 30*time.Second, func() bool { return s.outcome("failed_permanent") == before+1 })
+		if got := s.outcome("failed_transient"); got != 0 {
+			t.Errorf("failed_transient = %v, want 0", got)
 		}
 	})
 
@@ -570,10 +739,10 @@ func TestComposeStack(t *testing.T) {
 			}
 		}
 		start := time.Now()
-		s.start()
-		if !strings.Contains(s.logs.String(), `"notification_changed":false`) {
-			t.Errorf("a second minio-setup changed the notification:\n%s", s.logs)
+		if logs := s.setup(); !strings.Contains(logs, `"notification_changed":false`) {
+			t.Errorf("a second minio-setup changed the notification:\n%s", logs)
 		}
+		s.start()
 		awaitFor(t, "thumbnails of uploads made during the outage", 60*time.Second, func() bool {
 			for _, k := range keys {
 				for _, vk := range s.variantKeys(k, "") {
@@ -624,4 +793,11 @@ func TestComposeStack(t *testing.T) {
 		t.Logf("time in the handler per create event (all so far, thumbnails' own events included): mean %.1f ms over %v events",
 			1000*sum/count, count)
 	})
+}
+
+// without returns env without key.
+func without(env map[string]string, key string) map[string]string {
+	out := maps.Clone(env)
+	delete(out, key)
+	return out
 }

@@ -21,6 +21,9 @@ import (
 	"github.com/thumbpipe/thumbpipe/pipeline/pixels/pixeltest"
 )
 
+// testToken is a webhook token serve accepts.
+const testToken = "serve-test-token-0123456789"
+
 // webhookBody is a MinIO-style event for one key, escaped as MinIO does.
 func webhookBody(event, bucket, key string) string {
 	return fmt.Sprintf(`{"EventName":%q,"Key":%q,"Records":[{"eventName":%q,"s3":{"bucket":{"name":%q},"object":{"key":%q}}}]}`,
@@ -61,7 +64,14 @@ func startServe(t *testing.T, envm map[string]string, args ...string) (base stri
 
 func post(t *testing.T, url, token, body string) (int, string) {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
+	return send(t, http.MethodPost, url, token, body)
+}
+
+// send makes a request with the bearer token, if any, and returns the
+// response's status and body.
+func send(t *testing.T, method, url, token, body string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,7 +89,7 @@ func post(t *testing.T, url, token, body string) (int, string) {
 
 func TestServeRefusesBadConfig(t *testing.T) {
 	good := map[string]string{
-		"THUMBPIPE_WEBHOOK_TOKEN": "t",
+		"THUMBPIPE_WEBHOOK_TOKEN": testToken,
 		"THUMBPIPE_BUCKET_URL":    "mem://{bucket}",
 		"THUMBPIPE_BUCKETS":       "images",
 	}
@@ -100,6 +110,14 @@ func TestServeRefusesBadConfig(t *testing.T) {
 		{"token and no auth", nil, []string{"--insecure-no-auth"}, "pick one"},
 		{"arguments", nil, []string{"extra"}, "no arguments"},
 		{"bad listen address", map[string]string{"THUMBPIPE_LISTEN": "256.0.0.1:1"}, nil, "listen"},
+		{"example token", map[string]string{"THUMBPIPE_WEBHOOK_TOKEN": "local-dev-token-change-me"}, nil, "example token"},
+		{"short token", map[string]string{"THUMBPIPE_WEBHOOK_TOKEN": "fifteen-chars-x"}, nil, "15 characters; use at least 16"},
+		{"log format typo", map[string]string{"THUMBPIPE_LOG_FORMAT": "jsno"}, nil, `THUMBPIPE_LOG_FORMAT: "jsno": want json, text or auto`},
+		{"bad metrics address", map[string]string{"THUMBPIPE_METRICS_LISTEN": "256.0.0.1:1"}, nil, "listen for metrics"},
+		{"bad attempts", map[string]string{"THUMBPIPE_MAX_ATTEMPTS": "0"}, nil, "THUMBPIPE_MAX_ATTEMPTS"},
+		{"bad event age", map[string]string{"THUMBPIPE_MAX_EVENT_AGE": "-1h"}, nil, "THUMBPIPE_MAX_EVENT_AGE"},
+		{"a problem of the settings and one of the webhook", map[string]string{"THUMBPIPE_MAX_RECORDS": "none", "THUMBPIPE_BUCKETS": ""}, nil,
+			"THUMBPIPE_BUCKETS (--buckets: the buckets whose events are accepted): the bucket allow-list is empty"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -125,7 +143,7 @@ func TestServeMinIOSetupLast(t *testing.T) {
 	}))
 	defer minio.Close()
 	good := map[string]string{
-		"THUMBPIPE_WEBHOOK_TOKEN":  "t",
+		"THUMBPIPE_WEBHOOK_TOKEN":  testToken,
 		"THUMBPIPE_BUCKET_URL":     "mem://{bucket}",
 		"THUMBPIPE_BUCKETS":        "images",
 		"THUMBPIPE_MINIO_ENDPOINT": minio.URL,
@@ -170,18 +188,18 @@ func TestServeFlagsWinOverEnv(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "images", "a.jpg"), pixeltest.JPEG(pixeltest.Photo(300, 200, 1), 85))
 	envm := map[string]string{
-		"THUMBPIPE_WEBHOOK_TOKEN": "from-env",
+		"THUMBPIPE_WEBHOOK_TOKEN": "token-from-the-env",
 		"THUMBPIPE_BUCKET_URL":    "mem://{bucket}",
 		"THUMBPIPE_BUCKETS":       "nothing",
 		"THUMBPIPE_SIZES":         "100x100",
 	}
-	base, stop, logs := startServe(t, envm, "--token", "from-flag", "--buckets", "images",
+	base, stop, logs := startServe(t, envm, "--token", "token-from-the-flag", "--buckets", "images",
 		"--bucket-url", "file://"+filepath.ToSlash(dir)+"/{bucket}", "--sizes", "50x50", "--log-format", "json")
 	body := webhookBody("s3:ObjectCreated:Put", "images", "a.jpg")
-	if status, resp := post(t, base+"/webhook", "from-env", body); status != 401 {
+	if status, resp := post(t, base+"/webhook", "token-from-the-env", body); status != 401 {
 		t.Errorf("env token: %d %s, want 401", status, resp)
 	}
-	if status, resp := post(t, base+"/webhook", "from-flag", body); status != 200 || !strings.Contains(resp, `"processed"`) {
+	if status, resp := post(t, base+"/webhook", "token-from-the-flag", body); status != 200 || !strings.Contains(resp, `"processed"`) {
 		t.Errorf("flag token: %d %s, want 200 processed", status, resp)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "images", "thumbnails", "50x50", "a.jpg")); err != nil {
@@ -214,7 +232,7 @@ func TestServeFinishesInFlight(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "images", "a.jpg"), pixeltest.JPEG(pixeltest.Photo(400, 300, 1), 85))
 	envm := map[string]string{
-		"THUMBPIPE_WEBHOOK_TOKEN": "tok",
+		"THUMBPIPE_WEBHOOK_TOKEN": testToken,
 		"THUMBPIPE_BUCKET_URL":    "file://" + filepath.ToSlash(dir) + "/{bucket}",
 		"THUMBPIPE_BUCKETS":       "images",
 	}
@@ -223,7 +241,7 @@ func TestServeFinishesInFlight(t *testing.T) {
 	answered := make(chan string, 1)
 	go func() {
 		req, _ := http.NewRequest(http.MethodPost, base+"/webhook", pr)
-		req.Header.Set("Authorization", "Bearer tok")
+		req.Header.Set("Authorization", "Bearer "+testToken)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			answered <- err.Error()
@@ -304,7 +322,7 @@ func metricValue(base, name string) (float64, error) {
 }
 
 func TestHealthcheck(t *testing.T) {
-	envm := map[string]string{"THUMBPIPE_WEBHOOK_TOKEN": "t", "THUMBPIPE_BUCKET_URL": "mem://{bucket}", "THUMBPIPE_BUCKETS": "images"}
+	envm := map[string]string{"THUMBPIPE_WEBHOOK_TOKEN": testToken, "THUMBPIPE_BUCKET_URL": "mem://{bucket}", "THUMBPIPE_BUCKETS": "images"}
 	base, stop, _ := startServe(t, envm)
 	port := base[strings.LastIndex(base, ":")+1:]
 	ctx := context.Background()

@@ -3,10 +3,12 @@
 package main
 
 // The soak: real MinIO, `thumbpipe serve` as a separate process that is
-// killed with SIGKILL twice and restarted, N uploads at concurrency 32, 10 %
-// of the events replayed, and a share of the storage requests between serve
-// and MinIO failing. At the end every upload must have exactly its
-// thumbnails, complete, and nothing else.
+// killed with SIGKILL twice and restarted, N uploads at concurrency 32, then
+// overwrites and deletes of live objects (their events still on the way),
+// 10 % of the events replayed, and a share of the storage requests between
+// serve and MinIO failing. At the end every object must have exactly its
+// thumbnails, complete and made from its current version (0 stale), and no
+// thumbnail may outlive its source (0 orphans).
 //
 //	MinIO ──webhook──▶ hookProxy ──▶ serve ──S3──▶ storeProxy (faults) ──▶ MinIO
 //
@@ -57,6 +59,8 @@ type soakSettings struct {
 	dupRate     float64       // THUMBPIPE_SOAK_DUP_RATE: share of upload events replayed (0.10)
 	faultRate   float64       // THUMBPIPE_SOAK_FAULT_RATE: share of storage requests that fail (0.05)
 	kills       int           // THUMBPIPE_SOAK_KILLS: SIGKILLs of serve during the uploads (2)
+	overwrite   float64       // THUMBPIPE_SOAK_OVERWRITE_RATE: share of uploads overwritten with another image (0.08)
+	deleteRate  float64       // THUMBPIPE_SOAK_DELETE_RATE: share of uploads deleted (0.08)
 	down        time.Duration // THUMBPIPE_SOAK_DOWN: how long serve stays dead (2s)
 	seed        uint64        // THUMBPIPE_SOAK_SEED: the faults' and the image mix's seed (1)
 	timeout     time.Duration // THUMBPIPE_SOAK_TIMEOUT: how long the whole run may take (3m + 1s per upload)
@@ -64,7 +68,8 @@ type soakSettings struct {
 
 func loadSoakSettings(t *testing.T) soakSettings {
 	t.Helper()
-	s := soakSettings{n: 200, concurrency: 32, dupRate: 0.10, faultRate: 0.05, kills: 2, down: 2 * time.Second, seed: 1}
+	s := soakSettings{n: 200, concurrency: 32, dupRate: 0.10, faultRate: 0.05, kills: 2, overwrite: 0.08, deleteRate: 0.08,
+		down: 2 * time.Second, seed: 1}
 	num := func(name string, dst any) {
 		v := os.Getenv(name)
 		if v == "" {
@@ -90,6 +95,8 @@ func loadSoakSettings(t *testing.T) soakSettings {
 	num("THUMBPIPE_SOAK_DUP_RATE", &s.dupRate)
 	num("THUMBPIPE_SOAK_FAULT_RATE", &s.faultRate)
 	num("THUMBPIPE_SOAK_KILLS", &s.kills)
+	num("THUMBPIPE_SOAK_OVERWRITE_RATE", &s.overwrite)
+	num("THUMBPIPE_SOAK_DELETE_RATE", &s.deleteRate)
 	num("THUMBPIPE_SOAK_DOWN", &s.down)
 	num("THUMBPIPE_SOAK_SEED", &s.seed)
 	// MinIO delivers a target's events one at a time (and after a failure
@@ -98,7 +105,8 @@ func loadSoakSettings(t *testing.T) soakSettings {
 	// an upload takes about 0.5 s on 2 cores.
 	s.timeout = 3*time.Minute + time.Duration(s.n)*time.Second
 	num("THUMBPIPE_SOAK_TIMEOUT", &s.timeout)
-	if s.n < 1 || s.concurrency < 1 || s.kills < 0 || s.faultRate < 0 || s.faultRate >= 1 || s.dupRate < 0 || s.dupRate > 1 {
+	if s.n < 1 || s.concurrency < 1 || s.kills < 0 || s.faultRate < 0 || s.faultRate >= 1 || s.dupRate < 0 || s.dupRate > 1 ||
+		s.overwrite < 0 || s.deleteRate < 0 || s.overwrite+s.deleteRate > 1 {
 		t.Fatalf("soak settings out of range: %+v", s)
 	}
 	return s
@@ -186,10 +194,54 @@ func soakImages(t *testing.T, cfg pipeline.Config) (good, bad []soakImage) {
 	return good, bad
 }
 
-// soakUpload is one upload of the soak.
+// soakUpload is one upload of the soak, and what became of it.
 type soakUpload struct {
-	key string
-	img *soakImage
+	key     string
+	img     *soakImage // the object's image at the end
+	deleted bool       // deleted after its upload
+}
+
+// soakOp is one request of the soak to MinIO: an upload, an overwrite of
+// an uploaded object with another image, or its deletion.
+type soakOp struct {
+	i      int        // index into the uploads
+	img    *soakImage // the image to write; nil deletes the object
+	upload bool       // the first upload of the object
+}
+
+// soakMutations picks, with rng, the uploads that are overwritten and
+// deleted once every upload is done. An overwrite uses another image with
+// the same extension whose thumbnails have the same keys (so the
+// thumbnails in place are the ones to bring up to date); only uploads that
+// get thumbnails are picked.
+func soakMutations(rng *rand.Rand, s soakSettings, uploads []soakUpload, good []soakImage) []soakOp {
+	var ops []soakOp
+	for i, u := range uploads {
+		if len(u.img.variants) == 0 {
+			continue
+		}
+		switch r := rng.Float64(); {
+		case r < s.overwrite:
+			var same []*soakImage
+			for j := range good {
+				if g := &good[j]; g != u.img && g.ext == u.img.ext && sameLayout(g, u.img) {
+					same = append(same, g)
+				}
+			}
+			if len(same) > 0 {
+				ops = append(ops, soakOp{i: i, img: same[rng.IntN(len(same))]})
+			}
+		case r < s.overwrite+s.deleteRate:
+			ops = append(ops, soakOp{i: i})
+		}
+	}
+	rng.Shuffle(len(ops), func(a, b int) { ops[a], ops[b] = ops[b], ops[a] })
+	return ops
+}
+
+// sameLayout reports whether two images' thumbnails have the same keys.
+func sameLayout(a, b *soakImage) bool {
+	return slices.EqualFunc(a.variants, b.variants, func(x, y soakVariant) bool { return x.prefix == y.prefix && x.suffix == y.suffix })
 }
 
 // storeProxy sits between serve and MinIO and fails a seeded share of the
@@ -416,6 +468,7 @@ func listen(t *testing.T, h http.Handler) string {
 // soakResult is the soak's summary.
 type soakResult struct {
 	uploads, refused, expected, present, missing int
+	overwrites, deletes, stale, orphans          int
 	extraKeys, extraWrites, partial, recursion   int
 	differs                                      int
 	delivered, failedDeliveries, replayed        int64
@@ -492,36 +545,56 @@ func TestSoak(t *testing.T) {
 		}
 		uploads[i] = soakUpload{key: fmt.Sprintf("uploads/%02d/img %05d+%s", i%16, i, img.ext), img: img}
 	}
+	mutations := soakMutations(rng, s, uploads, good)
 
 	start := time.Now()
 	var done, uploaded atomic.Int64 // uploads done; when the last one ended (unix ns)
 	var uploadErr atomic.Value
-	next := make(chan soakUpload)
-	var wg sync.WaitGroup
+	next := make(chan soakOp)
+	var wg, uploadsDone sync.WaitGroup
+	uploadsDone.Add(s.n)
 	for range s.concurrency {
 		wg.Go(func() {
-			for u := range next {
+			for op := range next {
+				key := uploads[op.i].key
 				var err error
 				for attempt := 0; attempt < 5; attempt++ {
-					_, err = m.Client().PutObject(ctx, bucket, u.key, bytes.NewReader(u.img.data), int64(len(u.img.data)),
-						minio.PutObjectOptions{ContentType: "application/octet-stream"})
+					if op.img == nil {
+						err = m.Client().RemoveObject(ctx, bucket, key, minio.RemoveObjectOptions{})
+					} else {
+						_, err = m.Client().PutObject(ctx, bucket, key, bytes.NewReader(op.img.data), int64(len(op.img.data)),
+							minio.PutObjectOptions{ContentType: "application/octet-stream"})
+					}
 					if err == nil {
 						break
 					}
 					time.Sleep(100 * time.Millisecond)
 				}
 				if err != nil {
-					uploadErr.CompareAndSwap(nil, fmt.Errorf("upload %s: %w", u.key, err))
+					what := "write"
+					if op.img == nil {
+						what = "delete"
+					}
+					uploadErr.CompareAndSwap(nil, fmt.Errorf("%s %s: %w", what, key, err))
 				}
-				if done.Add(1) == int64(s.n) {
-					uploaded.Store(time.Now().UnixNano())
+				if op.upload {
+					uploadsDone.Done()
+					if done.Add(1) == int64(s.n) {
+						uploaded.Store(time.Now().UnixNano())
+					}
 				}
 			}
 		})
 	}
 	go func() {
-		for _, u := range uploads {
-			next <- u
+		for i, u := range uploads {
+			next <- soakOp{i: i, img: u.img, upload: true}
+		}
+		// Then overwrite and delete objects whose events may still be
+		// queued or being handled.
+		uploadsDone.Wait()
+		for _, op := range mutations {
+			next <- op
 		}
 		close(next)
 	}()
@@ -552,6 +625,23 @@ func TestSoak(t *testing.T) {
 	if err, _ := uploadErr.Load().(error); err != nil {
 		t.Fatal(err)
 	}
+	// One thumbnail write per size for every version of an object.
+	writes := 0
+	for _, u := range uploads {
+		writes += len(u.img.variants)
+	}
+	var overwrites, deletes int
+	for _, op := range mutations {
+		if op.img == nil {
+			uploads[op.i].deleted = true
+			deletes++
+		} else {
+			uploads[op.i].img = op.img
+			overwrites++
+			writes += len(op.img.variants)
+		}
+	}
+	t.Logf("after the uploads: %d objects overwritten, %d deleted", overwrites, deletes)
 
 	// Drained: MinIO's queue is empty, every replay answered, and no
 	// delivery for a moment.
@@ -572,6 +662,7 @@ func TestSoak(t *testing.T) {
 
 	res := soakCount(t, images, uploads)
 	res.uploads, res.kills, res.uploadTime, res.drainTime = s.n, kills, uploadTime, drainTime
+	res.overwrites, res.deletes = overwrites, deletes
 	res.delivered, res.failedDeliveries, res.replayed = hooks.delivered.Load(), hooks.failed.Load(), hooks.replayed.Load()
 	var by []string
 	hooks.failedBy.Range(func(k, v any) bool {
@@ -581,7 +672,7 @@ func TestSoak(t *testing.T) {
 	slices.Sort(by)
 	res.failedBy = strings.Join(by, ", ")
 	res.storeRequests, res.storeFaults = store.requests.Load(), store.faults()
-	res.extraWrites = int(store.thumbWrites.Load()) - res.expected
+	res.extraWrites = int(store.thumbWrites.Load()) - writes
 	res.peakRSS = serve.peakRSS()
 	table := soakTable(s, res, store)
 	t.Logf("soak summary:\n%s", table)
@@ -589,9 +680,12 @@ func TestSoak(t *testing.T) {
 		fmt.Print(table)
 	}
 
-	if res.missing != 0 || res.partial != 0 || res.recursion != 0 || res.extraKeys != 0 {
-		t.Errorf("missing %d, partial %d, thumbnails of thumbnails %d, unexpected keys %d: want 0 each",
-			res.missing, res.partial, res.recursion, res.extraKeys)
+	if res.missing != 0 || res.partial != 0 || res.stale != 0 || res.orphans != 0 || res.recursion != 0 || res.extraKeys != 0 {
+		t.Errorf("missing %d, partial %d, stale %d, orphans %d, thumbnails of thumbnails %d, unexpected keys %d: want 0 each",
+			res.missing, res.partial, res.stale, res.orphans, res.recursion, res.extraKeys)
+	}
+	if s.overwrite > 0 && overwrites == 0 || s.deleteRate > 0 && deletes == 0 {
+		t.Errorf("%d overwrites and %d deletes: the soak must make both", overwrites, deletes)
 	}
 	if s.faultRate > 0 && res.storeFaults == 0 {
 		t.Error("no storage fault was injected")
@@ -644,14 +738,20 @@ func openSoakBucket(t *testing.T, u string) *blob.Bucket {
 //   - expected: one thumbnail per size for every upload the pipeline can
 //     thumbnail (refused uploads expect none);
 //   - present/missing: expected keys that exist / do not;
+//   - expected counts the objects at the end: an overwritten object expects
+//     the thumbnails of its new image, a deleted one none;
 //   - partial: present thumbnails that do not decode completely, have the
-//     wrong dimensions, or lack the marker naming their source and its ETag;
+//     wrong dimensions, or lack the marker naming their source;
+//   - stale: complete thumbnails whose marker ETag is not their source's
+//     current ETag (made from an older version);
 //   - other bytes: complete thumbnails whose bytes differ from what the
 //     pipeline makes of the same image in-process (logged, not failed): a
 //     retry that finds one size current remakes only the others, and the
 //     decoder then picks a smaller DCT scale, so the pixels differ slightly;
-//   - extra keys: keys under thumbnails/ that no upload should have made
-//     (a duplicate under another name, a thumbnail of a refused upload);
+//   - orphans: keys under thumbnails/ whose source (named by the marker, or
+//     by the key) is gone;
+//   - extra keys: other keys under thumbnails/ that no upload should have
+//     made (a duplicate under another name, a thumbnail of a refused upload);
 //   - recursion: keys under thumbnails/<box>/thumbnails/.
 func soakCount(t *testing.T, b *blob.Bucket, uploads []soakUpload) soakResult {
 	t.Helper()
@@ -669,6 +769,9 @@ func soakCount(t *testing.T, b *blob.Bucket, uploads []soakUpload) soakResult {
 	for _, u := range uploads {
 		if len(u.img.variants) == 0 {
 			res.refused++
+		}
+		if u.deleted {
+			continue
 		}
 		for _, v := range u.img.variants {
 			checks = append(checks, check{v.key(u.key), u.key, u.img.name, v})
@@ -690,6 +793,13 @@ func soakCount(t *testing.T, b *blob.Bucket, uploads []soakUpload) soakResult {
 			res.recursion++
 			t.Errorf("a thumbnail of a thumbnail: %s", obj.Key)
 		} else if !expected[obj.Key] {
+			if src := thumbnailSource(ctx, b, obj.Key); src != "" {
+				if ok, err := b.Exists(ctx, src); err == nil && !ok {
+					res.orphans++
+					t.Errorf("orphan %s: its source %s is gone", obj.Key, src)
+					continue
+				}
+			}
 			res.extraKeys++
 			t.Errorf("unexpected key %s", obj.Key)
 		}
@@ -701,8 +811,8 @@ func soakCount(t *testing.T, b *blob.Bucket, uploads []soakUpload) soakResult {
 	for range 8 {
 		wg.Go(func() {
 			for c := range work {
-				present, problem, differs, data := checkThumbnail(ctx, b, c.key, c.src, c.v)
-				if (problem != "" || differs != "") && keep != "" {
+				present, problem, stale, differs, data := checkThumbnail(ctx, b, c.key, c.src, c.v)
+				if (problem != "" || stale != "" || differs != "") && keep != "" {
 					os.WriteFile(filepath.Join(keep, strings.ReplaceAll(c.key, "/", "_")), data, 0o644)
 				}
 				mu.Lock()
@@ -717,6 +827,12 @@ func soakCount(t *testing.T, b *blob.Bucket, uploads []soakUpload) soakResult {
 					res.partial++
 					if res.partial <= 10 {
 						t.Errorf("partial %s: %s", c.key, problem)
+					}
+				case stale != "":
+					res.present++
+					res.stale++
+					if res.stale <= 10 {
+						t.Errorf("stale %s: %s", c.key, stale)
 					}
 				case differs != "":
 					res.present++
@@ -738,41 +854,58 @@ func soakCount(t *testing.T, b *blob.Bucket, uploads []soakUpload) soakResult {
 }
 
 // checkThumbnail reads one thumbnail and says what is wrong with it:
-// problem makes it partial; differs says that it is complete and correct
-// but not byte for byte what the pipeline made of the same image in-process.
-func checkThumbnail(ctx context.Context, b *blob.Bucket, key, src string, v soakVariant) (present bool, problem, differs string, data []byte) {
+// problem makes it partial; stale says it is complete but made from
+// another version of its source; differs says that it is complete and
+// current but not byte for byte what the pipeline made of the same image
+// in-process.
+func checkThumbnail(ctx context.Context, b *blob.Bucket, key, src string, v soakVariant) (present bool, problem, stale, differs string, data []byte) {
 	attrs, err := b.Attributes(ctx, key)
 	if err != nil {
-		return false, "", "", nil
+		return false, "", "", "", nil
 	}
 	data, err = b.ReadAll(ctx, key)
 	if err != nil {
-		return true, "read: " + err.Error(), "", nil
+		return true, "read: " + err.Error(), "", "", nil
 	}
 	if int64(len(data)) != attrs.Size {
-		return true, fmt.Sprintf("read %d bytes, attributes say %d", len(data), attrs.Size), "", data
+		return true, fmt.Sprintf("read %d bytes, attributes say %d", len(data), attrs.Size), "", "", data
 	}
 	img, _, err := image.Decode(bytes.NewReader(data))
 	if err != nil {
-		return true, "decode: " + err.Error(), "", data
-	}
-	if w, h := img.Bounds().Dx(), img.Bounds().Dy(); w != v.width || h != v.height {
-		return true, fmt.Sprintf("%dx%d, want %dx%d", w, h, v.width, v.height), "", data
+		return true, "decode: " + err.Error(), "", "", data
 	}
 	if got, _ := url.PathUnescape(attrs.Metadata[pipeline.MetaSource]); got != src {
-		return true, fmt.Sprintf("marker %s = %q, want %q", pipeline.MetaSource, attrs.Metadata[pipeline.MetaSource], src), "", data
+		return true, fmt.Sprintf("marker %s = %q, want %q", pipeline.MetaSource, attrs.Metadata[pipeline.MetaSource], src), "", "", data
 	}
 	srcAttrs, err := b.Attributes(ctx, src)
 	if err != nil {
-		return true, "source: " + err.Error(), "", data
+		return true, "source: " + err.Error(), "", "", data
 	}
-	if e := attrs.Metadata[pipeline.MetaETag]; e == "" || !strings.Contains(srcAttrs.ETag, e) {
-		return true, fmt.Sprintf("marker %s = %q, source ETag %s", pipeline.MetaETag, e, srcAttrs.ETag), "", data
+	e := attrs.Metadata[pipeline.MetaETag]
+	if e == "" {
+		return true, fmt.Sprintf("no %s in the marker", pipeline.MetaETag), "", "", data
+	}
+	if !strings.Contains(srcAttrs.ETag, e) {
+		return true, "", fmt.Sprintf("marker %s = %q, source ETag %s", pipeline.MetaETag, e, srcAttrs.ETag), "", data
+	}
+	if w, h := img.Bounds().Dx(), img.Bounds().Dy(); w != v.width || h != v.height {
+		return true, fmt.Sprintf("%dx%d, want %dx%d", w, h, v.width, v.height), "", "", data
 	}
 	if int64(len(data)) != v.bytes {
-		return true, "", fmt.Sprintf("%d bytes, the pipeline made %d in-process", len(data), v.bytes), data
+		return true, "", "", fmt.Sprintf("%d bytes, the pipeline made %d in-process", len(data), v.bytes), data
 	}
-	return true, "", "", data
+	return true, "", "", "", data
+}
+
+// thumbnailSource is the source key a thumbnail names in its marker, or
+// "" if it has none.
+func thumbnailSource(ctx context.Context, b *blob.Bucket, key string) string {
+	a, err := b.Attributes(ctx, key)
+	if err != nil {
+		return ""
+	}
+	src, _ := url.PathUnescape(a.Metadata[pipeline.MetaSource])
+	return src
 }
 
 // soakTable formats the summary.
@@ -782,12 +915,16 @@ func soakTable(s soakSettings, r soakResult, store *storeProxy) string {
 	row := func(name string, v any, note string) { fmt.Fprintf(w, "%s\t%v\t  %s\n", name, v, note) }
 	events := r.delivered + r.replayed
 	row("uploads", r.uploads, fmt.Sprintf("at concurrency %d, %d refused by design (corrupt/empty)", s.concurrency, r.refused))
-	row("thumbnails expected", r.expected, "one per size per thumbnailable upload")
+	row("overwrites", r.overwrites, "live objects written again with another image")
+	row("deletes", r.deletes, "live objects deleted")
+	row("thumbnails expected", r.expected, "one per size per thumbnailable object left at the end")
 	row("present", r.present, "")
 	row("missing", r.missing, "must be 0")
 	row("duplicated keys", r.extraKeys, "keys under thumbnails/ beyond the expected set; must be 0")
-	row("extra writes", r.extraWrites, "thumbnail PUTs MinIO acknowledged beyond one per key: answers lost to faults, concurrent duplicates")
+	row("extra writes", r.extraWrites, "thumbnail PUTs MinIO acknowledged beyond one per key and version: answers lost to faults, concurrent duplicates (fewer: objects deleted before their thumbnails were made)")
 	row("partial", r.partial, "undecodable, wrong dimensions, or no marker; must be 0")
+	row("stale", r.stale, "marker ETag is not the source's current ETag; must be 0")
+	row("orphans", r.orphans, "thumbnails whose source is gone; must be 0")
 	row("other bytes", r.differs, "complete and correct, other bytes: remade alone on a retry, from a smaller decode (not failed)")
 	row("thumbnails of thumbnails", r.recursion, "must be 0")
 	row("webhook events", events, fmt.Sprintf("%d MinIO deliveries answered 2xx + %d replays; %d deliveries failed (%s; 502 = serve dead) and were redelivered",

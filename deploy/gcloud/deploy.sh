@@ -17,9 +17,21 @@
 # (see --list-vars and the README's configuration table); each one that is set
 # is passed to the function, the others keep the code's defaults.
 #
+# Thumbnails go to a separate bucket, BUCKET-thumbnails by default (created,
+# in the source bucket's location, when it does not exist). Eventarc cannot
+# filter on a key prefix, so with thumbnails in the source bucket every
+# thumbnail written (and deleted) invokes a function again: the invocation
+# sees the marker and does nothing, but it is billed, one per size per
+# upload. --same-bucket accepts that cost.
+#
 # Usage: deploy/gcloud/deploy.sh --bucket NAME [options]
 #
 #   --bucket NAME            bucket whose uploads are thumbnailed (env GCF_BUCKET; required)
+#   --output-bucket NAME     bucket the thumbnails go to (env GCF_OUTPUT_BUCKET;
+#                            default BUCKET-thumbnails, or THUMBPIPE_OUTPUT_BUCKET's)
+#   --same-bucket            write thumbnails into BUCKET itself, under
+#                            THUMBPIPE_OUTPUT_PREFIX: every thumbnail then costs
+#                            one more (skipped) invocation (env GCF_SAME_BUCKET=1)
 #   --project ID             Google Cloud project (env GCF_PROJECT; default: gcloud's)
 #   --region REGION          function region (env GCF_REGION; default us-central1)
 #   --trigger-location LOC   Eventarc trigger location, which must match the
@@ -49,9 +61,9 @@ prog=deploy/gcloud/deploy.sh
 die() { printf '%s: %s\n' "$prog" "$*" >&2; exit 2; }
 note() { printf '%s: %s\n' "$prog" "$*" >&2; }
 
-# The variables the function reads: the pipeline's (internal/envconfig.Vars)
-# and the function's own (functions/gcsfunc). A test keeps this list equal to
-# the code's.
+# The variables the function reads: the ones internal/envconfig registers for
+# gcsfunc (the pipeline's and the doors'). A test keeps this list equal to the
+# registry's.
 VARS=(
 	THUMBPIPE_SIZES
 	THUMBPIPE_FORMAT
@@ -63,16 +75,20 @@ VARS=(
 	THUMBPIPE_MAX_BYTES
 	THUMBPIPE_MAX_PIXELS
 	THUMBPIPE_CACHE_CONTROL
+	THUMBPIPE_BUCKETS
 	THUMBPIPE_MAX_EVENT_AGE
 )
-# THUMBPIPE_* variables that configure tooling, not the function.
-NOT_FUNCTION_VARS=(THUMBPIPE_TOOLS_DIR)
+# THUMBPIPE_* variables that configure tests and tools, not the function
+# (internal/envconfig.TestOnly; a trailing * matches any rest).
+NOT_FUNCTION_VARS=(THUMBPIPE_TOOLS_DIR THUMBPIPE_TESTSERVER_LOGS 'THUMBPIPE_SOAK_*' THUMBPIPE_BENCH_DIR)
 
 ENTRY_POINT=Thumbnail
 FINALIZED=google.cloud.storage.object.v1.finalized
 DELETED=google.cloud.storage.object.v1.deleted
 
 bucket=${GCF_BUCKET:-}
+output_bucket=${GCF_OUTPUT_BUCKET:-}
+same_bucket=${GCF_SAME_BUCKET:-0}
 project=${GCF_PROJECT:-}
 region=${GCF_REGION:-us-central1}
 trigger_location=${GCF_TRIGGER_LOCATION:-}
@@ -97,6 +113,8 @@ while (($#)); do
 	need() { (($# >= 2)) || die "$opt needs a value"; }
 	case $opt in
 	--bucket) need "$@"; bucket=$2; shift ;;
+	--output-bucket) need "$@"; output_bucket=$2; shift ;;
+	--same-bucket) same_bucket=1 ;;
 	--project) need "$@"; project=$2; shift ;;
 	--region) need "$@"; region=$2; shift ;;
 	--trigger-location) need "$@"; trigger_location=$2; shift ;;
@@ -120,6 +138,27 @@ done
 [[ -n $bucket ]] || die "--bucket (or GCF_BUCKET) is required"
 [[ $bucket != gs://* ]] || die "--bucket takes the bucket's name, without gs://"
 case $deletes in 0 | 1) ;; *) die "GCF_DELETES must be 0 or 1" ;; esac
+case $same_bucket in 0 | 1) ;; *) die "GCF_SAME_BUCKET must be 0 or 1" ;; esac
+[[ $output_bucket != gs://* ]] || die "--output-bucket takes the bucket's name, without gs://"
+
+# Where thumbnails go: a bucket of their own unless --same-bucket says
+# otherwise. THUMBPIPE_OUTPUT_BUCKET, when set, names it too.
+if [[ -n ${THUMBPIPE_OUTPUT_BUCKET:-} ]]; then
+	[[ $THUMBPIPE_OUTPUT_BUCKET == gs://* ]] || die "THUMBPIPE_OUTPUT_BUCKET must be a gs:// URL, got $THUMBPIPE_OUTPUT_BUCKET"
+	from_env=${THUMBPIPE_OUTPUT_BUCKET#gs://}
+	from_env=${from_env%%\?*}
+	[[ -z $output_bucket || $output_bucket == "$from_env" ]] ||
+		die "--output-bucket $output_bucket and THUMBPIPE_OUTPUT_BUCKET=$THUMBPIPE_OUTPUT_BUCKET disagree"
+	output_bucket=$from_env
+fi
+if ((same_bucket)); then
+	[[ -z $output_bucket || $output_bucket == "$bucket" ]] || die "--same-bucket and an output bucket ($output_bucket) exclude each other"
+	output_bucket=
+elif [[ $output_bucket == "$bucket" ]]; then
+	die "the output bucket is the source bucket: pass --same-bucket to accept one billed invocation per thumbnail"
+elif [[ -z $output_bucket ]]; then
+	output_bucket=$bucket-thumbnails
+fi
 command -v go >/dev/null || die "go is not on PATH"
 ((dry_run)) || command -v gcloud >/dev/null || die "gcloud is not on PATH (install the Google Cloud CLI, or use --dry-run)"
 
@@ -133,9 +172,14 @@ for v in "${VARS[@]}"; do
 		env_values+=("${!v}")
 	fi
 done
+if [[ -n $output_bucket && -z ${THUMBPIPE_OUTPUT_BUCKET:-} ]]; then
+	env_names+=(THUMBPIPE_OUTPUT_BUCKET)
+	env_values+=("gs://$output_bucket")
+fi
 while IFS= read -r v; do
 	known=0
-	for k in "${VARS[@]}" "${NOT_FUNCTION_VARS[@]}"; do [[ $v == "$k" ]] && known=1; done
+	for k in "${VARS[@]}"; do [[ $v == "$k" ]] && known=1; done
+	for k in "${NOT_FUNCTION_VARS[@]}"; do [[ $v == $k ]] && known=1; done # a pattern
 	((known)) || note "warning: $v is set but the function does not read it; not passed on"
 done < <(compgen -e | grep '^THUMBPIPE_' || true)
 
@@ -241,6 +285,18 @@ if [[ -z $trigger_location ]]; then
 		trigger_location=${trigger_location,,}
 		[[ -n $trigger_location ]] || die "could not look up the location of gs://$bucket; pass --trigger-location"
 	fi
+fi
+
+if [[ -n $output_bucket ]]; then
+	if ((dry_run)); then
+		note "the output bucket gs://$output_bucket is created if it does not exist"
+		run gcloud storage buckets create "gs://$output_bucket" "${project_flag[@]}" --location="$trigger_location" --uniform-bucket-level-access
+	elif ! gcloud storage buckets describe "gs://$output_bucket" "${project_flag[@]}" --format='value(name)' >/dev/null 2>&1; then
+		run gcloud storage buckets create "gs://$output_bucket" "${project_flag[@]}" --location="$trigger_location" --uniform-bucket-level-access
+	fi
+	note "thumbnails go to gs://$output_bucket; the function's service account needs roles/storage.objectUser on it"
+else
+	note "warning: thumbnails go to gs://$bucket itself; Eventarc cannot filter on a prefix, so each thumbnail written or deleted invokes the function once more (skipped, but billed): one extra invocation per size per upload"
 fi
 
 deploy() { # deploy NAME EVENT_TYPE

@@ -5,17 +5,20 @@ import (
 	"context"
 	"errors"
 	"io/fs"
+	"maps"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/thumbpipe/thumbpipe/internal/envconfig"
 	"github.com/thumbpipe/thumbpipe/internal/testing/testserver"
 	"github.com/thumbpipe/thumbpipe/pipeline/pipelinetest"
 	"github.com/thumbpipe/thumbpipe/pipeline/pixels/pixeltest"
@@ -109,6 +112,21 @@ func TestDeployScriptKnowsEveryVariable(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("deploy.sh passes on %v\nthe function reads  %v", got, want)
 	}
+
+	// The variables it neither passes on nor warns about are the
+	// registry's test-only ones.
+	script, err := os.ReadFile(deployScript)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^NOT_FUNCTION_VARS=\(([^)]*)\)$`).FindStringSubmatch(string(script))
+	if m == nil {
+		t.Fatal("deploy.sh has no NOT_FUNCTION_VARS=(...) line")
+	}
+	notFunction := strings.Fields(strings.ReplaceAll(m[1], "'", ""))
+	if !slices.Equal(notFunction, envconfig.TestOnly) {
+		t.Errorf("deploy.sh's NOT_FUNCTION_VARS %q, the registry's TestOnly %q", notFunction, envconfig.TestOnly)
+	}
 }
 
 // TestDeployDryRun stages the function, builds it, and checks the gcloud
@@ -131,6 +149,7 @@ func TestDeployDryRun(t *testing.T) {
 		"THUMBPIPE_MAX_PIXELS":    "40000000",
 		"THUMBPIPE_CACHE_CONTROL": "public, max-age=86400",
 		EnvMaxEventAge:            "30m",
+		"THUMBPIPE_BUCKETS":       "photos",
 	}
 	for k, v := range set {
 		if _, ok := env[k]; !ok {
@@ -148,6 +167,7 @@ func TestDeployDryRun(t *testing.T) {
 		t.Fatalf("test values: %v", err)
 	}
 	env["THUMBPIPE_TOOLS_DIR"] = t.TempDir() // tooling, not the function's: not passed, no warning
+	env["THUMBPIPE_SOAK_N"] = "5"            // a test's, matched by a pattern: not passed, no warning
 	env["GCF_PROJECT"] = "my-project"
 
 	stage := filepath.Join(t.TempDir(), "stage")
@@ -161,6 +181,11 @@ func TestDeployDryRun(t *testing.T) {
 	}
 
 	cmds := printedCommands(t, stdout)
+	// The output bucket (THUMBPIPE_OUTPUT_BUCKET) is created if missing.
+	if len(cmds) == 0 || !slices.Equal(cmds[0][:5], []string{"gcloud", "storage", "buckets", "create", "gs://photos-thumbs"}) {
+		t.Fatalf("the first command does not create the output bucket:\n%s", stdout)
+	}
+	cmds = cmds[1:]
 	if len(cmds) != 2 {
 		t.Fatalf("%d commands, want the upload and the delete function:\n%s", len(cmds), stdout)
 	}
@@ -264,16 +289,21 @@ func TestDeployDryRunDefaults(t *testing.T) {
 		t.Errorf("a misspelt variable went unnoticed:\n%s", stderr)
 	}
 	cmds := printedCommands(t, stdout)
-	// Without --trigger-location the bucket's location is looked up.
-	if len(cmds) != 2 || cmds[0][1] != "storage" || cmds[1][3] != "thumbpipe" {
+	// Without --trigger-location the bucket's location is looked up; the
+	// thumbnails' own bucket is created there.
+	if len(cmds) != 3 || cmds[0][1] != "storage" || cmds[2][3] != "thumbpipe" {
 		t.Fatalf("commands:\n%s", stdout)
 	}
-	f := flags(cmds[1])
-	if _, ok := f["--clear-env-vars"]; !ok || f["--set-env-vars"] != nil {
-		t.Errorf("with no variables set the function's environment must be cleared: %q", cmds[1])
+	if want := []string{"gcloud", "storage", "buckets", "create", "gs://photos-thumbnails", "--location=BUCKET_LOCATION"}; !slices.Equal(cmds[1][:6], want) {
+		t.Errorf("output bucket: %q, want %q", cmds[1], want)
+	}
+	f := flags(cmds[2])
+	// Only the output bucket is set: a trigger on "photos" never sees a thumbnail.
+	if f["--set-env-vars"] == nil || !maps.Equal(envFlag(t, f["--set-env-vars"][0]), map[string]string{"THUMBPIPE_OUTPUT_BUCKET": "gs://photos-thumbnails"}) {
+		t.Errorf("with no variables set the function gets the output bucket alone: %q", cmds[2])
 	}
 	if f["--memory"][0] != "1Gi" || f["--region"][0] != "us-central1" || f["--project"] != nil {
-		t.Errorf("defaults: %q", cmds[1])
+		t.Errorf("defaults: %q", cmds[2])
 	}
 
 	bin := buildStagedFunction(t, stage)
@@ -396,6 +426,65 @@ func serveStaged(t *testing.T, bin string, env ...string) (string, *testserver.B
 	}
 }
 
+// TestDeployOutputBucket checks where thumbnails go: a bucket of their own
+// unless --same-bucket accepts a billed invocation per thumbnail.
+func TestDeployOutputBucket(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		env    map[string]string
+		args   []string
+		create string // the bucket created, "" for none
+		out    string // THUMBPIPE_OUTPUT_BUCKET, "" for unset
+		warn   string
+	}{
+		{"flag", nil, []string{"--output-bucket", "thumbs"}, "gs://thumbs", "gs://thumbs", ""},
+		{"environment", map[string]string{"GCF_OUTPUT_BUCKET": "thumbs"}, nil, "gs://thumbs", "gs://thumbs", ""},
+		{"pipeline variable", map[string]string{"THUMBPIPE_OUTPUT_BUCKET": "gs://thumbs"}, nil, "gs://thumbs", "gs://thumbs", ""},
+		{"same bucket", nil, []string{"--same-bucket"}, "", "", "billed"},
+		{"same bucket from the environment", map[string]string{"GCF_SAME_BUCKET": "1"}, nil, "", "", "billed"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			args := append([]string{"--dry-run", "--no-deletes", "--bucket", "photos", "--trigger-location", "eu",
+				"--stage-dir", filepath.Join(t.TempDir(), "stage")}, tc.args...)
+			stdout, stderr, err := runDeploy(t, tc.env, args...)
+			if err != nil {
+				t.Fatalf("deploy.sh: %v\n%s", err, stderr)
+			}
+			if tc.warn == "" && strings.Contains(stderr, "warning") || tc.warn != "" && !strings.Contains(stderr, tc.warn) {
+				t.Errorf("stderr, want a warning only with %q:\n%s", tc.warn, stderr)
+			}
+			cmds := printedCommands(t, stdout)
+			var created []string
+			for _, c := range cmds {
+				if slices.Equal(c[:4], []string{"gcloud", "storage", "buckets", "create"}) {
+					created = append(created, c[4])
+					if f := flags(c); !slices.Equal(f["--location"], []string{"eu"}) {
+						t.Errorf("output bucket not created in the source's location: %q", c)
+					}
+				}
+			}
+			if want := []string{tc.create}; tc.create == "" && created != nil || tc.create != "" && !slices.Equal(created, want) {
+				t.Errorf("buckets created %q, want %q", created, tc.create)
+			}
+			f := flags(cmds[len(cmds)-1])
+			filters := f["--trigger-event-filters"]
+			if !slices.Contains(filters, "bucket=photos") {
+				t.Errorf("trigger filters %q", filters)
+			}
+			env := map[string]string{}
+			if v := f["--set-env-vars"]; v != nil {
+				env = envFlag(t, v[0])
+			}
+			if env["THUMBPIPE_OUTPUT_BUCKET"] != tc.out {
+				t.Errorf("THUMBPIPE_OUTPUT_BUCKET = %q, want %q", env["THUMBPIPE_OUTPUT_BUCKET"], tc.out)
+			}
+		})
+	}
+}
+
 func TestDeployRefuses(t *testing.T) {
 	tests := []struct {
 		name string
@@ -408,6 +497,11 @@ func TestDeployRefuses(t *testing.T) {
 		{"unknown option", nil, []string{"--bucket", "b", "--dryrun"}, "unknown option --dryrun"},
 		{"missing value", nil, []string{"--bucket"}, "--bucket needs a value"},
 		{"bad GCF_DELETES", map[string]string{"GCF_DELETES": "yes"}, []string{"--bucket", "b", "--dry-run"}, "GCF_DELETES"},
+		{"output bucket is the source", nil, []string{"--bucket", "b", "--output-bucket", "b", "--dry-run"}, "--same-bucket"},
+		{"output variable is the source", map[string]string{"THUMBPIPE_OUTPUT_BUCKET": "gs://b"}, []string{"--bucket", "b", "--dry-run"}, "--same-bucket"},
+		{"same bucket and an output bucket", nil, []string{"--bucket", "b", "--output-bucket", "t", "--same-bucket", "--dry-run"}, "exclude each other"},
+		{"flag and variable disagree", map[string]string{"THUMBPIPE_OUTPUT_BUCKET": "gs://t"}, []string{"--bucket", "b", "--output-bucket", "u", "--dry-run"}, "disagree"},
+		{"gs URL for the output bucket", nil, []string{"--bucket", "b", "--output-bucket", "gs://t", "--dry-run"}, "without gs://"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -43,9 +43,10 @@
 //
 // # Configuration
 //
-// The pipeline reads the THUMBPIPE_* variables of internal/envconfig, plus
-// THUMBPIPE_MAX_EVENT_AGE here. An invalid configuration stops the function
-// at start. Buckets are opened as gs://<bucket> through gocloud.dev's gcsblob
+// The function reads the THUMBPIPE_* variables internal/envconfig lists
+// for gcsfunc ([EnvVars]): the pipeline's, THUMBPIPE_MAX_EVENT_AGE and
+// THUMBPIPE_BUCKETS. An invalid configuration stops the function at start;
+// a THUMBPIPE_* variable it does not read is warned about. Buckets are opened as gs://<bucket> through gocloud.dev's gcsblob
 // and kept open across invocations; THUMBPIPE_OUTPUT_BUCKET is a gs://name
 // URL too (only gcsblob is linked into the function). When STORAGE_EMULATOR_HOST is set
 // (host:port, no scheme) every gs:// bucket goes to that emulator, without
@@ -88,24 +89,22 @@ const (
 	TypeDeleted   = "google.cloud.storage.object.v1.deleted"
 )
 
-// EnvMaxEventAge names the variable holding the oldest event the function
-// still handles, as a Go duration ("1h", "30m"); "0" never drops events.
-const EnvMaxEventAge = "THUMBPIPE_MAX_EVENT_AGE"
-
 // DefaultMaxEventAge is the age past which events are dropped when
-// EnvMaxEventAge is unset. Eventarc keeps retrying for up to a day; an hour
-// rides out storage incidents without retrying a stubborn failure all day.
+// THUMBPIPE_MAX_EVENT_AGE is unset (its default in internal/envconfig).
+// Eventarc keeps retrying for up to a day; an hour rides out storage
+// incidents without retrying a stubborn failure all day.
 const DefaultMaxEventAge = time.Hour
 
-// EnvVars lists the environment variables this function reads, besides
-// STORAGE_EMULATOR_HOST: the pipeline's (envconfig.Vars) and its own.
+// EnvVars lists the THUMBPIPE_* variables this function reads (besides
+// STORAGE_EMULATOR_HOST), as internal/envconfig registers them.
 func EnvVars() []string {
-	return append(envconfig.Names(), EnvMaxEventAge)
+	return envconfig.Names(envconfig.GCSFunc)
 }
 
 // settings is the function's configuration.
 type settings struct {
 	cfg    pipeline.Config
+	output string        // URL of the thumbnails' bucket; "": each source's own
 	maxAge time.Duration // 0: never drop
 	// buckets is the allow-list of bucket names. Empty: every bucket whose
 	// name follows Cloud Storage's rules (the trigger names the bucket; set
@@ -117,22 +116,11 @@ type settings struct {
 // problem at once.
 func loadSettings(getenv func(string) string) (settings, error) {
 	var errs []error
-	cfg, err := envconfig.Load(getenv)
+	st, err := envconfig.Read(envconfig.GCSFunc, getenv)
 	if err != nil {
 		errs = append(errs, err)
 	}
-	s := settings{cfg: cfg, maxAge: DefaultMaxEventAge}
-	if v := strings.TrimSpace(getenv(EnvMaxEventAge)); v != "" {
-		d, err := time.ParseDuration(v) // "0" parses: never drop
-		switch {
-		case err != nil:
-			errs = append(errs, fmt.Errorf("%s: %q is not a duration (e.g. 1h or 30m)", EnvMaxEventAge, v))
-		case d < 0:
-			errs = append(errs, fmt.Errorf("%s: %q is negative", EnvMaxEventAge, v))
-		default:
-			s.maxAge = d
-		}
-	}
+	s := settings{cfg: st.Pipeline, output: st.OutputBucket, maxAge: st.MaxEventAge}
 	if h := getenv("STORAGE_EMULATOR_HOST"); strings.Contains(h, "://") {
 		errs = append(errs, fmt.Errorf("STORAGE_EMULATOR_HOST: %q must be host:port, without a scheme", h))
 	}
@@ -153,6 +141,7 @@ func newHandler(s settings, open buckets.Opener, log *slog.Logger) *handler {
 	h := &handler{s: s, log: log, now: time.Now}
 	d, err := door.New(door.Config{
 		Pipeline:    s.cfg,
+		OutputURL:   s.output,
 		Open:        open,
 		BucketURL:   func(name string) string { return "gs://" + name },
 		Buckets:     s.buckets,
@@ -172,6 +161,9 @@ var cache buckets.Cache // every bucket the function opens, kept across invocati
 
 func init() {
 	log := newLogger(os.Stdout)
+	for _, w := range envconfig.Unknown(envconfig.GCSFunc, os.Environ()) {
+		log.Warn(w)
+	}
 	s, err := loadSettings(os.Getenv)
 	if err != nil {
 		// Fail at start: the deployment reports a container that does not

@@ -73,6 +73,31 @@ type rig struct {
 	opened []string
 }
 
+// EnvMaxEventAge names the variable of the oldest event the function
+// handles.
+const EnvMaxEventAge = "THUMBPIPE_MAX_EVENT_AGE"
+
+// TestLoadSettingsOutputBucket: the output bucket's URL reaches the
+// handler's settings, and an include glob that only a separate bucket
+// makes safe is accepted with one.
+func TestLoadSettingsOutputBucket(t *testing.T) {
+	tests := []struct {
+		env     map[string]string
+		want    string
+		wantErr bool
+	}{
+		{map[string]string{}, "", false},
+		{map[string]string{"THUMBPIPE_OUTPUT_BUCKET": "gs://thumbs", "THUMBPIPE_INCLUDE": "**"}, "gs://thumbs", false},
+		{map[string]string{"THUMBPIPE_INCLUDE": "**"}, "", true},
+	}
+	for _, tc := range tests {
+		s, err := loadSettings(func(k string) string { return tc.env[k] })
+		if (err != nil) != tc.wantErr || err == nil && s.output != tc.want {
+			t.Errorf("%v: loadSettings = %+v, %v; want output %q, error %v", tc.env, s, err, tc.want, tc.wantErr)
+		}
+	}
+}
+
 func newRig(t *testing.T, cfg pipeline.Config, wrap func(*blob.Bucket) *blob.Bucket) *rig {
 	t.Helper()
 	return newRigWith(t, settings{cfg: cfg, maxAge: DefaultMaxEventAge}, wrap)
@@ -451,8 +476,7 @@ func TestTransientIsReturned(t *testing.T) {
 
 func TestOpenFailuresAreRetried(t *testing.T) {
 	cfg := smallConfig()
-	cfg.OutputBucket = "gs://thumbs"
-	r := newRig(t, cfg, nil) // the rig opens only gs://thumbpipe-demo
+	r := newRigWith(t, settings{cfg: cfg, output: "gs://thumbs", maxAge: DefaultMaxEventAge}, nil) // the rig opens only gs://thumbpipe-demo
 	r.put(t, "a.jpg", pixeltest.JPEG(pixeltest.Photo(80, 60, 2), 80))
 	if err := r.h.handle(context.Background(), objectEvent(t, TypeFinalized, "thumbpipe-demo", "a.jpg", nil)); err == nil {
 		t.Fatal("an output bucket that does not open was acknowledged")

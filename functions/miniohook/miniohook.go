@@ -74,7 +74,9 @@ const (
 	DefaultMaxRecords = 10
 )
 
-// Config configures a [Handler].
+// Config configures a [Handler]. Its zero values mean the documented
+// defaults, which [New] fills in; [Config.Validate] reports every problem
+// at once.
 type Config struct {
 	// Token is the bearer token MinIO sends (MINIO_NOTIFY_WEBHOOK_AUTH_TOKEN).
 	// Empty means no authentication, which must be asked for with
@@ -90,13 +92,15 @@ type Config struct {
 	// Buckets is the allow-list of bucket names; records about any other
 	// bucket are refused. It must not be empty.
 	Buckets []string
-	// Workers bounds the requests processed at once. Default runtime.NumCPU().
+	// Workers bounds the requests processed at once. Default (0)
+	// runtime.NumCPU().
 	Workers int
-	// MaxBodyBytes bounds a request's body. Default 1 MiB.
+	// MaxBodyBytes bounds a request's body. Default (0)
+	// [DefaultMaxBodyBytes], 1 MiB.
 	MaxBodyBytes int64
 	// ProcessTimeout bounds the work on one request. It runs on even if
 	// MinIO hangs up, so that the retry finds the thumbnails done.
-	// Default 2 minutes.
+	// Default (0) [DefaultProcessTimeout], 2 minutes.
 	ProcessTimeout time.Duration
 	// MaxEventAge drops (logs and acknowledges) records whose eventTime is
 	// older. Default DefaultMaxEventAge; negative: never.
@@ -132,33 +136,64 @@ type Handler struct {
 	log       *slog.Logger
 }
 
-// New returns a Handler that makes thumbnails with th and opens buckets
-// through open, usually a *buckets.Cache that the caller closes.
-func New(cfg Config, th *pipeline.Thumbnailer, open Opener) (*Handler, error) {
+// FieldError is a problem with one field of [Config], so that a program
+// can name the setting it read the field from.
+type FieldError struct {
+	Field string // "Token", "BucketURL", "Buckets", ...
+	Err   error
+}
+
+// Error returns the problem, without the field's name.
+func (e *FieldError) Error() string { return e.Err.Error() }
+
+// Unwrap returns the problem.
+func (e *FieldError) Unwrap() error { return e.Err }
+
+// Validate reports every problem with cfg at once, each a *[FieldError],
+// or nil: a token is required unless InsecureNoAuth asks to run without
+// one (and not both), the bucket URL must hold {bucket}, the allow-list
+// must name valid buckets, and no limit may be negative (zero means the
+// default).
+func (cfg Config) Validate() error {
 	var errs []error
+	add := func(field string, err error) { errs = append(errs, &FieldError{Field: field, Err: err}) }
 	if cfg.Token == "" && !cfg.InsecureNoAuth {
-		errs = append(errs, errors.New("a webhook token is required (or explicitly run without one)"))
+		add("Token", errors.New("a webhook token is required (or explicitly run without one)"))
 	}
 	if cfg.Token != "" && cfg.InsecureNoAuth {
-		errs = append(errs, errors.New("a token is set and running without one is asked for: pick one"))
+		add("InsecureNoAuth", errors.New("a token is set and running without one is asked for: pick one"))
 	}
 	if cfg.Token != "" && len(strings.Fields(cfg.Token)) != 1 {
-		errs = append(errs, errors.New("the webhook token must be one word without spaces"))
+		add("Token", errors.New("the webhook token must be one word without spaces"))
 	}
 	if !strings.Contains(cfg.BucketURL, "{bucket}") {
-		errs = append(errs, fmt.Errorf("bucket URL template %q has no {bucket}", cfg.BucketURL))
+		add("BucketURL", fmt.Errorf("bucket URL template %q has no {bucket}", cfg.BucketURL))
 	}
 	if len(cfg.Buckets) == 0 {
-		errs = append(errs, errors.New("the bucket allow-list is empty"))
+		add("Buckets", errors.New("the bucket allow-list is empty"))
 	}
 	for _, b := range cfg.Buckets {
 		if b == "" || strings.ContainsAny(b, "/?#&=%{} \t") {
-			errs = append(errs, fmt.Errorf("bucket name %q is not valid", b))
+			add("Buckets", fmt.Errorf("bucket name %q is not valid", b))
 		}
 	}
-	if cfg.Workers < 0 || cfg.MaxBodyBytes < 0 || cfg.ProcessTimeout < 0 {
-		errs = append(errs, errors.New("workers, body limit and timeout must not be negative"))
+	if cfg.Workers < 0 {
+		add("Workers", fmt.Errorf("workers %d must not be negative", cfg.Workers))
 	}
+	if cfg.MaxBodyBytes < 0 {
+		add("MaxBodyBytes", fmt.Errorf("body limit %d must not be negative", cfg.MaxBodyBytes))
+	}
+	if cfg.ProcessTimeout < 0 {
+		add("ProcessTimeout", fmt.Errorf("timeout %s must not be negative", cfg.ProcessTimeout))
+	}
+	return errors.Join(errs...)
+}
+
+// New returns a Handler that makes thumbnails with th and opens buckets
+// through open, usually a *buckets.Cache that the caller closes. It
+// validates cfg ([Config.Validate]) and fills in its defaults.
+func New(cfg Config, th *pipeline.Thumbnailer, open Opener) (*Handler, error) {
+	errs := []error{cfg.Validate()}
 	if th == nil || open == nil {
 		errs = append(errs, errors.New("a thumbnailer and a bucket opener are required"))
 	}

@@ -41,11 +41,25 @@ type handler struct {
 // named bucket (the trigger and the function's role decide which buckets
 // reach it).
 func newHandler(cfg pipeline.Config, open buckets.Opener, bucketURL func(string) string, log *slog.Logger, allow ...string) *handler {
-	d, err := door.New(door.Config{Pipeline: cfg, Open: open, BucketURL: bucketURL, Buckets: allow, CheckBucket: door.S3BucketName})
+	h := &handler{cfg: cfg, bucketURL: bucketURL, log: log, maxRecords: DefaultMaxRecords}
+	h.newDoor(door.Config{Pipeline: cfg, Open: open, BucketURL: bucketURL, Buckets: allow, CheckBucket: door.S3BucketName})
+	return h
+}
+
+// setOutput sends the thumbnails into the bucket at url instead of each
+// source's own bucket.
+func (h *handler) setOutput(url string) {
+	cfg := h.door.Config()
+	cfg.OutputURL = url
+	h.newDoor(cfg)
+}
+
+func (h *handler) newDoor(cfg door.Config) {
+	d, err := door.New(cfg)
 	if err != nil {
 		panic(err) // only a nil opener fails, a programming error
 	}
-	return &handler{cfg: cfg, bucketURL: bucketURL, log: log, door: d, maxRecords: DefaultMaxRecords}
+	h.door = d
 }
 
 // response answers a direct S3 notification, a test event or a payload the

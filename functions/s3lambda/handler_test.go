@@ -437,8 +437,8 @@ func TestHandleOutputBucket(t *testing.T) {
 	mb := &memBuckets{}
 	put(t, mb.bucket(t, "photos-eu"), "uploads/2026/beach.jpg", photo)
 	cfg := testConfig()
-	cfg.OutputBucket = memURL("photos-eu-thumbs")
 	h := newHandler(cfg, mb, memURL, nil)
+	h.setOutput(memURL("photos-eu-thumbs"))
 	if _, err, _ := invoke(t, h, fixture(t, "s3-put.json")); err != nil {
 		t.Fatal(err)
 	}
@@ -516,8 +516,8 @@ func TestFromEnv(t *testing.T) {
 			if got := h.bucketURL("photos-eu"); got != tc.wantURL {
 				t.Errorf("bucket URL = %q, want %q", got, tc.wantURL)
 			}
-			if h.cfg.OutputBucket != tc.wantOut {
-				t.Errorf("output bucket = %q, want %q", h.cfg.OutputBucket, tc.wantOut)
+			if got := h.door.Config().OutputURL; got != tc.wantOut {
+				t.Errorf("output bucket = %q, want %q", got, tc.wantOut)
 			}
 			if h.door.Made() {
 				t.Error("the thumbnailer was made at init")

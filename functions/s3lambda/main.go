@@ -30,8 +30,9 @@
 //
 // # Configuration
 //
-// The THUMBPIPE_* variables of internal/envconfig, read once at start; an
-// invalid configuration stops the function at init. Buckets are opened as
+// The THUMBPIPE_* variables internal/envconfig lists for s3lambda, read
+// once at start; an invalid configuration stops the function at init, and
+// a THUMBPIPE_* variable the function does not read is warned about. Buckets are opened as
 // s3://<name> in the function's region (AWS_REGION) and kept open across
 // warm invocations. The S3 client honours AWS_ENDPOINT_URL_S3 (and
 // AWS_ENDPOINT_URL), which points it at MinIO or LocalStack; with either set,
@@ -63,6 +64,9 @@ func main() {
 	if limit := memoryLimit(os.Getenv); limit > 0 {
 		debug.SetMemoryLimit(limit)
 	}
+	for _, w := range envconfig.Unknown(envconfig.S3Lambda, os.Environ()) {
+		log.Warn(w)
+	}
 	h, err := fromEnv(os.Getenv, log)
 	if err != nil {
 		log.Error("invalid configuration", "error", err)
@@ -74,17 +78,21 @@ func main() {
 // fromEnv builds the handler from the environment. It reads configuration
 // only: no bucket is opened until the first event.
 func fromEnv(getenv func(string) string, log *slog.Logger) (*handler, error) {
-	cfg, err := envconfig.Load(getenv)
+	st, err := envconfig.Read(envconfig.S3Lambda, getenv)
 	if err != nil {
 		return nil, err
 	}
 	bucketURL := s3URL(getenv)
-	if cfg.OutputBucket != "" {
-		if cfg.OutputBucket, err = outputURL(cfg.OutputBucket, bucketURL); err != nil {
+	out := ""
+	if st.OutputBucket != "" {
+		if out, err = outputURL(st.OutputBucket, bucketURL); err != nil {
 			return nil, err
 		}
 	}
-	return newHandler(cfg, &buckets.Cache{}, bucketURL, log), nil
+	h := newHandler(st.Pipeline, &buckets.Cache{}, bucketURL, log)
+	// newHandler's thumbnails go into each source's bucket; these into out.
+	h.setOutput(out)
+	return h, nil
 }
 
 // s3URL returns the function that turns an event's bucket name into the

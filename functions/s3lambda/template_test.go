@@ -112,7 +112,7 @@ func TestTemplateYAML(t *testing.T) {
 	// Every THUMBPIPE_* variable the code reads is declared, and nothing else.
 	declared := mapKeys(child(props, "Environment", "Variables"))
 	sort.Strings(declared)
-	want := envconfig.Names() // the function reads no THUMBPIPE_* variable of its own
+	want := envconfig.Names(envconfig.S3Lambda)
 	sort.Strings(want)
 	if !slices.Equal(declared, want) {
 		t.Errorf("environment variables:\n declared %q\n the code reads %q", declared, want)
@@ -289,6 +289,9 @@ func TestTemplate(t *testing.T) {
 			if got := env["THUMBPIPE_OUTPUT_BUCKET"]; got != tc.wantOutput {
 				t.Errorf("THUMBPIPE_OUTPUT_BUCKET = %q, want %q", got, tc.wantOutput)
 			}
+			if got := env["THUMBPIPE_BUCKETS"]; got != "photos-eu" {
+				t.Errorf("THUMBPIPE_BUCKETS = %q, want the source bucket photos-eu", got)
+			}
 			if _, err := envconfig.Load(func(k string) string { return env[k] }); err != nil {
 				t.Errorf("the template's environment: %v", err)
 			}
@@ -296,7 +299,7 @@ func TestTemplate(t *testing.T) {
 				t.Errorf("the function would not start: %v", err)
 			}
 			for _, v := range envconfig.Vars { // literals are the documented defaults
-				if got, ok := env[v.Name]; ok && !slices.Contains([]string{"THUMBPIPE_SIZES", "THUMBPIPE_OUTPUT_PREFIX", "THUMBPIPE_OUTPUT_BUCKET"}, v.Name) && got != v.Default {
+				if got, ok := env[v.Name]; ok && !slices.Contains([]string{"THUMBPIPE_SIZES", "THUMBPIPE_OUTPUT_PREFIX", "THUMBPIPE_OUTPUT_BUCKET", "THUMBPIPE_BUCKETS"}, v.Name) && got != v.Default {
 					t.Errorf("%s = %q in the template, the default is %q", v.Name, got, v.Default)
 				}
 			}

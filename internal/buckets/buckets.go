@@ -79,7 +79,7 @@ func (c *Cache) open(ctx context.Context, url string, pin bool) (*blob.Bucket, e
 		}
 		return b, nil
 	}
-	b, err := blob.OpenBucket(ctx, url)
+	b, err := OpenBucket(ctx, url)
 	if err != nil {
 		return nil, fmt.Errorf("open bucket %s: %w", url, err)
 	}
@@ -141,16 +141,17 @@ func Expand(template, bucket string) string {
 	return strings.ReplaceAll(template, "{bucket}", bucket)
 }
 
-// NewThumbnailer returns a Thumbnailer for cfg, opening cfg.OutputBucket
-// through open when it is set.
-func NewThumbnailer(ctx context.Context, cfg pipeline.Config, open Opener) (*pipeline.Thumbnailer, error) {
+// NewThumbnailer returns a Thumbnailer for cfg that writes thumbnails into
+// the bucket at outputURL, opened through open, or into each source's own
+// bucket when outputURL is empty.
+func NewThumbnailer(ctx context.Context, cfg pipeline.Config, outputURL string, open Opener) (*pipeline.Thumbnailer, error) {
 	var out *blob.Bucket
-	if cfg.OutputBucket != "" {
+	if outputURL != "" {
 		var err error
 		if c, ok := open.(*Cache); ok {
-			out, err = c.open(ctx, cfg.OutputBucket, true) // used for as long as the Thumbnailer
+			out, err = c.open(ctx, outputURL, true) // used for as long as the Thumbnailer
 		} else {
-			out, err = open.Open(ctx, cfg.OutputBucket)
+			out, err = open.Open(ctx, outputURL)
 		}
 		if err != nil {
 			return nil, err
@@ -164,18 +165,24 @@ func NewThumbnailer(ctx context.Context, cfg pipeline.Config, open Opener) (*pip
 // first event opens the output bucket. A failure is not kept: the next call
 // tries again. It is safe for concurrent use.
 type LazyThumbnailer struct {
-	cfg  pipeline.Config
-	open Opener
+	cfg    pipeline.Config
+	output string
+	open   Opener
 
 	mu sync.Mutex
 	th *pipeline.Thumbnailer
 }
 
 // NewLazyThumbnailer returns a LazyThumbnailer for cfg that opens the
-// output bucket through open. It does no I/O.
-func NewLazyThumbnailer(cfg pipeline.Config, open Opener) *LazyThumbnailer {
-	return &LazyThumbnailer{cfg: cfg, open: open}
+// output bucket at outputURL (empty: each source's own bucket) through
+// open. It does no I/O.
+func NewLazyThumbnailer(cfg pipeline.Config, outputURL string, open Opener) *LazyThumbnailer {
+	return &LazyThumbnailer{cfg: cfg, output: outputURL, open: open}
 }
+
+// OutputURL returns the URL of the bucket thumbnails go to, or "" for each
+// source's own bucket.
+func (l *LazyThumbnailer) OutputURL() string { return l.output }
 
 // Get returns the Thumbnailer, making it unless an earlier call did.
 func (l *LazyThumbnailer) Get(ctx context.Context) (*pipeline.Thumbnailer, error) {
@@ -184,7 +191,7 @@ func (l *LazyThumbnailer) Get(ctx context.Context) (*pipeline.Thumbnailer, error
 	if l.th != nil {
 		return l.th, nil
 	}
-	th, err := NewThumbnailer(ctx, l.cfg, l.open)
+	th, err := NewThumbnailer(ctx, l.cfg, l.output, l.open)
 	if err != nil {
 		return nil, err
 	}

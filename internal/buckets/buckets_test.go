@@ -38,8 +38,10 @@ func TestLazyThumbnailer(t *testing.T) {
 		return out, nil
 	})
 	cfg := pipeline.DefaultConfig()
-	cfg.OutputBucket = "mem://thumbs"
-	l := NewLazyThumbnailer(cfg, open)
+	l := NewLazyThumbnailer(cfg, "mem://thumbs", open)
+	if got := l.OutputURL(); got != "mem://thumbs" {
+		t.Errorf("OutputURL = %q, want mem://thumbs", got)
+	}
 	if l.Made() || opens.Load() != 0 {
 		t.Fatal("made before first use")
 	}
@@ -77,7 +79,7 @@ func TestLazyThumbnailer(t *testing.T) {
 
 	bad := pipeline.DefaultConfig()
 	bad.Sizes = nil
-	lb := NewLazyThumbnailer(bad, open)
+	lb := NewLazyThumbnailer(bad, "mem://thumbs", open)
 	if _, err := lb.Get(ctx); err == nil {
 		t.Error("an invalid config made a Thumbnailer")
 	}
@@ -101,9 +103,7 @@ func TestCacheBounded(t *testing.T) {
 		}
 		return b
 	}
-	cfg := pipeline.DefaultConfig()
-	cfg.OutputBucket = "mem://out"
-	th, err := NewThumbnailer(ctx, cfg, c)
+	th, err := NewThumbnailer(ctx, pipeline.DefaultConfig(), "mem://out", c)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,5 +135,41 @@ func TestCacheBounded(t *testing.T) {
 	}
 	if _, err := th.Process(ctx, src, "a.png"); err != nil {
 		t.Errorf("processing into the output bucket after evictions: %v", err)
+	}
+}
+
+// TestNewThumbnailer: the output URL is opened only when given, and the
+// config is judged by where thumbnails go.
+func TestNewThumbnailer(t *testing.T) {
+	ctx := context.Background()
+	noPrefix := pipeline.DefaultConfig()
+	noPrefix.Prefix = ""
+	tests := []struct {
+		name      string
+		cfg       pipeline.Config
+		outputURL string
+		wantOpen  []string
+		wantErr   bool
+	}{
+		{"source bucket", pipeline.DefaultConfig(), "", nil, false},
+		{"own bucket", pipeline.DefaultConfig(), "mem://thumbs", []string{"mem://thumbs"}, false},
+		{"no prefix, own bucket", noPrefix, "mem://thumbs", []string{"mem://thumbs"}, false},
+		{"no prefix, source bucket", noPrefix, "", nil, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var opened []string
+			open := OpenerFunc(func(_ context.Context, url string) (*blob.Bucket, error) {
+				opened = append(opened, url)
+				return memblob.OpenBucket(nil), nil
+			})
+			th, err := NewThumbnailer(ctx, tc.cfg, tc.outputURL, open)
+			if (err != nil) != tc.wantErr || (err == nil) != (th != nil) {
+				t.Errorf("NewThumbnailer = %v, %v; want an error: %v", th, err, tc.wantErr)
+			}
+			if len(opened) != len(tc.wantOpen) || len(opened) > 0 && opened[0] != tc.wantOpen[0] {
+				t.Errorf("opened %q, want %q", opened, tc.wantOpen)
+			}
+		})
 	}
 }

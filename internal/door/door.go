@@ -150,6 +150,9 @@ type Config struct {
 	// Pipeline is the configuration the Thumbnailer is made from on first
 	// use, when Thumbnailer is nil.
 	Pipeline pipeline.Config
+	// OutputURL is the URL of the thumbnails' bucket, opened through Open
+	// when the Thumbnailer is made; "": each source's own bucket.
+	OutputURL string
 	// Thumbnailer, when set, is used instead of one made from Pipeline.
 	Thumbnailer *pipeline.Thumbnailer
 	// Open opens buckets (and the output bucket); usually a *buckets.Cache.
@@ -216,7 +219,7 @@ func New(cfg Config) (*Door, error) {
 	}
 	s := &shared{attempts: newAttempts(cfg.AttemptMemory)}
 	if cfg.Thumbnailer == nil {
-		s.thumbs = buckets.NewLazyThumbnailer(cfg.Pipeline, cfg.Open)
+		s.thumbs = buckets.NewLazyThumbnailer(cfg.Pipeline, cfg.OutputURL, cfg.Open)
 	}
 	return &Door{cfg: cfg, log: cfg.Logger, shared: s}, nil
 }

@@ -11,12 +11,14 @@ import (
 	_ "image/gif" // decode outputs in assertions
 	_ "image/jpeg"
 	_ "image/png"
+	"io"
 	"net/url"
 	"strings"
 	"testing"
 
 	"gocloud.dev/blob"
 
+	"github.com/thumbpipe/thumbpipe/internal/testing/faultblob"
 	"github.com/thumbpipe/thumbpipe/pipeline"
 	"github.com/thumbpipe/thumbpipe/pipeline/pixels/pixeltest"
 )
@@ -43,6 +45,9 @@ func Run(t *testing.T, open Opener) {
 		{"AwkwardKeys", testAwkwardKeys},
 		{"CorruptWritesNothing", testCorrupt},
 		{"CollisionIsRefused", testCollision},
+		{"UploadDuringProcess", testUploadDuringProcess},
+		{"DeleteDuringProcess", testDeleteDuringProcess},
+		{"UploadDuringDelete", testUploadDuringDelete},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open) })
@@ -105,6 +110,18 @@ func CheckVariant(t *testing.T, b *blob.Bucket, key, source, contentType string,
 		t.Errorf("variant %q is %dx%d, want %s %dx%d", key, gw, gh, map[bool]string{true: "exactly", false: "within"}[exact], w, h)
 	}
 	return img
+}
+
+// Exists reports whether key is in b. It fails the test when the storage
+// cannot say, so that a check that something is absent never passes on a
+// failed request.
+func Exists(t testing.TB, b *blob.Bucket, key string) bool {
+	t.Helper()
+	ok, err := b.Exists(context.Background(), key)
+	if err != nil {
+		t.Fatalf("exists %q: %v", key, err)
+	}
+	return ok
 }
 
 func testProcess(t *testing.T, open Opener) {
@@ -210,11 +227,11 @@ func testDelete(t *testing.T, open Opener) {
 		t.Errorf("removed %v, want %v", removed, want)
 	}
 	for _, k := range want {
-		if ok, _ := b.Exists(ctx, k); ok {
+		if Exists(t, b, k) {
 			t.Errorf("%q still exists", k)
 		}
 	}
-	if ok, _ := b.Exists(ctx, "thumbnails/200x200/d/keep.jpg"); !ok {
+	if !Exists(t, b, "thumbnails/200x200/d/keep.jpg") {
 		t.Error("another source's thumbnail was removed")
 	}
 	if removed, err := th.Delete(ctx, b, "d/x.webp"); err != nil || len(removed) != 0 {
@@ -246,8 +263,11 @@ func testNoRecursion(t *testing.T, open Opener) {
 	list := b.List(&blob.ListOptions{Prefix: "thumbnails/"})
 	for {
 		o, err := list.Next(ctx)
-		if err != nil {
+		if err == io.EOF {
 			break
+		}
+		if err != nil {
+			t.Fatalf("list thumbnails/: %v", err)
 		}
 		if strings.Count(o.Key, "thumbnails/") > 1 || strings.HasPrefix(o.Key, "thumbnails/200x200/thumbnails") ||
 			strings.HasPrefix(o.Key, "thumbnails/200x200/copies") {
@@ -261,14 +281,13 @@ func testSeparateOutput(t *testing.T, open Opener) {
 	out := openBucket(t, open)
 	ctx := context.Background()
 	cfg := pipeline.DefaultConfig()
-	cfg.OutputBucket = "separate"
 	th := newThumbnailer(t, cfg, out)
 	put(t, src, "s.gif", pixeltest.GIF(pixeltest.Photo(300, 150, 7)), "image/gif")
 	if _, err := th.Process(ctx, src, "s.gif"); err != nil {
 		t.Fatal(err)
 	}
 	CheckVariant(t, out, "thumbnails/200x200/s.gif", "s.gif", "image/gif", 200, 100, true)
-	if ok, _ := src.Exists(ctx, "thumbnails/200x200/s.gif"); ok {
+	if Exists(t, src, "thumbnails/200x200/s.gif") {
 		t.Error("thumbnail written to the source bucket")
 	}
 	if err := src.Delete(ctx, "s.gif"); err != nil {
@@ -323,7 +342,7 @@ func testCorrupt(t *testing.T, open Opener) {
 	if !errors.Is(err, pipeline.ErrCorrupt) || pipeline.Retryable(err) || !strings.Contains(err.Error(), "broken.jpg") {
 		t.Fatalf("truncated JPEG: %v; want a permanent ErrCorrupt naming the key", err)
 	}
-	if ok, _ := b.Exists(ctx, "thumbnails/200x200/broken.jpg"); ok {
+	if Exists(t, b, "thumbnails/200x200/broken.jpg") {
 		t.Error("a thumbnail was written for a corrupt source")
 	}
 }
@@ -344,4 +363,132 @@ func testCollision(t *testing.T, open Opener) {
 		t.Fatalf("second source for one thumbnail key: %v; want ErrCollision", err)
 	}
 	CheckVariant(t, b, "thumbnails/200x200/c/b.png.jpg", "c/b.png", "image/jpeg", 64, 64, true)
+}
+
+// processAsDoor runs Process as the doors do: a retryable error is retried,
+// a few times.
+func processAsDoor(t *testing.T, th *pipeline.Thumbnailer, b *blob.Bucket, key string) (pipeline.Result, error) {
+	t.Helper()
+	for try := 1; ; try++ {
+		res, err := th.Process(context.Background(), b, key)
+		if err == nil || !pipeline.Retryable(err) || try == 3 {
+			return res, err
+		}
+		t.Logf("try %d: %v", try, err)
+	}
+}
+
+// checkMarksCurrent asserts that the thumbnail at vkey is marked with the
+// source's current ETag, where the storage gives one.
+func checkMarksCurrent(t *testing.T, b *blob.Bucket, vkey, source string) {
+	t.Helper()
+	ctx := context.Background()
+	src, err := b.Attributes(ctx, source)
+	if err != nil {
+		t.Fatal(err)
+	}
+	thumb, err := b.Attributes(ctx, vkey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if src.ETag != "" && thumb.Metadata[pipeline.MetaETag] != src.ETag {
+		t.Errorf("%q is marked as made from %q; the source is %q", vkey, thumb.Metadata[pipeline.MetaETag], src.ETag)
+	}
+}
+
+// testUploadDuringProcess: event 1 has read v1's attributes and opened its
+// body when v2 is uploaded and its event fully handled; event 1 then writes
+// v1's pixels. The thumbnail must end as v2's.
+func testUploadDuringProcess(t *testing.T, open Opener) {
+	base := openBucket(t, open)
+	faults := faultblob.New(1)
+	b := faultblob.Wrap(base, faults)
+	th := newThumbnailer(t, pipeline.DefaultConfig(), nil)
+	put(t, base, "race.jpg", pixeltest.JPEG(pixeltest.Photo(400, 400, 13), 90), "image/jpeg")
+	raced := false
+	// The first read of the source is the sniff; the second, its body.
+	faults.AddHook(faultblob.Hook{Op: faultblob.Read, Key: "race.jpg", Skip: 1, Fn: func() {
+		raced = true
+		put(t, base, "race.jpg", pixeltest.JPEG(pixeltest.Photo(800, 400, 14), 90), "image/jpeg")
+		if res, err := processAsDoor(t, th, base, "race.jpg"); err != nil || res.Written() != 1 {
+			t.Errorf("event 2: %+v, %v", res, err)
+		}
+	}})
+	if _, err := processAsDoor(t, th, b, "race.jpg"); err != nil {
+		t.Fatalf("event 1: %v", err)
+	}
+	if !raced {
+		t.Fatal("the second upload never happened: the hook did not run")
+	}
+	CheckVariant(t, base, "thumbnails/200x200/race.jpg", "race.jpg", "image/jpeg", 200, 100, true)
+	checkMarksCurrent(t, base, "thumbnails/200x200/race.jpg", "race.jpg")
+	// And nothing is left for a later event to fix.
+	if res, err := th.Process(context.Background(), base, "race.jpg"); err != nil || res.Written() != 0 {
+		t.Errorf("a later event: %+v, %v; want everything up to date", res, err)
+	}
+}
+
+// testDeleteDuringProcess: the source is deleted, and its delete event
+// handled, while its thumbnails are being made. None may be left behind.
+func testDeleteDuringProcess(t *testing.T, open Opener) {
+	base := openBucket(t, open)
+	faults := faultblob.New(1)
+	b := faultblob.Wrap(base, faults)
+	th := newThumbnailer(t, pipeline.DefaultConfig(), nil)
+	put(t, base, "brief.png", pixeltest.PNG(pixeltest.Photo(300, 300, 15)), "image/png")
+	raced := false
+	faults.AddHook(faultblob.Hook{Op: faultblob.Read, Key: "brief.png", Skip: 1, Fn: func() {
+		raced = true
+		if err := base.Delete(context.Background(), "brief.png"); err != nil {
+			t.Error(err)
+		}
+		if _, err := th.Delete(context.Background(), base, "brief.png"); err != nil {
+			t.Errorf("delete event: %v", err)
+		}
+	}})
+	_, err := processAsDoor(t, th, b, "brief.png")
+	if !raced {
+		t.Fatal("the delete never happened: the hook did not run")
+	}
+	if !errors.Is(err, pipeline.ErrSourceGone) || pipeline.Retryable(err) {
+		t.Errorf("process of a source deleted under it: %v; want a permanent ErrSourceGone", err)
+	}
+	if Exists(t, base, "thumbnails/200x200/brief.png") {
+		t.Error("the thumbnail of a deleted source was left behind")
+	}
+}
+
+// testUploadDuringDelete: a delete event finds the source gone; a new
+// upload lands and its event is handled; the delete then removes the
+// thumbnails it finds. The new upload's thumbnails must be there at the end.
+func testUploadDuringDelete(t *testing.T, open Opener) {
+	base := openBucket(t, open)
+	faults := faultblob.New(1)
+	b := faultblob.Wrap(base, faults)
+	th := newThumbnailer(t, pipeline.DefaultConfig(), nil)
+	ctx := context.Background()
+	put(t, base, "back.jpg", pixeltest.JPEG(pixeltest.Photo(400, 400, 16), 90), "image/jpeg")
+	if _, err := th.Process(ctx, base, "back.jpg"); err != nil {
+		t.Fatal(err)
+	}
+	if err := base.Delete(ctx, "back.jpg"); err != nil {
+		t.Fatal(err)
+	}
+	raced := false
+	// Delete's first call is its check that the source is gone.
+	faults.AddHook(faultblob.Hook{Op: faultblob.Attributes, Key: "back.jpg", Fn: func() {
+		raced = true
+		put(t, base, "back.jpg", pixeltest.JPEG(pixeltest.Photo(800, 400, 17), 90), "image/jpeg")
+		if res, err := processAsDoor(t, th, base, "back.jpg"); err != nil || res.Written() != 1 {
+			t.Errorf("the new upload's event: %+v, %v", res, err)
+		}
+	}})
+	if _, err := th.Delete(ctx, b, "back.jpg"); err != nil {
+		t.Fatalf("delete event: %v", err)
+	}
+	if !raced {
+		t.Fatal("the new upload never happened: the hook did not run")
+	}
+	CheckVariant(t, base, "thumbnails/200x200/back.jpg", "back.jpg", "image/jpeg", 200, 100, true)
+	checkMarksCurrent(t, base, "thumbnails/200x200/back.jpg", "back.jpg")
 }

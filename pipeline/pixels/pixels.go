@@ -1,20 +1,23 @@
 // Package pixels turns the bytes of one image into thumbnails: it sniffs the
 // format, reads the header, decodes, orients by EXIF, resizes and encodes.
-// It knows nothing about buckets.
+// It knows nothing about buckets. [Render] is the whole path after the
+// header: one decode, then each thumbnail in turn.
 //
 // # Safety
 //
 // Callers check the declared dimensions ([ReadConfig] on a stream, as the
 // pipeline does, or [DecodeConfig] on bytes) against their pixel limit
-// before calling [DecodeFrom] or [Decode], so a small file that declares a
-// huge image never gets a pixel buffer. The format is taken from the bytes ([Sniff]),
-// never from a file name or a Content-Type.
+// before calling [Render], [DecodeFrom] or [Decode], so a small file that
+// declares a huge image never gets a pixel buffer. The format is taken from
+// the bytes ([Sniff]), never from a file name or a Content-Type.
 //
 // # Formats
 //
 // JPEG (baseline, progressive, CMYK/YCCK), PNG (8/16-bit, palette, alpha),
 // GIF (first frame), WebP, TIFF and BMP are decoded; JPEG, PNG and GIF are
-// written.
+// written. Each format is one [Codec] in a table, added by one call to
+// [Register]: its magic bytes, header reader, decoder, encoder (if
+// written), extension, content type and error classes.
 package pixels
 
 import (
@@ -24,23 +27,16 @@ import (
 	"image"
 	"image/color"
 	"image/draw"
-	"image/gif"
-	"image/png"
 	"io"
 
 	"github.com/disintegration/imaging"
-	"golang.org/x/image/bmp"
-	"golang.org/x/image/tiff"
-	"golang.org/x/image/webp"
-
-	"github.com/thumbpipe/thumbpipe/pipeline/pixels/jpegdec"
 )
 
 // Format is an image file format, named by its usual file extension.
 type Format string
 
-// The formats pixels knows. Unknown is the zero value: bytes that are not an
-// image pixels can read.
+// The formats pixels registers itself. Unknown is the zero value: bytes
+// that are not an image pixels can read.
 const (
 	Unknown Format = ""
 	JPEG    Format = "jpeg"
@@ -51,48 +47,40 @@ const (
 	BMP     Format = "bmp"
 )
 
-// Ext returns the file extension for f, with its dot (".jpg" for JPEG).
+// Ext returns the file extension for f, with its dot (".jpg" for JPEG),
+// or "" for a format that is not registered.
 func (f Format) Ext() string {
-	if f == JPEG {
-		return ".jpg"
+	if c := lookup(f); c != nil {
+		return c.Ext
 	}
-	if f == Unknown {
-		return ""
-	}
-	return "." + string(f)
+	return ""
 }
 
-// ContentType returns the MIME type of f.
+// ContentType returns the MIME type of f: application/octet-stream for a
+// format that is not registered.
 func (f Format) ContentType() string {
-	if f == Unknown {
-		return "application/octet-stream"
+	if c := lookup(f); c != nil {
+		return c.ContentType
 	}
-	return "image/" + string(f)
+	return "application/octet-stream"
 }
 
-// Writable reports whether pixels can encode f.
-func (f Format) Writable() bool { return f == JPEG || f == PNG || f == GIF }
+// Writable reports whether pixels can encode f: its codec has an encoder.
+func (f Format) Writable() bool {
+	c := lookup(f)
+	return c != nil && c.Encode != nil
+}
 
-// SniffLen is how many leading bytes [Sniff] needs at most.
+// SniffLen is how many leading bytes [Sniff] needs at most: no codec's
+// magic is longer ([Register] checks).
 const SniffLen = 16
 
 // Sniff names the format of an image from its first bytes (at least
 // [SniffLen] of them when the data is that long). It returns Unknown for
 // anything else, whatever the name or Content-Type said.
 func Sniff(b []byte) Format {
-	switch {
-	case len(b) >= 3 && b[0] == 0xFF && b[1] == 0xD8 && b[2] == 0xFF:
-		return JPEG
-	case bytes.HasPrefix(b, []byte("\x89PNG\r\n\x1a\n")):
-		return PNG
-	case bytes.HasPrefix(b, []byte("GIF87a")), bytes.HasPrefix(b, []byte("GIF89a")):
-		return GIF
-	case len(b) >= 12 && string(b[0:4]) == "RIFF" && string(b[8:12]) == "WEBP":
-		return WebP
-	case bytes.HasPrefix(b, []byte("II*\x00")), bytes.HasPrefix(b, []byte("MM\x00*")):
-		return TIFF
-	case len(b) >= 14 && b[0] == 'B' && b[1] == 'M':
-		return BMP
+	if c := sniff(b); c != nil {
+		return c.Format
 	}
 	return Unknown
 }
@@ -113,6 +101,18 @@ type Config struct {
 	Height int
 	// Orientation is the EXIF orientation, 1 (upright) to 8; 1 when absent.
 	Orientation int
+	// BitDepth is the bits per channel as stored (8 or 16); 0 when the
+	// header does not say.
+	BitDepth int
+	// Channels is the number of channels as stored (1 gray, 2 gray and
+	// alpha, 3 colour, 4 colour and alpha or CMYK); 0 when unknown.
+	Channels int
+	// Frames is the number of frames or pages; 0 when the header does not
+	// tell (a GIF's frames are counted only by decoding them).
+	Frames int
+	// ICC is the embedded colour profile, when the format's header reader
+	// extracts one; nil otherwise.
+	ICC []byte
 }
 
 // Pixels returns Width×Height as an int64, so it cannot overflow.
@@ -127,8 +127,8 @@ func DecodeConfig(data []byte) (Config, error) {
 // ReadConfig is [DecodeConfig] on a stream: it sniffs and reads the header
 // of the image r yields, and returns it with a reader of the whole stream
 // from its first byte (the header's bytes, kept, then the rest of r) for
-// [DecodeFrom]. Only the header is held in memory, so a large JPEG is never
-// read whole.
+// [DecodeFrom] or [Render]. Only the header is held in memory, so a large
+// JPEG is never read whole.
 func ReadConfig(r io.Reader) (Config, io.Reader, error) {
 	var seen bytes.Buffer
 	tee := io.TeeReader(r, &seen)
@@ -138,38 +138,22 @@ func ReadConfig(r io.Reader) (Config, io.Reader, error) {
 	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
 		return Config{}, replay(), err
 	}
-	f := Sniff(head[:n])
-	if f == Unknown {
-		return Config{}, replay(), fmt.Errorf("%w: bytes are not JPEG, PNG, GIF, WebP, TIFF or BMP", ErrUnsupported)
+	codec := sniff(head[:n])
+	if codec == nil {
+		return Config{}, replay(), fmt.Errorf("%w: bytes are not %s", ErrUnsupported, Readable())
 	}
-	var (
-		ic          image.Config
-		orientation = 1
-	)
-	hr := io.MultiReader(bytes.NewReader(head[:n]), tee)
-	switch f {
-	case JPEG:
-		var jc jpegdec.Config
-		jc, err = jpegdec.DecodeConfig(hr)
-		ic.Width, ic.Height, orientation = jc.Width, jc.Height, jc.Orientation
-	case PNG:
-		ic, err = png.DecodeConfig(hr)
-	case GIF:
-		ic, err = gif.DecodeConfig(hr)
-	case WebP:
-		ic, err = webp.DecodeConfig(hr)
-	case TIFF:
-		ic, err = tiff.DecodeConfig(hr)
-	case BMP:
-		ic, err = bmp.DecodeConfig(hr)
-	}
+	c, err := codec.Header(io.MultiReader(bytes.NewReader(head[:n]), tee))
 	if err != nil {
-		return Config{}, replay(), decodeErr(f, fmt.Errorf("header: %w", err))
+		return Config{}, replay(), codec.classify(fmt.Errorf("header: %w", err))
 	}
-	if ic.Width <= 0 || ic.Height <= 0 {
-		return Config{}, replay(), fmt.Errorf("%w: %s header declares %dx%d pixels", ErrCorrupt, f, ic.Width, ic.Height)
+	if c.Width <= 0 || c.Height <= 0 {
+		return Config{}, replay(), fmt.Errorf("%w: %s header declares %dx%d pixels", ErrCorrupt, codec.Format, c.Width, c.Height)
 	}
-	return Config{Format: f, Width: ic.Width, Height: ic.Height, Orientation: orientation}, replay(), nil
+	c.Format = codec.Format
+	if c.Orientation < 1 || c.Orientation > 8 {
+		c.Orientation = 1
+	}
+	return c, replay(), nil
 }
 
 // Decode decodes the image in data, whose header c describes, at no less
@@ -185,51 +169,27 @@ func Decode(data []byte, c Config, w, h int) (image.Image, error) {
 // DecodeFrom is [Decode] on a stream that starts at the image's first byte,
 // such as the reader [ReadConfig] returns. JPEGs are decoded as they are
 // read, through a small buffer; the other formats' decoders read as they
-// need.
+// need. A decoder that can tell refuses an image larger than its header
+// declared.
 func DecodeFrom(r io.Reader, c Config, w, h int) (image.Image, error) {
-	var (
-		img image.Image
-		err error
-	)
-	switch c.Format {
-	case JPEG:
-		scale := 1
-		if w > 0 && h > 0 {
-			scale = jpegdec.ScaleFor(c.Width, c.Height, w, h)
-		}
-		img, _, err = jpegdec.Decode(r, jpegdec.Options{Scale: scale, MaxPixels: c.Pixels()})
-	case PNG:
-		img, err = png.Decode(r)
-	case GIF:
-		img, err = gif.Decode(r)
-	case WebP:
-		img, err = webp.Decode(r)
-	case TIFF:
-		img, err = tiff.Decode(r)
-	case BMP:
-		img, err = bmp.Decode(r)
-	default:
+	codec := lookup(c.Format)
+	if codec == nil {
 		return nil, fmt.Errorf("%w: %q", ErrUnsupported, c.Format)
 	}
+	img, err := codec.Decode(r, c, DecodeOptions{Width: w, Height: h, MaxPixels: c.Pixels()})
 	if err != nil {
-		return nil, decodeErr(c.Format, err)
+		return nil, codec.classify(err)
 	}
 	return img, nil
 }
 
-// decodeErr classes a decoder's error: a feature the decoder lacks is
+// classify classes a decoder's error: a feature the decoder lacks is
 // ErrUnsupported, anything else ErrCorrupt.
-func decodeErr(f Format, err error) error {
-	var (
-		jpegUnsupported jpegdec.UnsupportedError
-		pngUnsupported  png.UnsupportedError
-		tiffUnsupported tiff.UnsupportedError
-	)
-	if errors.As(err, &jpegUnsupported) || errors.As(err, &pngUnsupported) || errors.As(err, &tiffUnsupported) ||
-		errors.Is(err, bmp.ErrUnsupported) {
-		return fmt.Errorf("%w: %s: %v", ErrUnsupported, f, err)
+func (c *Codec) classify(err error) error {
+	if c.Unsupported != nil && c.Unsupported(err) {
+		return fmt.Errorf("%w: %s: %v", ErrUnsupported, c.Format, err)
 	}
-	return fmt.Errorf("%w: %s: %v", ErrCorrupt, f, err)
+	return fmt.Errorf("%w: %s: %v", ErrCorrupt, c.Format, err)
 }
 
 // Mode says how an image goes into a box.
@@ -292,23 +252,15 @@ func Orient(img image.Image, orientation int) image.Image {
 // Swaps reports whether an EXIF orientation swaps width and height.
 func Swaps(orientation int) bool { return orientation >= 5 && orientation <= 8 }
 
-// Encode writes img to w in format f with imaging.Encode, which hands
-// image/jpeg an opaque *image.NRGBA (what the resampler returns) as the
-// *image.RGBA it equals, so JPEG encoding makes no allocation per pixel.
-// JPEG output flattens transparency on white; quality is used by JPEG only.
+// Encode writes img to w in format f, with the encoder its codec
+// registered. JPEG output flattens transparency on white; quality is used
+// by JPEG only.
 func Encode(w io.Writer, img image.Image, f Format, quality int) error {
-	var err error
-	switch f {
-	case JPEG:
-		err = imaging.Encode(w, flatten(img), imaging.JPEG, imaging.JPEGQuality(quality))
-	case PNG:
-		err = imaging.Encode(w, img, imaging.PNG, imaging.PNGCompressionLevel(png.BestSpeed))
-	case GIF:
-		err = imaging.Encode(w, img, imaging.GIF)
-	default:
+	codec := lookup(f)
+	if codec == nil || codec.Encode == nil {
 		return fmt.Errorf("%w: cannot write %q", ErrUnsupported, f)
 	}
-	if err != nil {
+	if err := codec.Encode(w, img, EncodeOptions{Quality: quality}); err != nil {
 		return fmt.Errorf("encode %s: %w", f, err)
 	}
 	return nil

@@ -7,6 +7,7 @@ import (
 	"image"
 	"image/color"
 	"testing"
+	"testing/iotest"
 
 	"github.com/thumbpipe/thumbpipe/pipeline/pixels"
 	"github.com/thumbpipe/thumbpipe/pipeline/pixels/pixeltest"
@@ -38,30 +39,27 @@ func TestSniff(t *testing.T) {
 	}
 }
 
-// thumbnail runs the pixel path the pipeline runs: header, decode, resize in
-// the turned box, orient, encode as out, and decode the result back.
+// thumbnail runs the pixel path the pipeline runs: the header, then Render
+// with one output, and decodes the result back.
 func thumbnail(t *testing.T, data []byte, w, h int, mode pixels.Mode, out pixels.Format) image.Image {
 	t.Helper()
 	cfg, err := pixels.DecodeConfig(data)
 	if err != nil {
 		t.Fatalf("DecodeConfig: %v", err)
 	}
-	if pixels.Swaps(cfg.Orientation) {
-		w, h = h, w
-	}
-	img, err := pixels.Decode(data, cfg, w, h)
+	var encoded []byte
+	outs := []pixels.Output{{Width: w, Height: h, Mode: mode, Format: out, Encode: pixels.EncodeOptions{Quality: 90}}}
+	err = pixels.Render(bytes.NewReader(data), cfg, outs, func(r pixels.Rendered) error {
+		encoded = bytes.Clone(r.Data)
+		return nil
+	})
 	if err != nil {
-		t.Fatalf("Decode: %v", err)
+		t.Fatalf("Render: %v", err)
 	}
-	thumb := pixels.Orient(pixels.Resize(img, w, h, mode), cfg.Orientation)
-	var buf bytes.Buffer
-	if err := pixels.Encode(&buf, thumb, out, 90); err != nil {
-		t.Fatal(err)
-	}
-	if got := pixels.Sniff(buf.Bytes()); got != out {
+	if got := pixels.Sniff(encoded); got != out {
 		t.Fatalf("encoded %s, sniffed %s", out, got)
 	}
-	back, _, err := image.Decode(&buf)
+	back, _, err := image.Decode(bytes.NewReader(encoded))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -231,15 +229,18 @@ func FuzzDecode(f *testing.F) {
 		if err != nil || cfg.Pixels() > limit {
 			return
 		}
-		img, err := pixels.Decode(data, cfg, 16, 16)
-		if err != nil {
-			return
-		}
 		if cfg.Orientation < 1 || cfg.Orientation > 8 {
 			t.Fatalf("orientation %d", cfg.Orientation)
 		}
-		thumb := pixels.Orient(pixels.Resize(img, 16, 16, pixels.Fill), cfg.Orientation)
-		if err := pixels.Encode(&bytes.Buffer{}, thumb, pixels.JPEG, 80); err != nil {
+		outs := []pixels.Output{{Width: 16, Height: 16, Mode: pixels.Fill, Format: pixels.JPEG, Encode: pixels.EncodeOptions{Quality: 80}}}
+		err = pixels.Render(bytes.NewReader(data), cfg, outs, func(r pixels.Rendered) error {
+			if r.Width > 16 || r.Height > 16 || len(r.Data) == 0 {
+				t.Fatalf("thumbnail %dx%d of %d bytes for a 16x16 box", r.Width, r.Height, len(r.Data))
+			}
+			return nil
+		})
+		// The decoder may refuse the bytes; the encoder must not fail.
+		if err != nil && !errors.Is(err, pixels.ErrCorrupt) && !errors.Is(err, pixels.ErrUnsupported) {
 			t.Fatal(err)
 		}
 	})
@@ -249,6 +250,28 @@ func ExampleSniff() {
 	png := pixeltest.PNG(pixeltest.Photo(8, 8, 1))
 	fmt.Println(pixels.Sniff(png), pixels.Sniff([]byte("<html>")) == pixels.Unknown)
 	// Output: png true
+}
+
+func ExampleRender() {
+	data := pixeltest.OrientedJPEG(640, 480, 6) // stored on its side, shown upright
+	cfg, err := pixels.DecodeConfig(data)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	outs := []pixels.Output{
+		{Width: 64, Height: 64, Mode: pixels.Fill, Format: pixels.PNG},
+		{Width: 200, Height: 200, Mode: pixels.Fit, Format: pixels.JPEG, Encode: pixels.EncodeOptions{Quality: 85}},
+	}
+	err = pixels.Render(bytes.NewReader(data), cfg, outs, func(r pixels.Rendered) error {
+		fmt.Printf("output %d: %dx%d %s\n", r.Index, r.Width, r.Height, pixels.Sniff(r.Data))
+		return nil
+	})
+	fmt.Println(err)
+	// Output:
+	// output 1: 200x150 jpeg
+	// output 0: 64x64 png
+	// <nil>
 }
 
 // TestEncodeOpaqueNRGBA checks that an opaque NRGBA (what the resampler
@@ -293,5 +316,54 @@ func TestEncodeOpaqueNRGBA(t *testing.T) {
 				t.Errorf("encoding %d pixels allocated %.0f times: not on image/jpeg's RGBA path", pix, allocs)
 			}
 		})
+	}
+}
+
+// TestRender checks Render's contract beyond the pixels: largest output
+// first from one decode that covers the largest box, each result handed
+// over before the next is made, and a refusal of the emit callback, or of
+// an output no codec writes, stops it.
+func TestRender(t *testing.T) {
+	data := pixeltest.JPEG(pixeltest.Photo(1600, 1200, 7), 90)
+	cfg, err := pixels.DecodeConfig(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	outs := []pixels.Output{
+		{Width: 100, Height: 100, Mode: pixels.Fill, Format: pixels.JPEG, Encode: pixels.EncodeOptions{Quality: 80}},
+		{Width: 400, Height: 400, Mode: pixels.Fit, Format: pixels.PNG},
+		{Width: 200, Height: 200, Mode: pixels.Fit, Format: pixels.GIF},
+	}
+	var order []int
+	var sizes []image.Point
+	err = pixels.Render(bytes.NewReader(data), cfg, outs, func(r pixels.Rendered) error {
+		order = append(order, r.Index)
+		sizes = append(sizes, image.Pt(r.Width, r.Height))
+		if c, err := pixels.DecodeConfig(r.Data); err != nil || c.Width != r.Width || c.Format != outs[r.Index].Format {
+			t.Errorf("output %d: %+v, %v", r.Index, c, err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantSizes := []image.Point{{400, 300}, {200, 150}, {100, 100}}
+	if fmt.Sprint(order) != "[1 2 0]" || fmt.Sprint(sizes) != fmt.Sprint(wantSizes) {
+		t.Errorf("outputs %v of sizes %v; want [1 2 0] of %v", order, sizes, wantSizes)
+	}
+
+	stop := errors.New("stop")
+	calls := 0
+	err = pixels.Render(bytes.NewReader(data), cfg, outs, func(pixels.Rendered) error { calls++; return stop })
+	if !errors.Is(err, stop) || calls != 1 {
+		t.Errorf("emit refused: %v after %d calls; want its error after one", err, calls)
+	}
+	err = pixels.Render(iotest.ErrReader(stop), cfg, []pixels.Output{{Width: 10, Height: 10, Mode: pixels.Fit, Format: pixels.WebP}},
+		func(pixels.Rendered) error { t.Error("a WebP was written"); return nil })
+	if !errors.Is(err, pixels.ErrUnsupported) {
+		t.Errorf("WebP output: %v, want ErrUnsupported before a byte is read", err)
+	}
+	if err := pixels.Render(iotest.ErrReader(stop), cfg, nil, nil); err != nil {
+		t.Errorf("no outputs: %v; want nothing read, nil", err)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"image"
 	"io"
+	"reflect"
 	"testing"
 	"testing/iotest"
 
@@ -61,7 +62,7 @@ func TestReadConfigStream(t *testing.T) {
 					r = iotest.OneByteReader(r)
 				}
 				got, stream, err := pixels.ReadConfig(r)
-				if err != nil || got != want {
+				if err != nil || !reflect.DeepEqual(got, want) {
 					t.Fatalf("ReadConfig = %+v, %v; DecodeConfig gave %+v", got, err, want)
 				}
 				if tc.name == "jpeg" && src.n >= len(tc.data) {

@@ -2,7 +2,8 @@
 // fail on demand or at a seeded random rate: attribute calls, reads, writes,
 // closes of writers, lists and deletes. Everything it does not fail goes to
 // the wrapped bucket, so a failed write is aborted there exactly as a real
-// driver would abort it.
+// driver would abort it. A [Hook] runs a function right after a given call,
+// so a test can make a race happen at exactly that point.
 package faultblob
 
 import (
@@ -54,6 +55,7 @@ type Rule struct {
 type Faults struct {
 	mu       sync.Mutex
 	rules    []*Rule
+	hooks    []*Hook
 	rng      *rand.Rand
 	injected atomic.Int64
 }
@@ -76,6 +78,50 @@ func (f *Faults) Clear() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.rules = nil
+}
+
+// Hook runs Fn once, right after a call has reached the wrapped bucket and
+// before its result goes back to the caller: a test's way to make something
+// happen between two steps of the code under test (another upload, another
+// event). Op is Attributes (Exists too), Read (opening a reader, not each
+// Read), Close (a write completing), List or Delete.
+type Hook struct {
+	Op  Op
+	Key string // the exact key (a list's prefix)
+	// Skip is how many matching calls to let by before the one Fn follows.
+	Skip int
+	Fn   func()
+}
+
+// AddHook adds a hook. Fn runs without any lock held, so it may use the
+// wrapped bucket, or this one.
+func (f *Faults) AddHook(h Hook) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	hh := h
+	f.hooks = append(f.hooks, &hh)
+}
+
+// after runs, and drops, the hook that follows this call, if one does.
+func (f *Faults) after(op Op, key string) {
+	f.mu.Lock()
+	var fn func()
+	for i, h := range f.hooks {
+		if h.Op != op || h.Key != key {
+			continue
+		}
+		if h.Skip > 0 {
+			h.Skip--
+			continue
+		}
+		fn = h.Fn
+		f.hooks = append(f.hooks[:i:i], f.hooks[i+1:]...)
+		break
+	}
+	f.mu.Unlock()
+	if fn != nil {
+		fn()
+	}
 }
 
 // Injected counts the faults injected so far.
@@ -144,6 +190,7 @@ func (d *bucket) Attributes(ctx context.Context, key string) (*driver.Attributes
 		return nil, err
 	}
 	a, err := d.b.Attributes(ctx, key)
+	d.f.after(Attributes, key)
 	if err != nil {
 		return nil, err
 	}
@@ -168,6 +215,7 @@ func (d *bucket) ListPaged(ctx context.Context, opts *driver.ListOptions) (*driv
 		token = blob.FirstPageToken
 	}
 	objs, next, err := d.b.ListPage(ctx, token, pageSize, &blob.ListOptions{Prefix: opts.Prefix, Delimiter: opts.Delimiter})
+	d.f.after(List, opts.Prefix)
 	if err != nil {
 		return nil, err
 	}
@@ -183,6 +231,7 @@ func (d *bucket) NewRangeReader(ctx context.Context, key string, offset, length 
 		return nil, err
 	}
 	r, err := d.b.NewRangeReader(ctx, key, offset, length, nil)
+	d.f.after(Read, key)
 	if err != nil {
 		return nil, err
 	}
@@ -245,7 +294,9 @@ func (w *writer) Close() error {
 		_ = w.w.Close()
 		return err
 	}
-	return w.w.Close()
+	err := w.w.Close()
+	w.f.after(Close, w.key)
+	return err
 }
 
 func (d *bucket) Copy(ctx context.Context, dst, src string, _ *driver.CopyOptions) error {
@@ -259,7 +310,9 @@ func (d *bucket) Delete(ctx context.Context, key string, _ *driver.DeleteOptions
 	if err := d.f.fail(Delete, key); err != nil {
 		return err
 	}
-	return d.b.Delete(ctx, key)
+	err := d.b.Delete(ctx, key)
+	d.f.after(Delete, key)
+	return err
 }
 
 func (d *bucket) SignedURL(ctx context.Context, key string, opts *driver.SignedURLOptions) (string, error) {
