@@ -91,9 +91,11 @@ const (
 
 // DefaultMaxEventAge is the age past which events are dropped when
 // THUMBPIPE_MAX_EVENT_AGE is unset (its default in internal/envconfig).
-// Eventarc keeps retrying for up to a day; an hour rides out storage
-// incidents without retrying a stubborn failure all day.
-const DefaultMaxEventAge = time.Hour
+// Eventarc keeps retrying for up to a day, so a day lets an upload ride
+// out a storage outage of hours instead of being dropped after one; a
+// failure that can never pass is permanent (see pipeline.Retryable) and is
+// not retried at all. The MinIO door shares the setting and its default.
+const DefaultMaxEventAge = 24 * time.Hour
 
 // EnvVars lists the THUMBPIPE_* variables this function reads (besides
 // STORAGE_EMULATOR_HOST), as internal/envconfig registers them.
@@ -120,7 +122,7 @@ func loadSettings(getenv func(string) string) (settings, error) {
 	if err != nil {
 		errs = append(errs, err)
 	}
-	s := settings{cfg: st.Pipeline, output: st.OutputBucket, maxAge: st.MaxEventAge}
+	s := settings{cfg: st.Pipeline, output: st.OutputBucket, maxAge: st.MaxEventAge, buckets: st.Buckets}
 	if h := getenv("STORAGE_EMULATOR_HOST"); strings.Contains(h, "://") {
 		errs = append(errs, fmt.Errorf("STORAGE_EMULATOR_HOST: %q must be host:port, without a scheme", h))
 	}

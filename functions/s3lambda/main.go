@@ -89,9 +89,10 @@ func fromEnv(getenv func(string) string, log *slog.Logger) (*handler, error) {
 			return nil, err
 		}
 	}
-	h := newHandler(st.Pipeline, &buckets.Cache{}, bucketURL, log)
+	h := newHandler(st.Pipeline, &buckets.Cache{}, bucketURL, log, st.Buckets...)
 	// newHandler's thumbnails go into each source's bucket; these into out.
 	h.setOutput(out)
+	h.maxRecords = st.MaxRecords
 	return h, nil
 }
 
