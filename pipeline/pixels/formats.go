@@ -29,7 +29,7 @@ func init() {
 			if opts.Width > 0 && opts.Height > 0 {
 				scale = jpegdec.ScaleFor(c.Width, c.Height, opts.Width, opts.Height)
 			}
-			img, _, err := jpegdec.Decode(r, jpegdec.Options{Scale: scale, MaxPixels: opts.MaxPixels})
+			img, _, err := jpegdec.Decode(r, jpegdec.Options{Scale: scale, MaxPixels: opts.MaxPixels, CMYK: opts.CMYK})
 			return img, err
 		},
 		Encode: func(w io.Writer, img image.Image, opts EncodeOptions) error {
@@ -101,7 +101,7 @@ func jpegHeader(r io.Reader) (Config, error) {
 	}
 	// jpegdec refuses every precision but 8 bits; JPEG has one frame.
 	return Config{Width: jc.Width, Height: jc.Height, Orientation: jc.Orientation,
-		BitDepth: 8, Channels: jc.Components, Frames: 1}, nil
+		BitDepth: 8, Channels: jc.Components, Frames: 1, ICC: jc.ICC, ICCIgnored: jc.ICCIgnored}, nil
 }
 
 // pngHeader reads the IHDR chunk itself for the stored bit depth and
