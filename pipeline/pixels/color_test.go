@@ -207,3 +207,70 @@ func pngICCP(t *testing.T, data []byte) []byte {
 	}
 	return nil
 }
+
+// extendedWebP wraps a simple (VP8 or VP8L) WebP of w×h pixels in the
+// extended format, with an ICCP chunk holding profile when flag is set (a
+// chunk of another kind otherwise, to test a flag without its chunk).
+func extendedWebP(simple, profile []byte, w, h int, flag bool) []byte {
+	chunk := func(fourcc string, data []byte) []byte {
+		c := binary.LittleEndian.AppendUint32([]byte(fourcc), uint32(len(data)))
+		c = append(c, data...)
+		if len(data)%2 == 1 {
+			c = append(c, 0)
+		}
+		return c
+	}
+	vp8x := []byte{0, 0, 0, 0}
+	if flag {
+		vp8x[0] = 0x20
+	}
+	vp8x = append(vp8x, byte(w-1), byte((w-1)>>8), byte((w-1)>>16), byte(h-1), byte((h-1)>>8), byte((h-1)>>16))
+	body := append([]byte("WEBP"), chunk("VP8X", vp8x)...)
+	if profile != nil {
+		body = append(body, chunk("ICCP", profile)...)
+	}
+	body = append(body, simple[12:]...)
+	return append(binary.LittleEndian.AppendUint32([]byte("RIFF"), uint32(len(body))), body...)
+}
+
+func TestWebPProfile(t *testing.T) {
+	simple := pixeltest.File("lossy.webp")
+	cfg, err := pixels.DecodeConfig(simple)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p3 := pixeltest.NeedFile(t, displayP3, "")
+	tests := []struct {
+		name    string
+		data    []byte
+		want    []byte
+		ignored string
+	}{
+		{"simple", simple, nil, ""},
+		{"extended without profile", extendedWebP(simple, nil, cfg.Width, cfg.Height, false), nil, ""},
+		{"extended with profile", extendedWebP(simple, p3, cfg.Width, cfg.Height, true), p3, ""},
+		{"odd-sized profile", extendedWebP(simple, p3[:len(p3)-1], cfg.Width, cfg.Height, true), p3[:len(p3)-1], ""},
+		{"flag without chunk", extendedWebP(simple, nil, cfg.Width, cfg.Height, true), nil, "follows VP8X"},
+	}
+	for _, tt := range tests {
+		c, err := pixels.DecodeConfig(tt.data)
+		if err != nil {
+			t.Fatalf("%s: DecodeConfig: %v", tt.name, err)
+		}
+		if !bytes.Equal(c.ICC, tt.want) || c.Width != cfg.Width || c.Height != cfg.Height {
+			t.Errorf("%s: %dx%d with a %d-byte profile, want %dx%d with %d bytes", tt.name, c.Width, c.Height, len(c.ICC), cfg.Width, cfg.Height, len(tt.want))
+		}
+		if tt.ignored == "" && c.ICCIgnored != "" || !strings.Contains(c.ICCIgnored, tt.ignored) {
+			t.Errorf("%s: ICCIgnored %q, want it to say %q", tt.name, c.ICCIgnored, tt.ignored)
+		}
+	}
+	// The tagged WebP is converted: its thumbnail is not the untagged one.
+	untagged, _ := render(t, simple, jpegOut)
+	tagged, note := render(t, extendedWebP(simple, p3, cfg.Width, cfg.Height, true), jpegOut)
+	if note != "" {
+		t.Errorf("note %q", note)
+	}
+	if mean, _ := pixeltest.MeanDeltaE(decodeImage(t, tagged), decodeImage(t, untagged)); mean < 0.5 {
+		t.Errorf("the Display P3 WebP was not converted (ΔE %.3f from untagged)", mean)
+	}
+}

@@ -62,7 +62,7 @@ func init() {
 	Register(Codec{
 		Format: WebP, Name: "WebP", Ext: ".webp", ContentType: "image/webp",
 		Magic:  []string{"RIFF????WEBP"},
-		Header: stdHeader(webp.DecodeConfig, 1),
+		Header: webpHeader,
 		Decode: fullSize(webp.Decode),
 	})
 	Register(Codec{
