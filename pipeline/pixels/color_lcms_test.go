@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/thumbpipe/thumbpipe/pipeline/pixels"
@@ -197,3 +198,56 @@ func stripICC(jpg []byte) []byte {
 	}
 	return append(out, p...)
 }
+
+// TestTIFFProfile: a TIFF that vips wrote with an embedded profile (tag
+// 34675) has it read with the header and converted; a tag claiming more
+// than icc.MaxSize bytes is ignored with a note.
+func TestTIFFProfile(t *testing.T) {
+	p3 := pixeltest.NeedFile(t, displayP3, "")
+	dir := t.TempDir()
+	photo := colourful(300, 200)
+	var buf bytes.Buffer
+	if err := pixels.Encode(&buf, photo, pixels.PNG, 0); err != nil {
+		t.Fatal(err)
+	}
+	write(t, dir, "in.png", buf.Bytes())
+	write(t, dir, "p3.icc", p3)
+	vips(t, dir, "tiffsave", "in.png", "tagged.tif", "--profile", "p3.icc") // little-endian
+	tagged, err := os.ReadFile(filepath.Join(dir, "tagged.tif"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := pixels.DecodeConfig(tagged)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(cfg.ICC, p3) || cfg.ICCIgnored != "" {
+		t.Fatalf("read a %d-byte profile (%q), want the %d-byte Display P3", len(cfg.ICC), cfg.ICCIgnored, len(p3))
+	}
+	got, note := render(t, tagged, pngOut)
+	if note != "" {
+		t.Fatalf("note %q", note)
+	}
+	untagged, _ := render(t, pixeltest.TIFF(photo), pngOut)
+	if mean, _ := pixeltest.MeanDeltaE(decodeImage(t, got), decodeImage(t, untagged)); mean < 0.5 {
+		t.Errorf("the Display P3 TIFF was not converted (ΔE %.3f from untagged)", mean)
+	}
+	// The same file, its profile tag claiming 64 MiB.
+	huge := bytes.Clone(tagged)
+	i := bytes.Index(huge, tagEntry)
+	if i < 0 {
+		t.Fatal("no ICC profile tag entry in the file vips wrote")
+	}
+	copy(huge[i+4:i+8], []byte{0, 0, 0, 4})
+	cfg, err = pixels.DecodeConfig(huge)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.ICC != nil || !strings.Contains(cfg.ICCIgnored, "exceeds") {
+		t.Errorf("a 64 MiB profile tag gave %d bytes and %q", len(cfg.ICC), cfg.ICCIgnored)
+	}
+}
+
+// tagEntry is the start of the little-endian TIFF IFD entry of the ICC
+// profile tag (34675, type UNDEFINED).
+var tagEntry = []byte{0x73, 0x87, 7, 0}

@@ -68,7 +68,7 @@ func init() {
 	Register(Codec{
 		Format: TIFF, Name: "TIFF", Ext: ".tiff", ContentType: "image/tiff",
 		Magic:       []string{"II*\x00", "MM\x00*"},
-		Header:      stdHeader(tiff.DecodeConfig, 0), // later pages are not read
+		Header:      tiffHeader,
 		Decode:      fullSize(tiff.Decode),
 		Unsupported: isErr[tiff.UnsupportedError],
 	})

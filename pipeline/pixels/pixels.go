@@ -18,6 +18,14 @@
 // written. Each format is one [Codec] in a table, added by one call to
 // [Register]: its magic bytes, header reader, decoder, encoder (if
 // written), extension, content type and error classes.
+//
+// # Colour
+//
+// The header step reads the embedded ICC profile (JPEG APP2 ICC_PROFILE
+// segments, PNG iCCP, WebP ICCP, TIFF tag 34675) into [Config.ICC], within
+// the icc package's size limit. [Render] converts to sRGB through one
+// shared cache of [icc] transforms, or keeps the profile ([ColorKeep]); an
+// image without a profile, or with an sRGB one, is left exactly as it was.
 package pixels
 
 import (
