@@ -60,6 +60,22 @@ func vips(t *testing.T, dir string, args ...string) {
 	}
 }
 
+// vipsOutput runs vips in dir and returns the file it wrote, name, and
+// that file's header.
+func vipsOutput(t *testing.T, dir, name string, args ...string) ([]byte, pixels.Config) {
+	t.Helper()
+	vips(t, dir, args...)
+	data, err := os.ReadFile(filepath.Join(dir, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := pixels.DecodeConfig(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data, cfg
+}
+
 func readPNG(t *testing.T, path string) image.Image {
 	t.Helper()
 	b, err := os.ReadFile(path)
@@ -136,15 +152,7 @@ func TestCMYKAgainstLCMS(t *testing.T) {
 	write(t, dir, "rgb.png", buf.Bytes())
 	write(t, dir, "cmyk.icc", profile)
 	// A CMYK JPEG as print workflows make them, the profile embedded.
-	vips(t, dir, "icc_transform", "rgb.png", "cmyk.jpg[Q=95]", "cmyk.icc", "--input-profile", "srgb", "--embedded", "--intent", "perceptual")
-	cmyk, err := os.ReadFile(filepath.Join(dir, "cmyk.jpg"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := pixels.DecodeConfig(cmyk)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cmyk, cfg := vipsOutput(t, dir, "cmyk.jpg", "icc_transform", "rgb.png", "cmyk.jpg[Q=95]", "cmyk.icc", "--input-profile", "srgb", "--embedded", "--intent", "perceptual")
 	if cfg.Channels != 4 || !bytes.Equal(cfg.ICC, profile) {
 		t.Fatalf("vips wrote %d channels and a %d-byte profile; want CMYK with the %d-byte profile", cfg.Channels, len(cfg.ICC), len(profile))
 	}
@@ -212,15 +220,7 @@ func TestTIFFProfile(t *testing.T) {
 	}
 	write(t, dir, "in.png", buf.Bytes())
 	write(t, dir, "p3.icc", p3)
-	vips(t, dir, "tiffsave", "in.png", "tagged.tif", "--profile", "p3.icc") // little-endian
-	tagged, err := os.ReadFile(filepath.Join(dir, "tagged.tif"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := pixels.DecodeConfig(tagged)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tagged, cfg := vipsOutput(t, dir, "tagged.tif", "tiffsave", "in.png", "tagged.tif", "--profile", "p3.icc") // little-endian
 	if !bytes.Equal(cfg.ICC, p3) || cfg.ICCIgnored != "" {
 		t.Fatalf("read a %d-byte profile (%q), want the %d-byte Display P3", len(cfg.ICC), cfg.ICCIgnored, len(p3))
 	}
@@ -239,7 +239,7 @@ func TestTIFFProfile(t *testing.T) {
 		t.Fatal("no ICC profile tag entry in the file vips wrote")
 	}
 	copy(huge[i+4:i+8], []byte{0, 0, 0, 4})
-	cfg, err = pixels.DecodeConfig(huge)
+	cfg, err := pixels.DecodeConfig(huge)
 	if err != nil {
 		t.Fatal(err)
 	}
