@@ -79,9 +79,13 @@ func planColor(c Config) colorPlan {
 // the transform takes the gray image the resampler would turn into RGB.
 func (p *colorPlan) early() bool { return p.t != nil && p.t.ColorSpace() != icc.RGB }
 
-// fits reports whether the decoded image is in the profile's space; a
-// profile that does not fit its image is ignored.
-func (p *colorPlan) fits(img image.Image) bool {
+// fits reports whether the decoded image, whose header is c, is in the
+// profile's space; a profile that does not fit its image is ignored. A
+// JPEG's components say its space before its decoder turns CMYK into RGB.
+func (p *colorPlan) fits(c Config, img image.Image) bool {
+	if c.Format == JPEG && c.Channels != p.t.ColorSpace().Channels() {
+		return false
+	}
 	switch img.(type) {
 	case *image.Gray, *image.Gray16:
 		return p.t.ColorSpace() == icc.Gray

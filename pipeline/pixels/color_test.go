@@ -89,6 +89,7 @@ func TestColorUnchanged(t *testing.T) {
 		{"oriented jpeg", pixeltest.OrientedJPEG(120, 90, 6)},
 		{"jpeg with icc-profiles-free sRGB", pixeltest.WithICC(plain, pixeltest.NeedFile(t, freeProfiles+"/sRGB.icc", "icc-profiles-free"))},
 		{"jpeg with Ghostscript sRGB", pixeltest.WithICC(plain, pixeltest.NeedFile(t, gsProfiles+"/srgb.icc", "libgs-common"))},
+		{"CMYK jpeg", pixeltest.File("cmyk.jpg")},
 	}
 	for _, tt := range tests {
 		for _, f := range []pixels.Format{pixels.JPEG, pixels.PNG} {
@@ -113,21 +114,31 @@ func TestColorUnchanged(t *testing.T) {
 func TestColorIgnored(t *testing.T) {
 	plain := pixeltest.JPEG(pixeltest.Photo(120, 90, 4), 90)
 	gray := pixeltest.NeedFile(t, freeProfiles+"/Gray.icc", "icc-profiles-free")
-	truncated := pixeltest.NeedFile(t, freeProfiles+"/compatibleWithAdobeRGB1998.icc", "icc-profiles-free")[:300]
+	adobe := pixeltest.NeedFile(t, freeProfiles+"/compatibleWithAdobeRGB1998.icc", "icc-profiles-free")
+	truncated := adobe[:300]
+	press := pixeltest.NeedFile(t, gsProfiles+"/default_cmyk.icc", "libgs-common")
+	cmyk := pixeltest.File("cmyk.jpg")
 	// Two segments, of which only the first is left.
 	split := pixeltest.WithICC(plain, bytes.Repeat([]byte("x"), 70000))
 	firstOnly := append(split[:2+4+65533:2+4+65533], plain[2:]...)
 	tests := []struct {
 		name, data, note string
+		untagged         []byte // the image without its profile; plain when nil
 	}{
-		{"garbage", string(pixeltest.WithICC(plain, bytes.Repeat([]byte("not a profile "), 20))), "colour profile ignored"},
-		{"truncated", string(pixeltest.WithICC(plain, truncated)), "colour profile ignored"},
-		{"gray profile on a colour image", string(pixeltest.WithICC(plain, gray)), "does not fit"},
-		{"segment missing", string(firstOnly), "segment 2 of 2 missing"},
+		{"garbage", string(pixeltest.WithICC(plain, bytes.Repeat([]byte("not a profile "), 20))), "colour profile ignored", nil},
+		{"truncated", string(pixeltest.WithICC(plain, truncated)), "colour profile ignored", nil},
+		{"gray profile on a colour image", string(pixeltest.WithICC(plain, gray)), "does not fit", nil},
+		{"segment missing", string(firstOnly), "segment 2 of 2 missing", nil},
+		{"RGB profile on a CMYK image", string(pixeltest.WithICC(cmyk, adobe)), "does not fit", cmyk},
+		{"CMYK profile on a colour image", string(pixeltest.WithICC(plain, press)), "does not fit", plain},
 	}
 	for _, tt := range tests {
+		untagged := tt.untagged
+		if untagged == nil {
+			untagged = plain
+		}
 		got, note := render(t, []byte(tt.data), jpegOut)
-		if want := unconverted(t, plain, jpegOut); !bytes.Equal(got, want) {
+		if want := unconverted(t, untagged, jpegOut); !bytes.Equal(got, want) {
 			t.Errorf("%s: the thumbnail is not the untagged one", tt.name)
 		}
 		if !strings.Contains(note, tt.note) {

@@ -79,7 +79,7 @@ func Render(r io.Reader, c Config, outs []Output, emit func(Rendered) error) err
 	if err != nil {
 		return err
 	}
-	if color.t != nil && !color.fits(img) {
+	if color.t != nil && !color.fits(c, img) {
 		color = colorPlan{note: fmt.Sprintf("colour profile ignored: a %s profile does not fit a %s image with %d channels",
 			color.t.ColorSpace(), c.Format, c.Channels)}
 	}
