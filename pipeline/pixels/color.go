@@ -58,7 +58,10 @@ type colorPlan struct {
 // in note, and the image is made as if untagged.
 func planColor(c Config) colorPlan {
 	if len(c.ICC) == 0 {
-		return colorPlan{note: c.ICCIgnored}
+		if c.ICCIgnored != "" {
+			return colorPlan{note: "colour profile ignored: " + c.ICCIgnored}
+		}
+		return colorPlan{}
 	}
 	t, err := profiles.Transform(c.ICC)
 	if err != nil {

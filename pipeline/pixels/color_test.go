@@ -128,7 +128,7 @@ func TestColorIgnored(t *testing.T) {
 		{"garbage", string(pixeltest.WithICC(plain, bytes.Repeat([]byte("not a profile "), 20))), "colour profile ignored", nil},
 		{"truncated", string(pixeltest.WithICC(plain, truncated)), "colour profile ignored", nil},
 		{"gray profile on a colour image", string(pixeltest.WithICC(plain, gray)), "does not fit", nil},
-		{"segment missing", string(firstOnly), "segment 2 of 2 missing", nil},
+		{"segment missing", string(firstOnly), "colour profile ignored: ICC_PROFILE segment 2 of 2 missing", nil},
 		{"RGB profile on a CMYK image", string(pixeltest.WithICC(cmyk, adobe)), "does not fit", cmyk},
 		{"CMYK profile on a colour image", string(pixeltest.WithICC(plain, press)), "does not fit", plain},
 	}
