@@ -40,8 +40,10 @@ func ParseColor(s string) (Color, error) {
 }
 
 // profiles holds the transforms of the profiles images carry, shared by
-// every Render: photos from one camera or phone share one profile.
-var profiles = icc.NewCache(32)
+// every Render: photos from one camera or phone share one profile. A CMYK
+// transform's grid takes about 1 MB, so 16 bound the cache to some 16 MB
+// even if every one were CMYK.
+var profiles = icc.NewCache(16)
 
 // colorPlan is what Render does with an image's profile.
 type colorPlan struct {
