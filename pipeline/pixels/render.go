@@ -48,14 +48,16 @@ type Rendered struct {
 // decoded image and one thumbnail are held at a time.
 //
 // An image with an embedded colour profile (c.ICC) is converted to sRGB
-// through lcms-grade transforms ([icc]) cached across calls: RGB images
-// per thumbnail, after the resize, where there are few pixels; CMYK and
-// gray images as decoded (JPEGs are decoded at a reduced size first).
+// through [icc] transforms, cached across calls: RGB images per
+// thumbnail, after the resize, where there are few pixels; CMYK and gray
+// images as decoded (JPEGs are decoded at a reduced size first).
 // Outputs whose Color is [ColorKeep] keep an RGB profile instead. An image
 // without a profile, or with an sRGB one, gives the bytes it gave before
-// profiles were read. An error from the
-// decoder, an encoder or emit stops it and is returned; an output in a
-// format no codec writes is refused before anything is read.
+// profiles were read.
+//
+// An error from the decoder, an encoder or emit stops it and is returned;
+// an output in a format no codec writes is refused before anything is
+// read.
 func Render(r io.Reader, c Config, outs []Output, emit func(Rendered) error) error {
 	if len(outs) == 0 {
 		return nil
