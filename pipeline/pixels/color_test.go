@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"compress/zlib"
 	"encoding/binary"
+	"fmt"
 	"image"
 	"io"
+	"os"
 	"strings"
 	"testing"
 
@@ -284,4 +286,36 @@ func TestWebPProfile(t *testing.T) {
 	if mean, _ := pixeltest.MeanDeltaE(decodeImage(t, tagged), decodeImage(t, untagged)); mean < 0.5 {
 		t.Errorf("the Display P3 WebP was not converted (ΔE %.3f from untagged)", mean)
 	}
+}
+
+// ExampleRender_keep keeps a Display P3 photo's pixel values and profile in
+// its thumbnail, instead of converting it to sRGB.
+func ExampleRender_keep() {
+	p3, err := os.ReadFile(displayP3)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	data := pixeltest.WithICC(pixeltest.JPEG(pixeltest.Photo(640, 480, 1), 90), p3)
+	cfg, err := pixels.DecodeConfig(data)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	policy, err := pixels.ParseColor("keep")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	outs := []pixels.Output{{Width: 200, Height: 200, Mode: pixels.Fit, Format: pixels.JPEG,
+		Encode: pixels.EncodeOptions{Quality: 85}, Color: policy}}
+	err = pixels.Render(bytes.NewReader(data), cfg, outs, func(r pixels.Rendered) error {
+		thumb, err := pixels.DecodeConfig(r.Data)
+		fmt.Printf("%dx%d, profile kept: %t, %v\n", r.Width, r.Height, bytes.Equal(thumb.ICC, p3), err)
+		return nil
+	})
+	fmt.Println(err)
+	// Output:
+	// 200x150, profile kept: true, <nil>
+	// <nil>
 }
