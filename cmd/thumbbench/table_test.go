@@ -180,3 +180,28 @@ func TestReadMaxRSS(t *testing.T) {
 		t.Error("readMaxRSS of an empty file: no error")
 	}
 }
+
+func TestColourTarget(t *testing.T) {
+	base, tagged := input{name: "12MP baseline"}, input{name: "12MP Adobe RGB"}
+	for _, tt := range []struct {
+		baseMS, taggedMS float64
+		want             string
+	}{
+		{40, 41.9, "ok  "},
+		{40, 42.1, "MISS"},
+		{0, 0, "n/a "},
+	} {
+		r := results{inproc: map[figKey]*inprocFigures{
+			{base.name, thumbpipeName}:   {ms: []float64{tt.baseMS}},
+			{tagged.name, thumbpipeName}: {ms: []float64{tt.taggedMS}},
+		}}
+		if tt.baseMS > 0 {
+			r.inputs = []input{base, tagged}
+		}
+		lines := r.targets()
+		last := lines[len(lines)-1]
+		if !strings.Contains(last, "Adobe RGB") || !strings.HasPrefix(last, tt.want) {
+			t.Errorf("%v vs %v ms: %q, want it to start %q", tt.taggedMS, tt.baseMS, last, tt.want)
+		}
+	}
+}

@@ -31,6 +31,7 @@ import (
 	"time"
 
 	"github.com/thumbpipe/thumbpipe/pipeline"
+	"github.com/thumbpipe/thumbpipe/pipeline/pixels"
 )
 
 // Prefix starts the name of every variable.
@@ -205,6 +206,12 @@ var Vars = []Var{
 	{Name: "THUMBPIPE_JPEG_QUALITY", Flag: "jpeg-quality", Default: "85", Group: GroupPipeline, Programs: Thumbnailers,
 		Doc: "JPEG quality, 1–100. Transparent images written as JPEG are flattened on white.",
 		set: func(s *Settings, v string) error { return setInt(&s.Pipeline.JPEGQuality, v) }},
+	{Name: "THUMBPIPE_COLOR", Flag: "color", Default: "srgb", Group: GroupPipeline, Programs: Thumbnailers,
+		Doc: "`srgb` converts a source's embedded colour profile (Display P3, Adobe RGB, CMYK…) to sRGB and writes none; `keep` keeps the pixel values and embeds the source's RGB profile in JPEG and PNG thumbnails. Only `keep` enters the thumbnails' settings hash, so switching remakes every thumbnail once",
+		set: func(s *Settings, v string) (err error) {
+			s.Pipeline.Color, err = pixels.ParseColor(strings.ToLower(v))
+			return err
+		}},
 	{Name: "THUMBPIPE_OUTPUT_PREFIX", Flag: "output-prefix", Default: "thumbnails/", Group: GroupPipeline, Programs: Thumbnailers,
 		Doc: "where thumbnails go; keys under it are never processed",
 		set: func(s *Settings, v string) error { s.Pipeline.Prefix = v; return nil }},

@@ -29,7 +29,7 @@ func init() {
 			if opts.Width > 0 && opts.Height > 0 {
 				scale = jpegdec.ScaleFor(c.Width, c.Height, opts.Width, opts.Height)
 			}
-			img, _, err := jpegdec.Decode(r, jpegdec.Options{Scale: scale, MaxPixels: opts.MaxPixels})
+			img, _, err := jpegdec.Decode(r, jpegdec.Options{Scale: scale, MaxPixels: opts.MaxPixels, CMYK: opts.CMYK})
 			return img, err
 		},
 		Encode: func(w io.Writer, img image.Image, opts EncodeOptions) error {
@@ -62,13 +62,13 @@ func init() {
 	Register(Codec{
 		Format: WebP, Name: "WebP", Ext: ".webp", ContentType: "image/webp",
 		Magic:  []string{"RIFF????WEBP"},
-		Header: stdHeader(webp.DecodeConfig, 1),
+		Header: webpHeader,
 		Decode: fullSize(webp.Decode),
 	})
 	Register(Codec{
 		Format: TIFF, Name: "TIFF", Ext: ".tiff", ContentType: "image/tiff",
 		Magic:       []string{"II*\x00", "MM\x00*"},
-		Header:      stdHeader(tiff.DecodeConfig, 0), // later pages are not read
+		Header:      tiffHeader,
 		Decode:      fullSize(tiff.Decode),
 		Unsupported: isErr[tiff.UnsupportedError],
 	})
@@ -101,7 +101,7 @@ func jpegHeader(r io.Reader) (Config, error) {
 	}
 	// jpegdec refuses every precision but 8 bits; JPEG has one frame.
 	return Config{Width: jc.Width, Height: jc.Height, Orientation: jc.Orientation,
-		BitDepth: 8, Channels: jc.Components, Frames: 1}, nil
+		BitDepth: 8, Channels: jc.Components, Frames: 1, ICC: jc.ICC, ICCIgnored: jc.ICCIgnored}, nil
 }
 
 // pngHeader reads the IHDR chunk itself for the stored bit depth and
