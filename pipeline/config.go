@@ -100,6 +100,11 @@ type Config struct {
 	// CacheControl, when set, is written on every thumbnail; otherwise the
 	// source's Cache-Control is copied.
 	CacheControl string
+	// Color is what becomes of a colour profile embedded in the source:
+	// pixels.ColorSRGB (default; "" means it too) converts the colours to
+	// sRGB and writes no profile, pixels.ColorKeep keeps the pixel values
+	// and embeds the source's RGB profile in JPEG and PNG thumbnails.
+	Color pixels.Color
 }
 
 // DefaultConfig returns the documented defaults.
@@ -111,6 +116,7 @@ func DefaultConfig() Config {
 		Prefix:      DefaultPrefix,
 		MaxBytes:    DefaultMaxBytes,
 		MaxPixels:   DefaultMaxPixels,
+		Color:       pixels.ColorSRGB,
 
 		MaxDecodeMemory: DefaultMaxDecodeMemory,
 	}
@@ -151,6 +157,9 @@ func (c Config) ValidateFor(separate bool) error {
 	}
 	if c.JPEGQuality < 1 || c.JPEGQuality > 100 {
 		add("jpeg quality %d: want 1 to 100", c.JPEGQuality)
+	}
+	if _, err := pixels.ParseColor(string(c.Color)); err != nil {
+		add("%v", err)
 	}
 	if c.Prefix != "" && !strings.HasSuffix(c.Prefix, "/") {
 		add("prefix %q: must end with /", c.Prefix)
@@ -232,11 +241,21 @@ func matchAny(globs []string, key string) bool {
 // Cache-Control. It is stored in every thumbnail's marker, so changing a
 // setting makes stale just the thumbnails it shapes: adding a size leaves
 // the others alone, and a new JPEG quality does not rewrite PNG thumbnails.
+//
+// The colour policy is hashed only when it is pixels.ColorKeep, so the
+// default leaves the hashes of thumbnails made before there was a policy
+// as they were (those of untagged sources are the same bytes). Switching
+// the policy makes every thumbnail stale, not only those of sources with a
+// profile: the hash is known before the source is read.
 func (c Config) Hash(s Size, out pixels.Format) string {
 	quality := 0
 	if out == pixels.JPEG {
 		quality = c.JPEGQuality
 	}
-	sum := sha256.Sum256([]byte(fmt.Sprintf("v2|%s|%d|%s|%s", out, quality, c.CacheControl, s)))
+	settings := fmt.Sprintf("v2|%s|%d|%s|%s", out, quality, c.CacheControl, s)
+	if c.Color == pixels.ColorKeep {
+		settings += "|color=" + string(c.Color)
+	}
+	sum := sha256.Sum256([]byte(settings))
 	return hex.EncodeToString(sum[:8])
 }

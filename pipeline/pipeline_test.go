@@ -51,6 +51,9 @@ func TestValidate(t *testing.T) {
 		}, []string{"listed twice"}, false},
 		{"format", func(c *pipeline.Config) { c.Format = "heic" }, []string{`format "heic"`}, false},
 		{"quality", func(c *pipeline.Config) { c.JPEGQuality = 101 }, []string{"quality 101"}, false},
+		{"colour policy", func(c *pipeline.Config) { c.Color = "p3" }, []string{`colour policy "p3"`}, false},
+		{"colour policy keep", func(c *pipeline.Config) { c.Color = pixels.ColorKeep }, nil, false},
+		{"colour policy unset", func(c *pipeline.Config) { c.Color = "" }, nil, false},
 		{"prefix without slash", func(c *pipeline.Config) { c.Prefix = "thumbs" }, []string{"must end with /"}, false},
 		{"empty prefix same bucket", func(c *pipeline.Config) { c.Prefix = "" }, []string{"mix with sources"}, false},
 		{"empty prefix other bucket", func(c *pipeline.Config) { c.Prefix = "" }, nil, true},
@@ -464,6 +467,8 @@ func TestSettingsMakeStale(t *testing.T) {
 		{"format jpeg, already JPEG", pixeltest.JPEG(photo, 90), func(c *pipeline.Config) { c.Format = "jpeg" }, pipeline.UpToDate},
 		{"format jpeg, was PNG", pixeltest.PNG(photo), func(c *pipeline.Config) { c.Format = "jpeg" }, pipeline.Written},
 		{"cache control", pixeltest.PNG(photo), func(c *pipeline.Config) { c.CacheControl = "max-age=60" }, pipeline.Written},
+		{"colour policy keep", pixeltest.JPEG(photo, 90), func(c *pipeline.Config) { c.Color = pixels.ColorKeep }, pipeline.Written},
+		{"colour policy unset is srgb", pixeltest.JPEG(photo, 90), func(c *pipeline.Config) { c.Color = "" }, pipeline.UpToDate},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

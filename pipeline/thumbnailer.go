@@ -55,6 +55,10 @@ type Result struct {
 	// SourceBytes counts the bytes of the source read to decode it: 0 when
 	// it was not decoded (the few bytes sniffed for the format don't count).
 	SourceBytes int64
+	// ColorNote says why the source's embedded colour profile was ignored
+	// (refused as invalid or unsupported, or not fitting the image): the
+	// thumbnails were made as if it had none. "" otherwise.
+	ColorNote string
 }
 
 // Written counts the variants written in this call.
@@ -275,7 +279,7 @@ func (t *Thumbnailer) render(ctx context.Context, bucket *blob.Bucket, key strin
 	for j, i := range p.todo {
 		s := p.res.Variants[i].Size
 		outs[j] = pixels.Output{Width: s.Width, Height: s.Height, Mode: s.Mode, Format: p.format,
-			Encode: pixels.EncodeOptions{Quality: t.cfg.JPEGQuality}}
+			Encode: pixels.EncodeOptions{Quality: t.cfg.JPEGQuality}, Color: t.cfg.Color}
 	}
 	if need := pixels.RenderMemory(cfg, outs); need > t.cfg.MaxDecodeMemory {
 		return fmt.Errorf("%w: decoding %s %dx%d needs about %d bytes (%.1f MiB), the limit is %d (%.1f MiB)",
@@ -283,6 +287,7 @@ func (t *Thumbnailer) render(ctx context.Context, bucket *blob.Bucket, key strin
 	}
 	err = pixels.Render(stream, cfg, outs, func(r pixels.Rendered) error {
 		p.res.SourceBytes = src.n
+		p.res.ColorNote = r.ColorNote
 		// The decoder is done: a failed or overlong read is not an image.
 		if err := src.err(); err != nil {
 			return err

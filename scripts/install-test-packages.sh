@@ -6,6 +6,7 @@
 #   liblcms2-utils     transicc: lcms, the reference colour conversions
 #   icc-profiles-free  sRGB, Adobe RGB compatible and gray ICC profiles
 #   libgs-common       Ghostscript's ICC profiles, among them CMYK LUT ones
+#   libvips-tools      vips: lcms conversions of whole images, and CMYK JPEGs
 #
 # Installing needs root; run as another user with a package missing, the
 # script says what to install and fails. Tests whose reference is missing
@@ -18,6 +19,7 @@ PACKAGES=(
 	liblcms2-utils
 	icc-profiles-free
 	libgs-common
+	libvips-tools
 )
 
 log() { printf 'install-test-packages: %s\n' "$*"; }

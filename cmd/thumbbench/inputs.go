@@ -31,6 +31,10 @@ type input struct {
 // time (Photo alone gives 3.5 MB).
 const grain = 16
 
+// adobeRGB is the Adobe RGB (1998) compatible profile Debian's
+// icc-profiles-free installs.
+const adobeRGB = "/usr/share/color/icc/compatibleWithAdobeRGB1998.icc"
+
 // makeInputs writes the benchmark images into dir unless they are already
 // there: made deterministically, so a cached file is the same file.
 func makeInputs(dir string, log io.Writer) ([]input, error) {
@@ -48,6 +52,19 @@ func makeInputs(dir string, log io.Writer) ([]input, error) {
 			// Lossless: the same coefficients as the baseline file, in
 			// progressive scans.
 			return exec.Command("jpegtran", "-progressive", "-copy", "all", jpeg12).Output()
+		}},
+		{"12MP Adobe RGB", filepath.Join(dir, "12mp-q90-adobergb.jpg"), func() ([]byte, error) {
+			// The baseline file's pixels, tagged: what converting the
+			// profile to sRGB costs over the untagged photo.
+			profile, err := os.ReadFile(adobeRGB)
+			if err != nil {
+				return nil, fmt.Errorf("%w (Debian package icc-profiles-free)", err)
+			}
+			data, err := os.ReadFile(jpeg12)
+			if err != nil {
+				return nil, err
+			}
+			return pixeltest.WithICC(data, profile), nil
 		}},
 		{"2000x1500 PNG", filepath.Join(dir, "2000x1500.png"), func() ([]byte, error) {
 			return pixeltest.PNG(photo(2000, 1500, 3)), nil

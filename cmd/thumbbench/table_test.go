@@ -117,7 +117,7 @@ func checkMisses(t *testing.T, targets, want []string) {
 }
 
 // TestPNGTargets checks each PNG input's two targets, time against
-// vipsthumbnail and peak RSS, and that an input left out is n/a.
+// vipsthumbnail and peak RSS, and that a PNG input left out is n/a.
 func TestPNGTargets(t *testing.T) {
 	tests := []struct {
 		name       string
@@ -146,7 +146,7 @@ func TestPNGTargets(t *testing.T) {
 			checkMisses(t, lines, tt.misses)
 			var na []string
 			for _, l := range lines {
-				if strings.HasPrefix(l, "n/a") {
+				if strings.HasPrefix(l, "n/a") && strings.Contains(l, "PNG") {
 					na = append(na, l)
 				}
 			}
@@ -226,5 +226,30 @@ func TestReadMaxRSS(t *testing.T) {
 	}
 	if _, err := readMaxRSS(filepath.Join(dir, "empty")); err == nil {
 		t.Error("readMaxRSS of an empty file: no error")
+	}
+}
+
+func TestColourTarget(t *testing.T) {
+	base, tagged := input{name: "12MP baseline"}, input{name: "12MP Adobe RGB"}
+	for _, tt := range []struct {
+		baseMS, taggedMS float64
+		want             string
+	}{
+		{40, 41.9, "ok  "},
+		{40, 42.1, "MISS"},
+		{0, 0, "n/a "},
+	} {
+		r := results{inproc: map[figKey]*inprocFigures{
+			{base.name, thumbpipeName}:   {ms: []float64{tt.baseMS}},
+			{tagged.name, thumbpipeName}: {ms: []float64{tt.taggedMS}},
+		}}
+		if tt.baseMS > 0 {
+			r.inputs = []input{base, tagged}
+		}
+		lines := r.targets()
+		last := lines[len(lines)-1]
+		if !strings.Contains(last, "Adobe RGB") || !strings.HasPrefix(last, tt.want) {
+			t.Errorf("%v vs %v ms: %q, want it to start %q", tt.taggedMS, tt.baseMS, last, tt.want)
+		}
 	}
 }

@@ -13,34 +13,26 @@ import (
 	"github.com/schollz/progressbar/v3"
 	"gocloud.dev/blob"
 
+	"github.com/thumbpipe/thumbpipe/internal/door"
 	"github.com/thumbpipe/thumbpipe/pipeline"
 )
 
-// tally counts what a run did to its sources.
+// tally counts what a run did to its sources, from their outcomes.
 type tally struct {
 	processed, upToDate, skipped, failed int
 }
 
-func (t *tally) add(res pipeline.Result, err error) {
-	switch {
-	case err != nil:
-		t.failed++
-	case res.Skipped != "":
-		t.skipped++
-	case res.Written() > 0 || hasStatus(res, pipeline.WouldWrite):
+func (t *tally) add(o door.Outcome) {
+	switch o.Status {
+	case door.Done:
 		t.processed++
-	default:
+	case door.UpToDate:
 		t.upToDate++
+	case door.Skipped:
+		t.skipped++
+	default: // refused, failed or dropped
+		t.failed++
 	}
-}
-
-func hasStatus(res pipeline.Result, s pipeline.Status) bool {
-	for _, v := range res.Variants {
-		if v.Status == s {
-			return true
-		}
-	}
-	return false
 }
 
 func (t tally) String() string {
@@ -64,10 +56,7 @@ func runBackfill(ctx context.Context, args []string, e env) error {
 	if n == 0 {
 		n = runtime.NumCPU()
 	}
-	process := t.th.Process
-	if *dryRun {
-		process = t.th.Plan
-	}
+	d := bucketDoor(t.th, t.bucket, *dryRun)
 
 	sources, err := listSources(ctx, t.bucket, t.settings.BackfillPrefix, t.th.Config())
 	if err != nil {
@@ -85,11 +74,11 @@ func runBackfill(ctx context.Context, args []string, e env) error {
 		go func() {
 			defer wg.Done()
 			for key := range jobs {
-				res, err := process(ctx, t.bucket, key)
+				o := d.Handle(ctx, door.Event{Key: key, Action: door.Created})
 				mu.Lock()
-				sum.add(res, err)
-				if err != nil || !*quiet {
-					report(e.stdout, res, err)
+				sum.add(o)
+				if o.Status != door.Done && o.Status != door.UpToDate && o.Status != door.Skipped || !*quiet {
+					report(e.stdout, o)
 				}
 				if bar != nil {
 					bar.Add(1)

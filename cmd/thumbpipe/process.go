@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 	"gocloud.dev/blob"
 
 	"github.com/thumbpipe/thumbpipe/internal/buckets"
+	"github.com/thumbpipe/thumbpipe/internal/door"
 	"github.com/thumbpipe/thumbpipe/internal/envconfig"
 	"github.com/thumbpipe/thumbpipe/pipeline"
 )
@@ -56,6 +58,23 @@ func bucketFlags(fs *flag.FlagSet, e env) func(ctx context.Context) (*target, er
 
 func (t *target) Close() error { return t.cache.Close() }
 
+// bucketDoor returns the door the command line's events go through: every
+// event is about bucket b (Event.Bucket stays empty), the door's one line
+// per event is not logged (the commands print their own), and with dryRun
+// nothing is written.
+func bucketDoor(th *pipeline.Thumbnailer, b *blob.Bucket, dryRun bool) *door.Door {
+	d, err := door.New(door.Config{
+		Thumbnailer: th,
+		Open:        buckets.OpenerFunc(func(context.Context, string) (*blob.Bucket, error) { return b, nil }),
+		DryRun:      dryRun,
+		Logger:      slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		panic(err) // the opener is set: cannot fail
+	}
+	return d
+}
+
 func runProcess(ctx context.Context, args []string, e env) error {
 	fs := newFlags("process", "--bucket URL [flags] KEY...", e)
 	open := bucketFlags(fs, e)
@@ -71,11 +90,12 @@ func runProcess(ctx context.Context, args []string, e env) error {
 		return err
 	}
 	defer t.Close()
+	d := bucketDoor(t.th, t.bucket, false)
 	failed := 0
 	for _, key := range fs.Args() {
-		res, err := t.th.Process(ctx, t.bucket, key)
-		report(e.stdout, res, err)
-		if err != nil {
+		o := d.Handle(ctx, door.Event{Key: key, Action: door.Created})
+		report(e.stdout, o)
+		if o.Failed() || o.Status == door.Refused {
 			failed++
 		}
 	}
@@ -85,16 +105,22 @@ func runProcess(ctx context.Context, args []string, e env) error {
 	return nil
 }
 
-// report prints one line per variant of a result, or one line saying why
-// the source was skipped or failed.
-func report(w io.Writer, res pipeline.Result, err error) {
+// report prints one line per thumbnail an event made or removed, or one
+// line saying why its source was skipped or failed.
+func report(w io.Writer, o door.Outcome) {
 	switch {
-	case err != nil:
-		fmt.Fprintf(w, "failed      %s: %v\n", res.Key, reason(err))
-	case res.Skipped != "":
-		fmt.Fprintf(w, "skipped     %s: %s\n", res.Key, res.Skipped)
+	case o.Err != nil:
+		fmt.Fprintf(w, "failed      %s: %v\n", o.Key, reason(o.Err))
+	case o.Failed():
+		fmt.Fprintf(w, "failed      %s: %s\n", o.Key, o.Reason)
+	case o.Status == door.Skipped:
+		fmt.Fprintf(w, "skipped     %s: %s\n", o.Key, o.Reason)
+	case o.Action == door.Removed:
+		for _, k := range o.Removed {
+			fmt.Fprintf(w, "%-11s %s\n", "deleted", k)
+		}
 	default:
-		for _, v := range res.Variants {
+		for _, v := range o.Variants {
 			if v.Status == pipeline.Written {
 				fmt.Fprintf(w, "%-11s %s (%dx%d, %d bytes)\n", v.Status, v.Key, v.Width, v.Height, v.Bytes)
 			} else {

@@ -173,8 +173,20 @@ func handlerConfig(st envconfig.Settings, insecureNoAuth bool, log *slog.Logger)
 		Workers:        st.Workers,
 		MaxBodyBytes:   st.MaxBodyBytes,
 		ProcessTimeout: st.ProcessTimeout,
+		MaxEventAge:    eventAge(st.MaxEventAge),
+		MaxAttempts:    st.MaxAttempts,
+		MaxRecords:     st.MaxRecords,
 		Logger:         log,
 	}
+}
+
+// eventAge maps THUMBPIPE_MAX_EVENT_AGE, where 0 means "never drop", onto
+// miniohook.Config.MaxEventAge, where a negative age does.
+func eventAge(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }
 
 // webhookProblems reports every problem with c: the webhook's own checks,

@@ -208,7 +208,7 @@ func TestServeFlagsWinOverEnv(t *testing.T) {
 	if err := stop(); err != nil {
 		t.Errorf("serve: %v", err)
 	}
-	for _, want := range []string{`"msg":"serving"`, `"msg":"event"`, `"outcome":"processed"`, `"msg":"stopped"`} {
+	for _, want := range []string{`"msg":"serving"`, `"msg":"done"`, `"outcome":"done"`, `"msg":"stopped"`} {
 		if !strings.Contains(logs.String(), want) {
 			t.Errorf("logs lack %s:\n%s", want, logs)
 		}

@@ -8,6 +8,7 @@ import (
 
 	"gocloud.dev/blob"
 
+	"github.com/thumbpipe/thumbpipe/internal/door"
 	"github.com/thumbpipe/thumbpipe/pipeline"
 )
 
@@ -27,7 +28,7 @@ func runWatch(ctx context.Context, args []string, e env) error {
 		return err
 	}
 	defer t.Close()
-	w := &watcher{th: t.th, bucket: t.bucket, out: e.stdout, seen: map[string]version{}, done: map[string]version{}}
+	w := newWatcher(t.th, t.bucket, e.stdout)
 	fmt.Fprintf(e.stderr, "watching for images; thumbnails go under %q (Ctrl-C to stop)\n", t.th.Config().Prefix)
 	tick := time.NewTicker(*interval)
 	defer tick.Stop()
@@ -56,11 +57,19 @@ type version struct {
 // calls. An object is processed once it has looked the same in two listings
 // in a row, so a file still being copied in is not read half-written.
 type watcher struct {
-	th     *pipeline.Thumbnailer
+	door   *door.Door
+	cfg    pipeline.Config
 	bucket *blob.Bucket
 	out    io.Writer
 	seen   map[string]version // every source in the last listing
 	done   map[string]version // sources handled at this version
+}
+
+// newWatcher returns a watcher of bucket that makes thumbnails with th and
+// prints what it does to out.
+func newWatcher(th *pipeline.Thumbnailer, bucket *blob.Bucket, out io.Writer) *watcher {
+	return &watcher{door: bucketDoor(th, bucket, false), cfg: th.Config(), bucket: bucket, out: out,
+		seen: map[string]version{}, done: map[string]version{}}
 }
 
 // pass is watch --once: one poll that processes every source now. Like
@@ -85,7 +94,7 @@ func (w *watcher) pass(ctx context.Context) error {
 // what it did to the sources in a tally, and fails only if the listing does.
 func (w *watcher) poll(ctx context.Context, now bool) (tally, error) {
 	var sum tally
-	sources, err := listSources(ctx, w.bucket, "", w.th.Config())
+	sources, err := listSources(ctx, w.bucket, "", w.cfg)
 	if err != nil {
 		return sum, err
 	}
@@ -100,10 +109,10 @@ func (w *watcher) poll(ctx context.Context, now bool) (tally, error) {
 		if prev, ok := w.seen[key]; !now && (!ok || prev != v) {
 			continue // new or still changing: look again next time
 		}
-		res, err := w.th.Process(ctx, w.bucket, key)
-		sum.add(res, err)
-		report(w.out, res, err)
-		if err == nil || !pipeline.Retryable(err) {
+		o := w.door.Handle(ctx, door.Event{Key: key, Action: door.Created})
+		sum.add(o)
+		report(w.out, o)
+		if !o.Retry() {
 			w.done[key] = v
 		}
 	}
@@ -111,16 +120,14 @@ func (w *watcher) poll(ctx context.Context, now bool) (tally, error) {
 		if _, ok := current[key]; ok {
 			continue
 		}
-		removed, err := w.th.Delete(ctx, w.bucket, key)
-		if err != nil {
-			sum.add(pipeline.Result{Key: key}, err)
-			report(w.out, pipeline.Result{Key: key}, err)
-			continue
+		o := w.door.Handle(ctx, door.Event{Key: key, Action: door.Removed})
+		report(w.out, o)
+		if o.Failed() {
+			sum.add(o)
 		}
-		for _, k := range removed {
-			fmt.Fprintf(w.out, "%-11s %s\n", "deleted", k)
+		if !o.Retry() {
+			delete(w.done, key)
 		}
-		delete(w.done, key)
 	}
 	w.seen = current
 	return sum, nil

@@ -5,10 +5,13 @@ import (
 	"errors"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
+	"gocloud.dev/blob"
 	"gocloud.dev/blob/memblob"
 
+	"github.com/thumbpipe/thumbpipe/internal/door/doortest"
 	"github.com/thumbpipe/thumbpipe/internal/testing/faultblob"
 	"github.com/thumbpipe/thumbpipe/internal/testing/testserver"
 	"github.com/thumbpipe/thumbpipe/pipeline"
@@ -52,7 +55,7 @@ func TestWatchOnceFails(t *testing.T) {
 				t.Fatal(err)
 			}
 			var out testserver.Buffer
-			w := &watcher{th: th, bucket: faultblob.Wrap(mem, f), out: &out, seen: map[string]version{}, done: map[string]version{}}
+			w := newWatcher(th, faultblob.Wrap(mem, f), &out)
 			err = w.pass(ctx)
 			if tc.wantErr == "" && err != nil || tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)) {
 				t.Fatalf("pass: %v; want an error saying %q", err, tc.wantErr)
@@ -73,4 +76,48 @@ func TestWatchOnceFails(t *testing.T) {
 	if !errors.Is(err, errQuiet) || !strings.Contains(out, "failed      bad.png: corrupt image") {
 		t.Errorf("watch --once with a bad file: %v\n%s", err, out)
 	}
+}
+
+// watchDoor delivers the suite's events to watch: whatever the event, watch
+// learns of it from its next listing, so each delivery is one pass. Watch
+// handles one pass at a time, so concurrent deliveries take turns.
+type watchDoor struct {
+	mu  sync.Mutex
+	w   *watcher
+	out *testserver.Buffer
+}
+
+func (d *watchDoor) Deliver(t *testing.T, dl doortest.Delivery) doortest.Answer {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	before := len(d.out.String())
+	if _, err := d.w.poll(context.Background(), true); err != nil {
+		return doortest.Answer{Retry: true}
+	}
+	_, listed := d.w.seen[dl.Key]
+	_, done := d.w.done[dl.Key]
+	// A source still listed but not done, or gone but not yet cleaned up,
+	// is tried again by the next pass.
+	a := doortest.Answer{Retry: listed != done}
+	for line := range strings.Lines(d.out.String()[before:]) {
+		switch {
+		case strings.HasPrefix(line, "written "):
+			a.Written++
+		case strings.HasPrefix(line, "failed ") && !a.Retry:
+			a.Failed = strings.TrimSpace(line)
+		}
+	}
+	return a
+}
+
+// TestWatchDeliveries runs the delivery conformance suite against watch.
+func TestWatchDeliveries(t *testing.T) {
+	doortest.Run(t, func(t *testing.T, src *blob.Bucket) doortest.Door {
+		th, err := pipeline.NewThumbnailer(doortest.Config(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := &testserver.Buffer{}
+		return &watchDoor{w: newWatcher(th, src, out), out: out}
+	})
 }

@@ -141,6 +141,7 @@ func TestDeployDryRun(t *testing.T) {
 		"THUMBPIPE_SIZES":             "200x200,800x600:fill",
 		"THUMBPIPE_FORMAT":            "jpeg",
 		"THUMBPIPE_JPEG_QUALITY":      "80",
+		"THUMBPIPE_COLOR":             "keep",
 		"THUMBPIPE_OUTPUT_PREFIX":     "thumbs/",
 		"THUMBPIPE_OUTPUT_BUCKET":     "gs://photos-thumbs",
 		"THUMBPIPE_INCLUDE":           "uploads/**,incoming/*.jpg",
@@ -322,7 +323,7 @@ func TestDeployDryRunDefaults(t *testing.T) {
 		t.Fatalf("status %d: %s\n%s", code, body, logs)
 	}
 	pipelinetest.CheckVariant(t, b, "thumbnails/64x64/"+key, key, "image/jpeg", 64, 64, true)
-	if !strings.Contains(logs.String(), `"severity":"INFO","message":"thumbnails made"`) {
+	if !strings.Contains(logs.String(), `"severity":"INFO","message":"done"`) {
 		t.Errorf("no structured log line for the event:\n%s", logs)
 	}
 

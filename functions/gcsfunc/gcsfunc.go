@@ -19,6 +19,16 @@
 // Objects whose event metadata carries the thumbpipe marker are thumbnails:
 // they are skipped before any storage call (the core checks again).
 //
+// An event's bucket name must follow Cloud Storage's naming rules and, when
+// the allow-list (settings.buckets) is set, be in it; otherwise the event is
+// refused and acknowledged before the name comes near a gs:// URL. An empty
+// allow-list accepts every validly named bucket: the trigger names the
+// bucket, and the function's service account decides what it may open.
+//
+// Each event goes through internal/door, which logs one line saying what
+// became of it (done, up-to-date, skipped, refused, failed-permanent,
+// failed-transient, dropped).
+//
 // # Retries
 //
 // Returning an error answers HTTP 500, and Eventarc redelivers the event
@@ -64,6 +74,7 @@ import (
 	_ "gocloud.dev/blob/gcsblob" // gs:// buckets
 
 	"github.com/thumbpipe/thumbpipe/internal/buckets"
+	"github.com/thumbpipe/thumbpipe/internal/door"
 	"github.com/thumbpipe/thumbpipe/internal/envconfig"
 	"github.com/thumbpipe/thumbpipe/pipeline"
 )
@@ -80,9 +91,11 @@ const (
 
 // DefaultMaxEventAge is the age past which events are dropped when
 // THUMBPIPE_MAX_EVENT_AGE is unset (its default in internal/envconfig).
-// Eventarc keeps retrying for up to a day; an hour rides out storage
-// incidents without retrying a stubborn failure all day.
-const DefaultMaxEventAge = time.Hour
+// Eventarc keeps retrying for up to a day, so a day lets an upload ride
+// out a storage outage of hours instead of being dropped after one; a
+// failure that can never pass is permanent (see pipeline.Retryable) and is
+// not retried at all. The MinIO door shares the setting and its default.
+const DefaultMaxEventAge = 24 * time.Hour
 
 // EnvVars lists the THUMBPIPE_* variables this function reads (besides
 // STORAGE_EMULATOR_HOST), as internal/envconfig registers them.
@@ -95,6 +108,10 @@ type settings struct {
 	cfg    pipeline.Config
 	output string        // URL of the thumbnails' bucket; "": each source's own
 	maxAge time.Duration // 0: never drop
+	// buckets is the allow-list of bucket names. Empty: every bucket whose
+	// name follows Cloud Storage's rules (the trigger names the bucket; set
+	// it to that bucket to refuse events about any other).
+	buckets []string
 }
 
 // loadSettings reads the configuration from getenv and reports every
@@ -105,26 +122,41 @@ func loadSettings(getenv func(string) string) (settings, error) {
 	if err != nil {
 		errs = append(errs, err)
 	}
-	s := settings{cfg: st.Pipeline, output: st.OutputBucket, maxAge: st.MaxEventAge}
+	s := settings{cfg: st.Pipeline, output: st.OutputBucket, maxAge: st.MaxEventAge, buckets: st.Buckets}
 	if h := getenv("STORAGE_EMULATOR_HOST"); strings.Contains(h, "://") {
 		errs = append(errs, fmt.Errorf("STORAGE_EMULATOR_HOST: %q must be host:port, without a scheme", h))
 	}
 	return s, errors.Join(errs...)
 }
 
-// handler turns Cloud Storage events into pipeline calls.
+// handler turns Cloud Storage events into door events.
 type handler struct {
-	s      settings
-	open   buckets.Opener           // a *buckets.Cache in production
-	thumbs *buckets.LazyThumbnailer // made by the first event, then kept
-	log    *slog.Logger
-	now    func() time.Time
+	s    settings
+	door *door.Door // shared by every invocation: the bucket cache, the lazily made Thumbnailer
+	log  *slog.Logger
+	now  func() time.Time
 }
 
 // newHandler returns a handler that opens buckets through open and logs to
 // log. It does no I/O: the output bucket is opened by the first event.
 func newHandler(s settings, open buckets.Opener, log *slog.Logger) *handler {
-	return &handler{s: s, open: open, thumbs: buckets.NewLazyThumbnailer(s.cfg, s.output, open), log: log, now: time.Now}
+	h := &handler{s: s, log: log, now: time.Now}
+	d, err := door.New(door.Config{
+		Pipeline:    s.cfg,
+		OutputURL:   s.output,
+		Open:        open,
+		BucketURL:   func(name string) string { return "gs://" + name },
+		Buckets:     s.buckets,
+		CheckBucket: door.GCSBucketName,
+		MaxEventAge: s.maxAge,
+		Logger:      log,
+		Now:         func() time.Time { return h.now() },
+	})
+	if err != nil {
+		panic(err) // only a nil opener or a negative age fail: programming errors
+	}
+	h.door = d
+	return h
 }
 
 var cache buckets.Cache // every bucket the function opens, kept across invocations
@@ -181,76 +213,27 @@ func severity(l slog.Level) string {
 // handle is the CloudEvent function. It returns an error only for failures
 // worth a redelivery.
 func (h *handler) handle(ctx context.Context, e event.Event) error {
-	log := h.log.With("event_id", e.ID(), "event_type", e.Type())
-	if e.Type() != TypeFinalized && e.Type() != TypeDeleted {
-		log.Info("event type not handled; acknowledged", "source", e.Source())
+	log := h.log.With("event_type", e.Type()) // the door's line names the event id
+	ev := door.Event{Name: e.Type(), ID: e.ID(), Time: e.Time()}
+	switch e.Type() {
+	case TypeFinalized:
+		ev.Action = door.Created
+	case TypeDeleted:
+		ev.Action = door.Removed
+	default:
+		h.door.WithLogger(log.With("source", e.Source())).Handle(ctx, ev) // skipped
 		return nil
 	}
 	obj, err := decodeObject(e.Data())
 	if err != nil {
-		log.Error("malformed event; acknowledged", "error", err.Error(), "source", e.Source(), "subject", e.Subject())
+		log.Error("malformed event; acknowledged", "event_id", e.ID(), "error", err.Error(), "source", e.Source(), "subject", e.Subject())
 		return nil
 	}
-	log = log.With("bucket", obj.Bucket, "object", obj.Name, "generation", obj.Generation)
-	if at := eventTime(e, obj); h.s.maxAge > 0 && !at.IsZero() {
-		if age := h.now().Sub(at); age > h.s.maxAge {
-			log.Error("event too old; dropped (run thumbpipe backfill to catch up)",
-				"event_time", at, "age", age.Round(time.Second).String(), "max_age", h.s.maxAge.String())
-			return nil
-		}
+	ev.Bucket, ev.Key, ev.Metadata, ev.Time = obj.Bucket, obj.Name, obj.Metadata, eventTime(e, obj)
+	o := h.door.WithLogger(log.With("object", obj.Name, "generation", obj.Generation)).Handle(ctx, ev)
+	if o.Retry() {
+		return o.Err
 	}
-	if src, ok := obj.Metadata[pipeline.MetaSource]; ok {
-		log.Debug("skipped", "reason", "carries the thumbpipe marker: a thumbnail of "+src)
-		return nil
-	}
-	if ok, why := h.s.cfg.Selects(obj.Name); !ok {
-		log.Debug("skipped", "reason", why)
-		return nil
-	}
-
-	bucket, err := h.open.Open(ctx, "gs://"+obj.Bucket)
-	if err != nil {
-		return h.failed(log, "cannot open the bucket", err)
-	}
-	th, err := h.thumbs.Get(ctx)
-	if err != nil {
-		return h.failed(log, "cannot open the output bucket", err)
-	}
-	start := time.Now()
-	if e.Type() == TypeDeleted {
-		removed, err := th.Delete(ctx, bucket, obj.Name)
-		if err != nil {
-			return h.failed(log, "failed", err)
-		}
-		log.Info("thumbnails deleted", "removed", len(removed), "keys", removed, "ms", time.Since(start).Milliseconds())
-		return nil
-	}
-	res, err := th.Process(ctx, bucket, obj.Name)
-	if err != nil {
-		return h.failed(log, "failed", err)
-	}
-	if res.Skipped != "" {
-		log.Info("skipped", "reason", res.Skipped)
-		return nil
-	}
-	keys := make([]string, 0, len(res.Variants))
-	for _, v := range res.Variants {
-		keys = append(keys, v.Key)
-	}
-	log.Info("thumbnails made", "written", res.Written(), "keys", keys,
-		"source_bytes", res.SourceBytes, "ms", time.Since(start).Milliseconds())
-	return nil
-}
-
-// failed logs err under what went wrong ("failed": the pipeline) and
-// returns it if pipeline.Retryable says a redelivery may succeed, or nil to
-// acknowledge the event.
-func (h *handler) failed(log *slog.Logger, what string, err error) error {
-	if pipeline.Retryable(err) {
-		log.Error(what+"; will be retried", "error", err.Error())
-		return err
-	}
-	log.Error(what+" permanently; acknowledged", "error", err.Error())
 	return nil
 }
 

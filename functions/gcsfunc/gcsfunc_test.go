@@ -100,6 +100,12 @@ func TestLoadSettingsOutputBucket(t *testing.T) {
 
 func newRig(t *testing.T, cfg pipeline.Config, wrap func(*blob.Bucket) *blob.Bucket) *rig {
 	t.Helper()
+	return newRigWith(t, settings{cfg: cfg, maxAge: DefaultMaxEventAge}, wrap)
+}
+
+// newRigWith is newRig with settings of its own.
+func newRigWith(t *testing.T, s settings, wrap func(*blob.Bucket) *blob.Bucket) *rig {
+	t.Helper()
 	src := memblob.OpenBucket(nil)
 	t.Cleanup(func() { src.Close() })
 	r := &rig{bucket: src, logs: &bytes.Buffer{}}
@@ -116,7 +122,7 @@ func newRig(t *testing.T, cfg pipeline.Config, wrap func(*blob.Bucket) *blob.Buc
 		}
 		return served, nil
 	})
-	r.h = newHandler(settings{cfg: cfg, maxAge: DefaultMaxEventAge}, open, slog.New(slog.NewJSONHandler(r.logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	r.h = newHandler(s, open, slog.New(slog.NewJSONHandler(r.logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	return r
 }
 
@@ -242,7 +248,7 @@ func TestFinalizedAndDeleted(t *testing.T) {
 	pipelinetest.CheckVariant(t, r.bucket, "thumbnails/64x64/"+key, key, "image/jpeg", 64, 48, true)
 	pipelinetest.CheckVariant(t, r.bucket, "thumbnails/32x32/"+key, key, "image/jpeg", 32, 32, true)
 	last := r.lines(t)[len(r.lines(t))-1]
-	if last["msg"] != "thumbnails made" || last["written"] != 2.0 || last["object"] != key || last["bucket"] != "thumbpipe-demo" || last["generation"] != 1743752582769318.0 {
+	if last["msg"] != "done" || last["written"] != 2.0 || last["object"] != key || last["bucket"] != "thumbpipe-demo" || last["generation"] != 1743752582769318.0 {
 		t.Errorf("last log line %v", last)
 	}
 
@@ -292,7 +298,7 @@ func TestFinalizedAndDeleted(t *testing.T) {
 			t.Errorf("%s survived its source's deletion", k)
 		}
 	}
-	if last := r.lines(t)[len(r.lines(t))-1]; last["msg"] != "thumbnails deleted" || last["removed"] != 2.0 {
+	if last := r.lines(t)[len(r.lines(t))-1]; last["msg"] != "done" || last["action"] != "removed" || last["removed"] != 2.0 {
 		t.Errorf("last log line %v", last)
 	}
 }
@@ -333,21 +339,21 @@ func TestAcknowledged(t *testing.T) {
 			event: func(t *testing.T) event.Event {
 				return objectEvent(t, "google.cloud.storage.object.v1.metadataUpdated", "thumbpipe-demo", "a.jpg", nil)
 			},
-			wantMsg: "event type not handled; acknowledged",
+			wantMsg: "skipped",
 		},
 		{
 			name: "archived",
 			event: func(t *testing.T) event.Event {
 				return objectEvent(t, "google.cloud.storage.object.v1.archived", "thumbpipe-demo", "a.jpg", nil)
 			},
-			wantMsg: "event type not handled; acknowledged",
+			wantMsg: "skipped",
 		},
 		{
 			name: "pub/sub message",
 			event: func(t *testing.T) event.Event {
 				return newEvent(t, "google.cloud.pubsub.topic.v1.messagePublished", "x", "y", map[string]any{"message": map[string]any{}})
 			},
-			wantMsg: "event type not handled; acknowledged",
+			wantMsg: "skipped",
 		},
 		{
 			name: "data not JSON",
@@ -378,7 +384,7 @@ func TestAcknowledged(t *testing.T) {
 				return e
 			},
 			put:     map[string][]byte{"a.jpg": pixeltest.JPEG(pixeltest.Photo(80, 80, 1), 80)},
-			wantMsg: "event too old; dropped (run thumbpipe backfill to catch up)",
+			wantMsg: "dropped; acknowledged (run thumbpipe backfill to catch up)",
 		},
 		{
 			name:     "corrupt image",
@@ -470,8 +476,7 @@ func TestTransientIsReturned(t *testing.T) {
 
 func TestOpenFailuresAreRetried(t *testing.T) {
 	cfg := smallConfig()
-	r := newRig(t, cfg, nil) // the rig opens only gs://thumbpipe-demo
-	r.h = newHandler(settings{cfg: cfg, output: "gs://thumbs", maxAge: DefaultMaxEventAge}, r.h.open, r.h.log)
+	r := newRigWith(t, settings{cfg: cfg, output: "gs://thumbs", maxAge: DefaultMaxEventAge}, nil) // the rig opens only gs://thumbpipe-demo
 	r.put(t, "a.jpg", pixeltest.JPEG(pixeltest.Photo(80, 60, 2), 80))
 	if err := r.h.handle(context.Background(), objectEvent(t, TypeFinalized, "thumbpipe-demo", "a.jpg", nil)); err == nil {
 		t.Fatal("an output bucket that does not open was acknowledged")
@@ -479,8 +484,9 @@ func TestOpenFailuresAreRetried(t *testing.T) {
 	if !slices.Contains(r.opened, "gs://thumbs") {
 		t.Errorf("opened %v, want the output bucket too", r.opened)
 	}
-	if msg := r.lastMsg(t); msg != "cannot open the output bucket; will be retried" {
-		t.Errorf("logged %q", msg)
+	if last := r.lines(t)[len(r.lines(t))-1]; last["msg"] != "failed; will be retried" ||
+		!strings.HasPrefix(fmt.Sprint(last["error"]), "cannot open the output bucket") {
+		t.Errorf("logged %v", last)
 	}
 	if err := r.h.handle(context.Background(), objectEvent(t, TypeFinalized, "other-bucket", "a.jpg", nil)); err == nil {
 		t.Fatal("a source bucket that does not open was acknowledged")
@@ -502,7 +508,8 @@ func TestOpenFailurePermanent(t *testing.T) {
 	if err := h.handle(context.Background(), objectEvent(t, TypeFinalized, "thumbpipe-demo", "a.jpg", nil)); err != nil {
 		t.Fatalf("handle returned %v; a permanent open failure must be acknowledged", err)
 	}
-	if !strings.Contains(logs.String(), `"msg":"cannot open the bucket permanently; acknowledged"`) {
+	if !strings.Contains(logs.String(), `"msg":"failed permanently; acknowledged"`) ||
+		!strings.Contains(logs.String(), `"error":"cannot open the bucket: `) {
 		t.Errorf("logged %s", logs.String())
 	}
 }
@@ -524,8 +531,7 @@ func TestEventAge(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			r := newRig(t, smallConfig(), nil)
-			r.h.s.maxAge = tc.maxAge
+			r := newRigWith(t, settings{cfg: smallConfig(), maxAge: tc.maxAge}, nil)
 			r.h.now = func() time.Time { return now }
 			data := map[string]any{"bucket": "thumbpipe-demo", "name": "a.jpg"}
 			if tc.updated != "" {
@@ -536,7 +542,7 @@ func TestEventAge(t *testing.T) {
 			if err := r.h.handle(context.Background(), e); err != nil {
 				t.Fatal(err)
 			}
-			dropped := strings.HasPrefix(r.lastMsg(t), "event too old")
+			dropped := strings.HasPrefix(r.lastMsg(t), "dropped")
 			if dropped != tc.dropped {
 				t.Errorf("dropped = %v, want %v\n%s", dropped, tc.dropped, r.logs)
 			}
@@ -629,5 +635,42 @@ func TestSeverity(t *testing.T) {
 		if got := severity(l); got != want {
 			t.Errorf("severity(%v) = %s, want %s", l, got, want)
 		}
+	}
+}
+
+// TestBucketsRefused: an event naming a bucket against Cloud Storage's
+// naming rules, or outside the allow-list, is refused and acknowledged
+// before the name comes near a URL: nothing is opened.
+func TestBucketsRefused(t *testing.T) {
+	tests := []struct {
+		name, bucket string
+		allow        []string
+		want         string
+	}{
+		{"anonymous access asked for", "victim?anonymous=true", nil, "not a valid Cloud Storage bucket name"},
+		{"a key file asked for", "x?private_key_path=/etc/hostname", nil, "not a valid Cloud Storage bucket name"},
+		{"a path in the name", "thumbpipe-demo/../x", nil, "not a valid Cloud Storage bucket name"},
+		{"not in the allow-list", "someone-elses-bucket", []string{"thumbpipe-demo"}, "allow-list"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newRigWith(t, settings{cfg: smallConfig(), buckets: tc.allow}, nil)
+			if err := r.h.handle(context.Background(), objectEvent(t, TypeFinalized, tc.bucket, "a.jpg", nil)); err != nil {
+				t.Fatalf("handle returned %v; a refused event must be acknowledged", err)
+			}
+			last := r.lines(t)[len(r.lines(t))-1]
+			if last["outcome"] != "refused" || !strings.Contains(fmt.Sprint(last["error"]), tc.want) {
+				t.Errorf("logged %v, want refused with %q", last, tc.want)
+			}
+			if len(r.opened) != 0 {
+				t.Errorf("opened %q", r.opened)
+			}
+		})
+	}
+	// The allow-list lets its bucket through.
+	r := newRigWith(t, settings{cfg: smallConfig(), buckets: []string{"thumbpipe-demo"}}, nil)
+	r.put(t, "a.jpg", pixeltest.JPEG(pixeltest.Photo(80, 60, 2), 80))
+	if err := r.h.handle(context.Background(), objectEvent(t, TypeFinalized, "thumbpipe-demo", "a.jpg", nil)); err != nil || !r.exists(t, "thumbnails/64x64/a.jpg") {
+		t.Errorf("an allowed bucket: %v\n%s", err, r.logs)
 	}
 }

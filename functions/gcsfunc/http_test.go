@@ -195,7 +195,9 @@ func TestOverHTTP(t *testing.T) {
 		if after.ETag != before.ETag {
 			t.Error("the thumbnail was rewritten")
 		}
-		if ok, _ := b.Exists(ctx, "thumbnails/200x200/"+key); ok {
+		if ok, err := b.Exists(ctx, "thumbnails/200x200/"+key); err != nil {
+			t.Fatal(err)
+		} else if ok {
 			t.Error("a thumbnail of a thumbnail was made")
 		}
 	})
@@ -228,7 +230,9 @@ func TestOverHTTP(t *testing.T) {
 		if code != http.StatusOK {
 			t.Fatalf("status %d: %s", code, body)
 		}
-		if ok, _ := b.Exists(ctx, "thumbnails/200x200/"+jpegKey); ok {
+		if ok, err := b.Exists(ctx, "thumbnails/200x200/"+jpegKey); err != nil {
+			t.Fatal(err)
+		} else if ok {
 			t.Error("thumbnail survived its source's deletion")
 		}
 	})

@@ -23,6 +23,7 @@ const (
 	Refused         Outcome = "refused"          // a bucket outside the allow-list or an unsafe key
 	FailedPermanent Outcome = "failed_permanent" // will fail again (corrupt, too large...): acknowledged
 	FailedTransient Outcome = "failed_transient" // may pass (storage down): answered 5xx so MinIO retries
+	Dropped         Outcome = "dropped"          // too old or failed too often: acknowledged, backfill catches up
 )
 
 // Outcomes of a request turned away before its records were read; each
@@ -30,12 +31,12 @@ const (
 const (
 	Unauthorized Outcome = "unauthorized" // 401
 	BadRequest   Outcome = "bad_request"  // 400
-	TooLarge     Outcome = "too_large"    // 413
+	TooLarge     Outcome = "too_large"    // 413: body or record count over the limit
 	Busy         Outcome = "busy"         // 503: every worker busy
 )
 
 var allOutcomes = []Outcome{Processed, UpToDate, Skipped, Deleted, Ignored, Refused, FailedPermanent,
-	FailedTransient, Unauthorized, BadRequest, TooLarge, Busy}
+	FailedTransient, Dropped, Unauthorized, BadRequest, TooLarge, Busy}
 
 // metrics are the handler's Prometheus metrics, on a registry of its own
 // so that several handlers can live in one process.

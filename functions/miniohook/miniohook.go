@@ -21,12 +21,20 @@
 // the source's first bytes, a removal a few metadata reads; no image is
 // decoded or written again.
 //
+// No event lives forever: a record whose eventTime is older than
+// Config.MaxEventAge, or that has failed transiently Config.MaxAttempts
+// times (the same bucket, key, eTag and sequencer), is dropped — logged at
+// ERROR and acknowledged — and `thumbpipe backfill` catches up.
+//
 // # Abuse
 //
 // Without the right bearer token a request gets 401 before its body is
-// read. Bodies over Config.MaxBodyBytes get 413, malformed JSON 400. A
-// record naming a bucket outside Config.Buckets or an unsafe key (see
-// [pipeline.CheckKey]) is refused and logged; storage is not touched. When
+// read. Bodies over Config.MaxBodyBytes, and bodies of more than
+// Config.MaxRecords records (MinIO sends one), get 413 before any work;
+// malformed JSON 400. A record naming a bucket outside Config.Buckets or
+// against S3's naming rules, or an unsafe key (see [pipeline.CheckKey]), is
+// refused and logged; storage is not touched. Each record logs one line
+// and each request one summary line. When
 // Config.Workers requests are being processed, the next one gets 503 at
 // once.
 package miniohook
@@ -42,14 +50,12 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime"
-	"slices"
 	"strings"
 	"time"
 
-	"gocloud.dev/blob"
-
 	"github.com/thumbpipe/thumbpipe/functions/internal/s3event"
 	"github.com/thumbpipe/thumbpipe/internal/buckets"
+	"github.com/thumbpipe/thumbpipe/internal/door"
 	"github.com/thumbpipe/thumbpipe/pipeline"
 )
 
@@ -57,6 +63,15 @@ import (
 const (
 	DefaultMaxBodyBytes   = 1 << 20
 	DefaultProcessTimeout = 2 * time.Minute
+	// DefaultMaxEventAge outlasts a long outage of thumbpipe (MinIO keeps
+	// the events in its queue dir meanwhile) but not a stuck event.
+	DefaultMaxEventAge = 24 * time.Hour
+	// DefaultMaxAttempts is about five minutes of MinIO retrying an event
+	// every few seconds.
+	DefaultMaxAttempts = 100
+	// DefaultMaxRecords leaves room above the one record MinIO sends per
+	// request.
+	DefaultMaxRecords = 10
 )
 
 // Config configures a [Handler]. Its zero values mean the documented
@@ -87,7 +102,22 @@ type Config struct {
 	// MinIO hangs up, so that the retry finds the thumbnails done.
 	// Default (0) [DefaultProcessTimeout], 2 minutes.
 	ProcessTimeout time.Duration
-	// Logger receives one line per record. Default slog.Default().
+	// MaxEventAge drops (logs and acknowledges) records whose eventTime is
+	// older. Default DefaultMaxEventAge; negative: never.
+	MaxEventAge time.Duration
+	// MaxAttempts drops (logs and acknowledges) a record once the same
+	// bucket, key, eTag and sequencer has failed transiently this many
+	// times; the last AttemptMemory failing records are remembered.
+	// Default DefaultMaxAttempts; negative: no bound.
+	MaxAttempts int
+	// AttemptMemory bounds the failing records remembered for MaxAttempts.
+	// Default door.DefaultAttemptMemory.
+	AttemptMemory int
+	// MaxRecords bounds the records of one request; a request with more is
+	// refused whole with 413. Default DefaultMaxRecords.
+	MaxRecords int
+	// Logger receives one line per record and one per request. Default
+	// slog.Default().
 	Logger *slog.Logger
 }
 
@@ -98,8 +128,7 @@ type Opener = buckets.Opener
 // Handler serves the webhook. Create it with [New].
 type Handler struct {
 	cfg       Config
-	thumbs    *pipeline.Thumbnailer
-	buckets   Opener
+	door      *door.Door
 	tokenHash [sha256.Size]byte
 	sem       chan struct{}
 	metrics   *metrics
@@ -183,10 +212,13 @@ func New(cfg Config, th *pipeline.Thumbnailer, open Opener) (*Handler, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	d, err := newDoor(&cfg, th, open)
+	if err != nil {
+		return nil, fmt.Errorf("miniohook: %w", err)
+	}
 	h := &Handler{
 		cfg:       cfg,
-		thumbs:    th,
-		buckets:   open,
+		door:      d,
 		tokenHash: sha256.Sum256([]byte(cfg.Token)),
 		sem:       make(chan struct{}, cfg.Workers),
 		metrics:   newMetrics(),
@@ -269,19 +301,35 @@ func (h *Handler) webhook(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	if n := len(ev.Records); n > h.cfg.MaxRecords {
+		h.metrics.events.WithLabelValues(string(TooLarge)).Inc()
+		h.log.Warn("request refused", "outcome", TooLarge, "records", n, "max_records", h.cfg.MaxRecords)
+		reply(w, http.StatusRequestEntityTooLarge, Response{Error: fmt.Sprintf("%d records, more than the %d a request may carry", n, h.cfg.MaxRecords)})
+		return
+	}
+
 	// The work runs to its end even if MinIO hangs up: the retry then finds
 	// it done.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), h.cfg.ProcessTimeout)
 	defer cancel()
 	resp := Response{Records: make([]RecordResult, 0, len(ev.Records))}
 	status := http.StatusOK
+	counts := map[Outcome]int{}
 	for _, rec := range ev.Records {
 		res := h.handle(ctx, rec)
 		if res.Outcome == FailedTransient {
 			status = http.StatusInternalServerError
 		}
+		counts[res.Outcome]++
 		resp.Records = append(resp.Records, res)
 	}
+	args := []any{"records", len(ev.Records), "status", status}
+	for _, o := range allOutcomes {
+		if counts[o] > 0 {
+			args = append(args, string(o), counts[o])
+		}
+	}
+	h.log.Info("request", args...)
 	reply(w, status, resp)
 }
 
@@ -299,89 +347,85 @@ func (h *Handler) authorized(r *http.Request) bool {
 	return subtle.ConstantTimeCompare(got[:], h.tokenHash[:]) == 1
 }
 
-// handle processes one record, records its metrics and logs one line.
-func (h *Handler) handle(ctx context.Context, rec s3event.Record) (res RecordResult) {
-	start := time.Now()
-	action := rec.Action()
-	res = RecordResult{Bucket: rec.S3.Bucket.Name, Key: rec.S3.Object.Key, Event: rec.EventName}
-	var err error
-	defer func() {
-		d := time.Since(start)
-		h.metrics.events.WithLabelValues(string(res.Outcome)).Inc()
-		h.metrics.duration.WithLabelValues(action.String()).Observe(d.Seconds())
-		attrs := []any{"bucket", res.Bucket, "key", res.Key, "event", res.Event, "outcome", res.Outcome,
-			"duration", d, "variants", res.Variants}
-		level := slog.LevelInfo
-		if err != nil {
-			res.Error = err.Error()
-			attrs = append(attrs, "error", err)
-			level = slog.LevelWarn
-			if res.Outcome == FailedTransient {
-				level = slog.LevelError
-			}
-		}
-		h.log.Log(ctx, level, "event", attrs...)
-	}()
+// newDoor fills in cfg's limits and returns the door records go through.
+func newDoor(cfg *Config, th *pipeline.Thumbnailer, open Opener) (*door.Door, error) {
+	if cfg.MaxRecords < 0 || cfg.AttemptMemory < 0 {
+		return nil, errors.New("max records and attempt memory must not be negative")
+	}
+	if cfg.MaxEventAge == 0 {
+		cfg.MaxEventAge = DefaultMaxEventAge
+	}
+	if cfg.MaxAttempts == 0 {
+		cfg.MaxAttempts = DefaultMaxAttempts
+	}
+	if cfg.AttemptMemory == 0 {
+		cfg.AttemptMemory = door.DefaultAttemptMemory
+	}
+	if cfg.MaxRecords == 0 {
+		cfg.MaxRecords = DefaultMaxRecords
+	}
+	template := cfg.BucketURL
+	return door.New(door.Config{
+		Thumbnailer:   th,
+		Open:          open,
+		BucketURL:     func(name string) string { return buckets.Expand(template, name) },
+		Buckets:       cfg.Buckets,
+		CheckBucket:   door.S3BucketName,
+		MaxEventAge:   max(cfg.MaxEventAge, 0),
+		MaxAttempts:   max(cfg.MaxAttempts, 0),
+		AttemptMemory: cfg.AttemptMemory,
+		Logger:        cfg.Logger,
+	})
+}
 
-	if action == s3event.Other {
-		res.Outcome = Ignored
-		return res
+// handle passes one record through the door and records its metrics.
+func (h *Handler) handle(ctx context.Context, rec s3event.Record) RecordResult {
+	ev, err := rec.Event()
+	var o door.Outcome
+	if err != nil && ev.Action != door.Other { // events MinIO sends about anything else are ignored, whatever their key
+		o = h.door.Refuse(ctx, ev, err)
+	} else {
+		o = h.door.Handle(ctx, ev)
 	}
-	if !slices.Contains(h.cfg.Buckets, rec.S3.Bucket.Name) {
-		res.Outcome, err = Refused, fmt.Errorf("bucket %q is not in the allow-list", rec.S3.Bucket.Name)
-		return res
+	res := RecordResult{Bucket: door.Clip(o.Bucket, 255), Key: door.Clip(o.Key, 1024), Event: door.Clip(o.Name, 255),
+		Outcome: outcomeOf(o), Variants: o.Written() + len(o.Removed)}
+	if o.Reason != "" && o.Status != door.Done && o.Status != door.UpToDate {
+		res.Error = door.Clip(o.Reason, 2048)
 	}
-	key, kerr := rec.Key()
-	if kerr != nil {
-		res.Outcome, err = Refused, kerr
-		return res
-	}
-	res.Key = key
-	var bucket *blob.Bucket
-	bucket, err = h.buckets.Open(ctx, buckets.Expand(h.cfg.BucketURL, rec.S3.Bucket.Name))
-	if err != nil {
-		res.Outcome = FailedTransient // a configuration an operator can fix
-		return res
-	}
-	switch action {
-	case s3event.Created:
-		var pr pipeline.Result
-		pr, err = h.thumbs.Process(ctx, bucket, key)
-		h.metrics.bytesIn.Add(float64(pr.SourceBytes))
-		for _, v := range pr.Variants {
-			if v.Status == pipeline.Written {
-				h.metrics.bytesOut.Add(float64(v.Bytes))
-			}
-		}
-		res.Variants = pr.Written()
-		h.metrics.variantsWritten.Add(float64(res.Variants))
-		switch {
-		case err != nil:
-			res.Outcome = failure(err)
-		case pr.Skipped != "":
-			res.Outcome, res.Error = Skipped, pr.Skipped
-		case res.Variants > 0:
-			res.Outcome = Processed
-		default:
-			res.Outcome = UpToDate
-		}
-	case s3event.Removed:
-		var deleted []string
-		deleted, err = h.thumbs.Delete(ctx, bucket, key)
-		res.Variants = len(deleted)
-		h.metrics.variantsDeleted.Add(float64(len(deleted)))
-		if err != nil {
-			res.Outcome = failure(err)
-		} else {
-			res.Outcome = Deleted
+	h.metrics.events.WithLabelValues(string(res.Outcome)).Inc()
+	h.metrics.duration.WithLabelValues(o.Action.String()).Observe(o.Duration.Seconds())
+	h.metrics.bytesIn.Add(float64(o.SourceBytes))
+	for _, v := range o.Variants {
+		if v.Status == pipeline.Written {
+			h.metrics.bytesOut.Add(float64(v.Bytes))
 		}
 	}
+	h.metrics.variantsWritten.Add(float64(o.Written()))
+	h.metrics.variantsDeleted.Add(float64(len(o.Removed)))
 	return res
 }
 
-func failure(err error) Outcome {
-	if pipeline.Retryable(err) {
+// outcomeOf names a door outcome in the webhook's words.
+func outcomeOf(o door.Outcome) Outcome {
+	switch o.Status {
+	case door.Skipped:
+		if o.Action == door.Other {
+			return Ignored
+		}
+		return Skipped
+	case door.Done:
+		if o.Action == door.Removed {
+			return Deleted
+		}
+		return Processed
+	case door.UpToDate:
+		return UpToDate
+	case door.Refused:
+		return Refused
+	case door.FailedTransient:
 		return FailedTransient
+	case door.Dropped:
+		return Dropped
 	}
 	return FailedPermanent
 }

@@ -20,6 +20,8 @@ import (
 
 	"github.com/thumbpipe/thumbpipe/functions/miniohook"
 	"github.com/thumbpipe/thumbpipe/internal/buckets"
+	"github.com/thumbpipe/thumbpipe/internal/door"
+	"github.com/thumbpipe/thumbpipe/internal/door/doortest"
 	"github.com/thumbpipe/thumbpipe/internal/testing/faultblob"
 	"github.com/thumbpipe/thumbpipe/internal/testing/testserver"
 	"github.com/thumbpipe/thumbpipe/pipeline"
@@ -244,7 +246,7 @@ func TestRecords(t *testing.T) {
 			if got := f.keys(t, "private"); len(got) != 0 {
 				t.Errorf("foreign bucket touched: %q", got)
 			}
-			if lines := strings.Count(f.logs.String(), `"msg":"event"`); lines != len(tc.records) {
+			if lines := strings.Count(f.logs.String(), `"outcome":"`); lines != len(tc.records) {
 				t.Errorf("%d event log lines for %d records:\n%s", lines, len(tc.records), f.logs)
 			}
 		})
@@ -418,7 +420,7 @@ func TestMetrics(t *testing.T) {
 }
 
 func TestLogLine(t *testing.T) {
-	f := newFixture(t, nil)
+	f := newFixture(t, func(c *miniohook.Config) { c.MaxEventAge = -1 }) // the captured event is old
 	f.put(t, "images", "uploads/my photo+1.jpg", jpeg(1))
 	body, err := os.ReadFile("../../testdata/events/minio-put.json")
 	if err != nil {
@@ -427,17 +429,30 @@ func TestLogLine(t *testing.T) {
 	if status, resp := f.post(t, "Bearer "+token, body); status != 200 || resp.Records[0].Outcome != miniohook.Processed {
 		t.Fatalf("captured event: %d %+v", status, resp)
 	}
+	// One line for the record, one for the request.
+	lines := strings.Split(strings.TrimSpace(f.logs.String()), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("%d log lines, want 2:\n%s", len(lines), f.logs)
+	}
 	var line struct {
 		Msg, Bucket, Key, Outcome string
-		Duration                  *float64
-		Variants                  int
+		MS                        *float64
+		Written                   int
 	}
-	if err := json.Unmarshal([]byte(strings.TrimSpace(f.logs.String())), &line); err != nil {
+	if err := json.Unmarshal([]byte(lines[0]), &line); err != nil {
 		t.Fatalf("log %q: %v", f.logs, err)
 	}
-	if line.Msg != "event" || line.Bucket != "images" || line.Key != "uploads/my photo+1.jpg" ||
-		line.Outcome != "processed" || line.Duration == nil || line.Variants != 2 {
+	if line.Msg != "done" || line.Bucket != "images" || line.Key != "uploads/my photo+1.jpg" ||
+		line.Outcome != "done" || line.MS == nil || line.Written != 2 {
 		t.Errorf("log line %+v", line)
+	}
+	var summary struct {
+		Msg       string
+		Records   int
+		Processed int
+	}
+	if err := json.Unmarshal([]byte(lines[1]), &summary); err != nil || summary.Msg != "request" || summary.Records != 1 || summary.Processed != 1 {
+		t.Errorf("summary line %s: %+v %v", lines[1], summary, err)
 	}
 }
 
@@ -517,5 +532,180 @@ func TestNewRejects(t *testing.T) {
 	}
 	if c := h.Config(); c.Workers < 1 || c.MaxBodyBytes != miniohook.DefaultMaxBodyBytes || c.ProcessTimeout != miniohook.DefaultProcessTimeout {
 		t.Errorf("defaults not filled in: %+v", c)
+	}
+}
+
+// webhookDoor delivers the suite's events as MinIO does, as POSTs to the
+// webhook.
+type webhookDoor struct{ h *miniohook.Handler }
+
+func (d webhookDoor) Deliver(t *testing.T, dl doortest.Delivery) doortest.Answer {
+	name := "s3:ObjectCreated:Put"
+	if dl.Action == door.Removed {
+		name = "s3:ObjectRemoved:Delete"
+	}
+	body, _ := json.Marshal(map[string]any{"EventName": name, "Key": "images/" + dl.Key, "Records": []any{map[string]any{
+		"eventVersion": "2.0", "eventSource": "minio:s3", "eventName": name,
+		"eventTime": time.Now().UTC().Format(time.RFC3339Nano),
+		"s3": map[string]any{"bucket": map[string]any{"name": "images"},
+			"object": map[string]any{"key": url.QueryEscape(dl.Key), "eTag": dl.Version, "sequencer": "17A0"}},
+	}}})
+	req := httptest.NewRequest(http.MethodPost, "/webhook", bytes.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+token)
+	rec := httptest.NewRecorder()
+	d.h.ServeHTTP(rec, req)
+	var resp miniohook.Response
+	if err := json.Unmarshal(rec.Body.Bytes(), &resp); err != nil {
+		t.Fatalf("response %q: %v", rec.Body, err)
+	}
+	a := doortest.Answer{Retry: rec.Code >= 500}
+	if rec.Code != http.StatusOK && !a.Retry {
+		t.Fatalf("answered %d %+v", rec.Code, resp)
+	}
+	for _, r := range resp.Records {
+		switch r.Outcome {
+		case miniohook.Processed:
+			a.Written += r.Variants
+		case miniohook.FailedPermanent:
+			a.Failed = r.Error
+		}
+	}
+	return a
+}
+
+// TestDeliveries runs the delivery conformance suite against the webhook.
+func TestDeliveries(t *testing.T) {
+	doortest.Run(t, func(t *testing.T, src *blob.Bucket) doortest.Door {
+		th, err := pipeline.NewThumbnailer(doortest.Config(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		open := buckets.OpenerFunc(func(_ context.Context, u string) (*blob.Bucket, error) {
+			if u != "mem://images" {
+				return nil, fmt.Errorf("unexpected bucket %s", u)
+			}
+			return src, nil
+		})
+		h, err := miniohook.New(miniohook.Config{Token: token, BucketURL: "mem://{bucket}", Buckets: []string{"images"},
+			Workers: 8, Logger: slog.New(slog.DiscardHandler)}, th, open)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return webhookDoor{h}
+	})
+}
+
+// recordAt is a MinIO record for images/a.jpg with an eTag, a sequencer and
+// an event time.
+func recordAt(at time.Time) map[string]any {
+	return map[string]any{
+		"eventVersion": "2.0", "eventSource": "minio:s3", "eventName": "s3:ObjectCreated:Put",
+		"eventTime": at.UTC().Format(time.RFC3339Nano),
+		"s3": map[string]any{"bucket": map[string]any{"name": "images"},
+			"object": map[string]any{"key": "a.jpg", "eTag": "0f343b0931126a20f133d67c2b018a3b", "sequencer": "17A2B3C4D5E6F708"}},
+	}
+}
+
+func body(recs ...map[string]any) []byte {
+	b, _ := json.Marshal(map[string]any{"Records": recs})
+	return b
+}
+
+// TestNoEventLivesForever: a record older than MaxEventAge, and a record
+// that failed MaxAttempts times, are dropped: logged and acknowledged, so
+// that MinIO stops sending them.
+func TestNoEventLivesForever(t *testing.T) {
+	t.Run("too old", func(t *testing.T) {
+		f := newFixture(t, func(c *miniohook.Config) { c.MaxEventAge = time.Hour })
+		f.put(t, "images", "a.jpg", jpeg(1))
+		status, resp := f.post(t, "Bearer "+token, body(recordAt(time.Now().Add(-2*time.Hour))))
+		if status != 200 || fmt.Sprint(outcomes(resp)) != "[dropped]" || !strings.Contains(resp.Records[0].Error, "older than") {
+			t.Errorf("old record: %d %+v, want 200 and dropped", status, resp)
+		}
+		if keys := f.keys(t, "images"); len(keys) != 1 {
+			t.Errorf("an old record was processed: %q", keys)
+		}
+		if !strings.Contains(f.logs.String(), `"level":"ERROR","msg":"dropped; acknowledged`) {
+			t.Errorf("no dropped line:\n%s", f.logs)
+		}
+	})
+	t.Run("by default, a day", func(t *testing.T) {
+		f := newFixture(t, nil)
+		f.put(t, "images", "a.jpg", jpeg(1))
+		if status, resp := f.post(t, "Bearer "+token, body(recordAt(time.Now().Add(-25*time.Hour)))); status != 200 || fmt.Sprint(outcomes(resp)) != "[dropped]" {
+			t.Errorf("a 25 hour old record: %d %+v, want dropped", status, resp)
+		}
+		if status, resp := f.post(t, "Bearer "+token, body(recordAt(time.Now().Add(-23*time.Hour)))); status != 200 || fmt.Sprint(outcomes(resp)) != "[processed]" {
+			t.Errorf("a 23 hour old record: %d %+v, want processed", status, resp)
+		}
+	})
+	t.Run("failing too often", func(t *testing.T) {
+		f := newFixture(t, func(c *miniohook.Config) { c.MaxAttempts = 3 })
+		f.put(t, "images", "a.jpg", jpeg(1))
+		f.faults.Add(faultblob.Rule{Op: faultblob.Attributes, Times: 1000})
+		rec := recordAt(time.Now())
+		for i, want := range []int{500, 500, 200} {
+			status, resp := f.post(t, "Bearer "+token, body(rec))
+			if status != want {
+				t.Errorf("attempt %d: %d %+v, want %d", i+1, status, resp, want)
+			}
+			if want == 200 && (fmt.Sprint(outcomes(resp)) != "[dropped]" || !strings.Contains(resp.Records[0].Error, "failed 3 times")) {
+				t.Errorf("attempt %d: %+v, want dropped after 3 failures", i+1, resp)
+			}
+		}
+		if got := metric(t, f.h, `thumbpipe_events_total{outcome="dropped"}`); got != "1" {
+			t.Errorf("dropped = %s, want 1", got)
+		}
+	})
+}
+
+// TestFanOut: a body of many records is refused whole, at once, with one
+// log line and a small answer, instead of a line and an answer per record.
+func TestFanOut(t *testing.T) {
+	f := newFixture(t, nil)
+	var b bytes.Buffer
+	b.WriteString(`{"Records":[{}`)
+	for b.Len() < miniohook.DefaultMaxBodyBytes-16 {
+		b.WriteString(`,{}`)
+	}
+	b.WriteString(`]}`)
+	req := httptest.NewRequest(http.MethodPost, "/webhook", &b)
+	req.Header.Set("Authorization", "Bearer "+token)
+	rec := httptest.NewRecorder()
+	f.h.ServeHTTP(rec, req)
+	if rec.Code != http.StatusRequestEntityTooLarge || rec.Body.Len() > 1024 || !strings.Contains(rec.Body.String(), "more than the 10") {
+		t.Errorf("answered %d with %d bytes: %.200s", rec.Code, rec.Body.Len(), rec.Body.String())
+	}
+	if n := strings.Count(f.logs.String(), "\n"); n != 1 {
+		t.Errorf("%d log lines, want 1", n)
+	}
+	// At the limit, every record is handled.
+	recs := make([]record, miniohook.DefaultMaxRecords)
+	for i := range recs {
+		recs[i] = record{"s3:ObjectAccessed:Get", "images", "a.jpg"}
+	}
+	if status, resp := f.post(t, "Bearer "+token, event(recs...)); status != 200 || len(resp.Records) != len(recs) {
+		t.Errorf("%d records: %d with %d answers", len(recs), status, len(resp.Records))
+	}
+}
+
+// TestBucketNameRules: a name in the allow-list that breaks S3's naming
+// rules is refused too: it never reaches a URL.
+func TestBucketNameRules(t *testing.T) {
+	opened := 0
+	th, err := pipeline.NewThumbnailer(pipeline.DefaultConfig(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	open := buckets.OpenerFunc(func(context.Context, string) (*blob.Bucket, error) { opened++; return nil, fmt.Errorf("no") })
+	h, err := miniohook.New(miniohook.Config{Token: token, BucketURL: "mem://{bucket}", Buckets: []string{"Images_2"},
+		Logger: slog.New(slog.DiscardHandler)}, th, open)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fixture{h: h}
+	status, resp := f.post(t, "Bearer "+token, event(record{"s3:ObjectCreated:Put", "Images_2", "a.jpg"}))
+	if status != 200 || fmt.Sprint(outcomes(resp)) != "[refused]" || opened != 0 {
+		t.Errorf("%d %+v, opened %d; want refused before any open", status, resp, opened)
 	}
 }

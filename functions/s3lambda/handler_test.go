@@ -406,10 +406,11 @@ func TestHandleSQSBatch(t *testing.T) {
 	if got := keys(t, mb.bucket(t, "photos-eu")); !reflect.DeepEqual(got, wantKeys) {
 		t.Errorf("keys in bucket:\n got %q\nwant %q", got, wantKeys)
 	}
-	// Each message's lines name it; the truncated body is logged as ignored.
+	// Each message's lines name it (the invocation's summary line names
+	// none); the truncated body is logged as ignored.
 	var ignored, retried bool
 	for _, l := range logs {
-		if l["requestId"] != "req-7c1e" || l["messageId"] == nil {
+		if l["requestId"] != "req-7c1e" || l["messageId"] == nil && l["message"] != "invocation done" {
 			t.Errorf("log line without requestId or messageId: %v", l)
 		}
 		ignored = ignored || (l["message"] == "message ignored" && l["messageId"] == "a9d2c6a1-8c3e-4d5e-9f10-5b1d7e2c3a03")
@@ -437,7 +438,7 @@ func TestHandleOutputBucket(t *testing.T) {
 	put(t, mb.bucket(t, "photos-eu"), "uploads/2026/beach.jpg", photo)
 	cfg := testConfig()
 	h := newHandler(cfg, mb, memURL, nil)
-	h.thumbs = buckets.NewLazyThumbnailer(cfg, memURL("photos-eu-thumbs"), mb)
+	h.setOutput(memURL("photos-eu-thumbs"))
 	if _, err, _ := invoke(t, h, fixture(t, "s3-put.json")); err != nil {
 		t.Fatal(err)
 	}
@@ -515,10 +516,10 @@ func TestFromEnv(t *testing.T) {
 			if got := h.bucketURL("photos-eu"); got != tc.wantURL {
 				t.Errorf("bucket URL = %q, want %q", got, tc.wantURL)
 			}
-			if got := h.thumbs.OutputURL(); got != tc.wantOut {
+			if got := h.door.Config().OutputURL; got != tc.wantOut {
 				t.Errorf("output bucket = %q, want %q", got, tc.wantOut)
 			}
-			if h.thumbs.Made() {
+			if h.door.Made() {
 				t.Error("the thumbnailer was made at init")
 			}
 		})
@@ -563,12 +564,81 @@ func TestPermanentFailureLogsKeyOnce(t *testing.T) {
 			}
 			var line string
 			for l := range strings.Lines(logs.String()) {
-				if strings.Contains(l, "permanent failure") {
+				if strings.Contains(l, `"outcome":"failed-permanent"`) || strings.Contains(l, `"outcome":"refused"`) {
 					line = l
 				}
 			}
 			if n := strings.Count(line, `"key":`); n != 1 || !strings.Contains(line, tc.wantKey) {
 				t.Errorf("permanent failure logged with %d keys, want one, %s:\n%s", n, tc.wantKey, logs.String())
+			}
+		})
+	}
+}
+
+// TestFanOut: a payload of many records is refused whole with one log line
+// and a small response, whatever its size; an SQS batch larger than the
+// function handles fails without any work, and the records of a batch
+// beyond the budget are left for a redelivery.
+func TestFanOut(t *testing.T) {
+	var big bytes.Buffer
+	big.WriteString(`{"Records":[{}`)
+	for big.Len() < 6<<20-16 {
+		big.WriteString(`,{}`)
+	}
+	big.WriteString(`]}`)
+	mb := &memBuckets{}
+	h := newHandler(testConfig(), mb, memURL, nil)
+	out, err, logs := invoke(t, h, big.Bytes())
+	if err != nil || len(out) > 1024 || !strings.Contains(string(out), "more than the 100") {
+		t.Errorf("6 MB of records: %v, a %d byte response: %.200s", err, len(out), out)
+	}
+	if len(logs) != 2 {
+		t.Errorf("%d log lines, want the refusal and the summary", len(logs))
+	}
+
+	msgs := make([]string, DefaultMaxRecords+1)
+	for i := range msgs {
+		msgs[i] = string(putEvent("e1"))
+	}
+	if _, err, logs := invoke(t, h, sqsPayload(msgs...)); err == nil || len(logs) != 1 || len(mb.m) != 0 {
+		t.Errorf("an SQS batch of %d messages: %v, %d log lines, opened %d buckets; want it failed unread", len(msgs), err, len(logs), len(mb.m))
+	}
+
+	// With a budget of 2 records, a two-record message after a one-record
+	// one waits for a redelivery.
+	h.maxRecords = 2
+	put(t, mb.bucket(t, "photos-eu"), "uploads/d.jpg", photo)
+	var two map[string]any
+	json.Unmarshal(putEvent("e1"), &two)
+	two["Records"] = append(two["Records"].([]any), two["Records"].([]any)[0])
+	twoRecords, _ := json.Marshal(two)
+	out, err, _ = invoke(t, h, sqsPayload(string(putEvent("e1")), string(twoRecords)))
+	var resp events.SQSEventResponse
+	if err != nil || json.Unmarshal(out, &resp) != nil || len(resp.BatchItemFailures) != 1 {
+		t.Errorf("three records, budget two: %v %s; want the second message reported back", err, out)
+	}
+}
+
+// TestBucketsRefused: a bucket name against S3's rules or outside the
+// allow-list is refused before it comes near a URL; nothing is opened.
+func TestBucketsRefused(t *testing.T) {
+	tests := []struct {
+		name, bucket string
+		allow        []string
+		want         string
+	}{
+		{"query in the name", "x?private_key_path=/etc/hostname", nil, "not a valid S3 bucket name"},
+		{"anonymous access asked for", "victim?anonymous=true", nil, "not a valid S3 bucket name"},
+		{"not in the allow-list", "someone-elses-bucket", []string{"photos-eu"}, "allow-list"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			opened := 0
+			open := buckets.OpenerFunc(func(context.Context, string) (*blob.Bucket, error) { opened++; return memblob.OpenBucket(nil), nil })
+			h := newHandler(testConfig(), open, memURL, nil, tc.allow...)
+			out, err, _ := invoke(t, h, payload("ObjectCreated:Put", tc.bucket, "uploads/a.jpg"))
+			if err != nil || !strings.Contains(string(out), tc.want) || opened != 0 {
+				t.Errorf("%v %s, opened %d; want refused with %q and nothing opened", err, out, opened, tc.want)
 			}
 		})
 	}

@@ -13,7 +13,12 @@
 // makes the thumbnails, ObjectRemoved:* deletes them), S3 notifications
 // delivered through SQS (answered with partial batch failures, so that one
 // bad message does not redeliver the batch) and s3:TestEvent (acknowledged).
-// Object keys are URL-decoded from the event and checked before use.
+// Object keys are URL-decoded from the event and checked before use, and
+// bucket names must follow S3's naming rules (and be in the handler's
+// allow-list when it has one; empty: every validly named bucket, the
+// trigger and the role deciding which reach the function). One invocation
+// handles at most DefaultMaxRecords records: a bigger payload is
+// acknowledged unread, a bigger SQS batch fails unread.
 //
 // # Errors
 //
@@ -50,6 +55,7 @@ import (
 	_ "gocloud.dev/blob/s3blob"
 
 	"github.com/thumbpipe/thumbpipe/internal/buckets"
+	"github.com/thumbpipe/thumbpipe/internal/door"
 	"github.com/thumbpipe/thumbpipe/internal/envconfig"
 )
 
@@ -83,9 +89,10 @@ func fromEnv(getenv func(string) string, log *slog.Logger) (*handler, error) {
 			return nil, err
 		}
 	}
-	h := newHandler(st.Pipeline, &buckets.Cache{}, bucketURL, log)
+	h := newHandler(st.Pipeline, &buckets.Cache{}, bucketURL, log, st.Buckets...)
 	// newHandler's thumbnails go into each source's bucket; these into out.
-	h.thumbs = buckets.NewLazyThumbnailer(st.Pipeline, out, h.buckets)
+	h.setOutput(out)
+	h.maxRecords = st.MaxRecords
 	return h, nil
 }
 
@@ -107,7 +114,7 @@ func s3URL(getenv func(string) string) func(name string) string {
 // event's bucket; a URL with its own query is used as it is.
 func outputURL(raw string, bucketURL func(string) string) (string, error) {
 	u, err := url.Parse(raw)
-	if err != nil || u.Scheme != "s3" || !bucketName.MatchString(u.Host) || (u.Path != "" && u.Path != "/") {
+	if err != nil || u.Scheme != "s3" || door.S3BucketName(u.Host) != nil || (u.Path != "" && u.Path != "/") {
 		return "", fmt.Errorf("THUMBPIPE_OUTPUT_BUCKET %q: want s3://<bucket name>", raw)
 	}
 	if u.RawQuery != "" {

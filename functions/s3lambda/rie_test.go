@@ -132,8 +132,13 @@ func TestUnderRuntimeEmulator(t *testing.T) {
 	resp, bigTook := invoke("24 MP put", payload("ObjectCreated:Put", bucket, "uploads/big.jpg"))
 	written("24 MP put", resp, 2)
 	bigRSS := peakRSS(t, bootstrap)
-	if bigRSS > 512<<10 {
-		t.Errorf("peak RSS %d KiB for a 24 MP JPEG does not fit the template's 512 MB", bigRSS)
+	// The README claims about 29 MB; 48 MB leaves room for the garbage
+	// collector's timing and the machine (two thirds above the claim) and
+	// still fails on a regression that decodes at full size (a 24 MP YCbCr
+	// image alone is 36 MB) or holds a second copy of the source.
+	const maxPeakRSS = 48 << 10 // KiB
+	if bigRSS > maxPeakRSS {
+		t.Errorf("peak RSS %d KiB for a 24 MP JPEG, more than the %d KiB allowed (the README claims about 29 MB)", bigRSS, maxPeakRSS)
 	}
 
 	// Storage down: the invocation fails, so Lambda would retry it...

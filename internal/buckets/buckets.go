@@ -4,6 +4,7 @@
 package buckets
 
 import (
+	"container/list"
 	"context"
 	"fmt"
 	"strings"
@@ -26,29 +27,88 @@ type OpenerFunc func(ctx context.Context, url string) (*blob.Bucket, error)
 // Open calls f.
 func (f OpenerFunc) Open(ctx context.Context, url string) (*blob.Bucket, error) { return f(ctx, url) }
 
-// Cache opens each bucket URL once. The zero value is ready to use; it is
-// safe for concurrent use.
+// DefaultMaxBuckets is how many buckets a Cache keeps open when Max is 0.
+const DefaultMaxBuckets = 16
+
+// Cache opens each bucket URL once and keeps at most Max of them open,
+// closing the least recently used beyond that, so that events naming many
+// buckets cannot make a long-running process hold ever more clients. The
+// output bucket a Thumbnailer is made with through NewThumbnailer is kept
+// open apart, outside the bound. A bucket closed while a call still uses it
+// fails that call, as a storage error the doors retry; Max should exceed
+// the buckets in use at once. The zero value is ready to use; it is safe
+// for concurrent use.
 type Cache struct {
-	mu      sync.Mutex
-	buckets map[string]*blob.Bucket
+	// Max bounds the buckets kept open. Default DefaultMaxBuckets.
+	Max int
+
+	mu     sync.Mutex
+	lru    *list.List // of *entry, most recently used first
+	byURL  map[string]*list.Element
+	pinned map[string]*blob.Bucket
+}
+
+type entry struct {
+	url string
+	b   *blob.Bucket
 }
 
 // Open returns the bucket at url, opening it on first use.
 func (c *Cache) Open(ctx context.Context, url string) (*blob.Bucket, error) {
+	return c.open(ctx, url, false)
+}
+
+// open returns the bucket at url; pin keeps it open outside the bound.
+func (c *Cache) open(ctx context.Context, url string, pin bool) (*blob.Bucket, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if b, ok := c.buckets[url]; ok {
+	if c.byURL == nil {
+		c.lru, c.byURL, c.pinned = list.New(), map[string]*list.Element{}, map[string]*blob.Bucket{}
+	}
+	if b, ok := c.pinned[url]; ok {
+		return b, nil
+	}
+	if e, ok := c.byURL[url]; ok {
+		b := e.Value.(*entry).b
+		if pin {
+			c.lru.Remove(e)
+			delete(c.byURL, url)
+			c.pinned[url] = b
+		} else {
+			c.lru.MoveToFront(e)
+		}
 		return b, nil
 	}
 	b, err := OpenBucket(ctx, url)
 	if err != nil {
 		return nil, fmt.Errorf("open bucket %s: %w", url, err)
 	}
-	if c.buckets == nil {
-		c.buckets = map[string]*blob.Bucket{}
+	if pin {
+		c.pinned[url] = b
+		return b, nil
 	}
-	c.buckets[url] = b
+	c.byURL[url] = c.lru.PushFront(&entry{url: url, b: b})
+	max := c.Max
+	if max <= 0 {
+		max = DefaultMaxBuckets
+	}
+	for c.lru.Len() > max {
+		old := c.lru.Back()
+		c.lru.Remove(old)
+		delete(c.byURL, old.Value.(*entry).url)
+		old.Value.(*entry).b.Close() // nothing to do about a failed close of a bucket no longer used
+	}
 	return b, nil
+}
+
+// Len reports how many buckets are open.
+func (c *Cache) Len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.lru == nil {
+		return 0
+	}
+	return c.lru.Len() + len(c.pinned)
 }
 
 // Close closes every bucket opened so far.
@@ -56,11 +116,21 @@ func (c *Cache) Close() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var first error
-	for url, b := range c.buckets {
+	closeOne := func(b *blob.Bucket) {
 		if err := b.Close(); err != nil && first == nil {
 			first = err
 		}
-		delete(c.buckets, url)
+	}
+	for url, e := range c.byURL {
+		closeOne(e.Value.(*entry).b)
+		delete(c.byURL, url)
+	}
+	for url, b := range c.pinned {
+		closeOne(b)
+		delete(c.pinned, url)
+	}
+	if c.lru != nil {
+		c.lru.Init()
 	}
 	return first
 }
@@ -78,7 +148,12 @@ func NewThumbnailer(ctx context.Context, cfg pipeline.Config, outputURL string, 
 	var out *blob.Bucket
 	if outputURL != "" {
 		var err error
-		if out, err = open.Open(ctx, outputURL); err != nil {
+		if c, ok := open.(*Cache); ok {
+			out, err = c.open(ctx, outputURL, true) // used for as long as the Thumbnailer
+		} else {
+			out, err = open.Open(ctx, outputURL)
+		}
+		if err != nil {
 			return nil, err
 		}
 	}

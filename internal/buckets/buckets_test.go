@@ -3,6 +3,8 @@ package buckets
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -11,6 +13,7 @@ import (
 	"gocloud.dev/blob/memblob"
 
 	"github.com/thumbpipe/thumbpipe/pipeline"
+	"github.com/thumbpipe/thumbpipe/pipeline/pixels/pixeltest"
 )
 
 // TestLazyThumbnailer: the Thumbnailer is made once, on first use, even
@@ -82,6 +85,56 @@ func TestLazyThumbnailer(t *testing.T) {
 	}
 	if lb.Made() {
 		t.Error("an invalid config was kept")
+	}
+}
+
+// TestCacheBounded: the cache keeps at most Max buckets open, closes the
+// least recently used beyond that, and keeps a Thumbnailer's output bucket
+// outside the bound.
+func TestCacheBounded(t *testing.T) {
+	ctx := context.Background()
+	c := &Cache{Max: 2}
+	defer c.Close()
+	open := func(url string) *blob.Bucket {
+		t.Helper()
+		b, err := c.Open(ctx, url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	th, err := NewThumbnailer(ctx, pipeline.DefaultConfig(), "mem://out", c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := open("mem://a")
+	open("mem://b")
+	if again := open("mem://a"); again != a {
+		t.Error("a second Open of a cached URL opened it again")
+	}
+	open("mem://c") // evicts b, the least recently used
+	if n := c.Len(); n != 3 {
+		t.Errorf("%d buckets open, want 2 and the output bucket", n)
+	}
+	if _, err := a.Attributes(ctx, "x"); err == nil || strings.Contains(err.Error(), "closed") {
+		t.Errorf("a, recently used, was closed: %v", err)
+	}
+	for i := range 20 {
+		open(fmt.Sprintf("mem://many-%d", i))
+	}
+	if n := c.Len(); n != 3 {
+		t.Errorf("%d buckets open after 20 more, want 3", n)
+	}
+	if _, err := a.Attributes(ctx, "x"); err == nil || !strings.Contains(err.Error(), "closed") {
+		t.Errorf("a was not closed once evicted: %v", err)
+	}
+	// The output bucket stays open: the Thumbnailer still writes to it.
+	src := open("mem://src")
+	if err := src.WriteAll(ctx, "a.png", pixeltest.PNG(pixeltest.Photo(40, 30, 1)), nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := th.Process(ctx, src, "a.png"); err != nil {
+		t.Errorf("processing into the output bucket after evictions: %v", err)
 	}
 }
 

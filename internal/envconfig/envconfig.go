@@ -31,6 +31,7 @@ import (
 	"time"
 
 	"github.com/thumbpipe/thumbpipe/pipeline"
+	"github.com/thumbpipe/thumbpipe/pipeline/pixels"
 )
 
 // Prefix starts the name of every variable.
@@ -205,6 +206,12 @@ var Vars = []Var{
 	{Name: "THUMBPIPE_JPEG_QUALITY", Flag: "jpeg-quality", Default: "85", Group: GroupPipeline, Programs: Thumbnailers,
 		Doc: "JPEG quality, 1–100. Transparent images written as JPEG are flattened on white.",
 		set: func(s *Settings, v string) error { return setInt(&s.Pipeline.JPEGQuality, v) }},
+	{Name: "THUMBPIPE_COLOR", Flag: "color", Default: "srgb", Group: GroupPipeline, Programs: Thumbnailers,
+		Doc: "`srgb` converts a source's embedded colour profile (Display P3, Adobe RGB, CMYK…) to sRGB and writes none; `keep` keeps the pixel values and embeds the source's RGB profile in JPEG and PNG thumbnails. Only `keep` enters the thumbnails' settings hash, so switching remakes every thumbnail once",
+		set: func(s *Settings, v string) (err error) {
+			s.Pipeline.Color, err = pixels.ParseColor(strings.ToLower(v))
+			return err
+		}},
 	{Name: "THUMBPIPE_OUTPUT_PREFIX", Flag: "output-prefix", Default: "thumbnails/", Group: GroupPipeline, Programs: Thumbnailers,
 		Doc: "where thumbnails go; keys under it are never processed",
 		set: func(s *Settings, v string) error { s.Pipeline.Prefix = v; return nil }},
@@ -245,10 +252,10 @@ var Vars = []Var{
 	{Name: "THUMBPIPE_BUCKETS", Flag: "buckets", DefaultDoc: "(every bucket; required by `serve`)", Group: GroupDoors, Programs: Doors | MinIOSetup,
 		Doc: "comma-separated buckets whose events are accepted; others are refused (and the buckets `minio-setup` creates)",
 		set: func(s *Settings, v string) error { s.Buckets = SplitList(v); return nil }},
-	{Name: "THUMBPIPE_MAX_EVENT_AGE", Flag: "max-event-age", Default: "1h", Group: GroupDoors, Programs: Serve | GCSFunc,
+	{Name: "THUMBPIPE_MAX_EVENT_AGE", Flag: "max-event-age", Default: "24h", Group: GroupDoors, Programs: Serve | GCSFunc,
 		Doc: "events older than this are dropped with an ERROR log instead of being retried (`0`: never); run `thumbpipe backfill` afterwards",
 		set: func(s *Settings, v string) error { return setDuration(&s.MaxEventAge, v, true) }},
-	{Name: "THUMBPIPE_MAX_ATTEMPTS", Flag: "max-attempts", Default: "10", Group: GroupDoors, Programs: Serve,
+	{Name: "THUMBPIPE_MAX_ATTEMPTS", Flag: "max-attempts", Default: "100", Group: GroupDoors, Programs: Serve,
 		Doc: "attempts at one MinIO event before it is dropped with an ERROR log",
 		set: func(s *Settings, v string) error { return setPositive(&s.MaxAttempts, v) }},
 	{Name: "THUMBPIPE_MAX_RECORDS", Flag: "max-records", Default: "100", Group: GroupDoors, Programs: Serve | S3Lambda,

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/thumbpipe/thumbpipe/pipeline"
+	"github.com/thumbpipe/thumbpipe/pipeline/pixels"
 )
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
@@ -45,6 +46,8 @@ func TestLoad(t *testing.T) {
 		{"globs", map[string]string{"THUMBPIPE_INCLUDE": "uploads/**,*.png", "THUMBPIPE_EXCLUDE": "**/*.tmp"}, func(c pipeline.Config) bool {
 			return len(c.Include) == 2 && c.Exclude[0] == "**/*.tmp"
 		}, nil},
+		{"colour policy", map[string]string{"THUMBPIPE_COLOR": "Keep"}, func(c pipeline.Config) bool { return c.Color == pixels.ColorKeep }, nil},
+		{"bad colour policy", map[string]string{"THUMBPIPE_COLOR": "p3"}, nil, []string{"THUMBPIPE_COLOR", `"p3"`}},
 		{"every problem reported", map[string]string{"THUMBPIPE_SIZES": "big", "THUMBPIPE_JPEG_QUALITY": "high", "THUMBPIPE_MAX_BYTES": "lots"},
 			nil, []string{"THUMBPIPE_SIZES", "THUMBPIPE_JPEG_QUALITY", "THUMBPIPE_MAX_BYTES"}},
 		{"validation runs", map[string]string{"THUMBPIPE_INCLUDE": "**"}, nil, []string{"would be thumbnailed"}},

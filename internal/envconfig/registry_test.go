@@ -87,7 +87,7 @@ func TestRead(t *testing.T) {
 		err   []string // each in the error; nil = no error
 	}{
 		{"defaults of the doors", Serve, nil, func(s Settings) bool {
-			return s.MaxAttempts == 10 && s.MaxRecords == 100 && s.MaxEventAge == time.Hour && s.Listen == ":8080" &&
+			return s.MaxAttempts == 100 && s.MaxRecords == 100 && s.MaxEventAge == 24*time.Hour && s.Listen == ":8080" &&
 				s.LogFormat == LogAuto && s.MinIOWebhookID == "THUMBPIPE" && s.MinIOWait == time.Minute &&
 				s.ReadHeaderTimeout == 10*time.Second && s.ReadTimeout == 30*time.Second && s.Workers == 0 && s.Buckets == nil
 		}, nil},

@@ -56,6 +56,10 @@ type DecodeOptions struct {
 	// MaxPixels, when positive, refuses an image whose pixels (width ×
 	// height) are more, where the decoder can tell before it allocates.
 	MaxPixels int64
+	// CMYK asks for a CMYK image as an *image.CMYK of ink amounts (0 is
+	// no ink), for its colour profile to convert, where the decoder would
+	// otherwise convert it to RGB itself.
+	CMYK bool
 }
 
 // EncodeOptions are what a [Codec]'s encoder is told.

@@ -24,7 +24,7 @@ func init() {
 		Magic:  []string{"\xff\xd8\xff"},
 		Header: jpegHeader,
 		Decode: func(r io.Reader, c Config, opts DecodeOptions) (image.Image, error) {
-			img, _, err := jpegdec.Decode(r, jpegdec.Options{Scale: jpegScale(c, opts), MaxPixels: opts.MaxPixels})
+			img, _, err := jpegdec.Decode(r, jpegdec.Options{Scale: jpegScale(c, opts), MaxPixels: opts.MaxPixels, CMYK: opts.CMYK})
 			return img, err
 		},
 		Memory: jpegMemory,
@@ -64,13 +64,13 @@ func init() {
 	Register(Codec{
 		Format: WebP, Name: "WebP", Ext: ".webp", ContentType: "image/webp",
 		Magic:  []string{"RIFF????WEBP"},
-		Header: stdHeader(webp.DecodeConfig, 1),
+		Header: webpHeader,
 		Decode: fullSize(webp.Decode),
 	})
 	Register(Codec{
 		Format: TIFF, Name: "TIFF", Ext: ".tiff", ContentType: "image/tiff",
 		Magic:  []string{"II*\x00", "MM\x00*"},
-		Header: stdHeader(tiff.DecodeConfig, 0), // later pages are not read
+		Header: tiffHeader,
 		Decode: fullSize(tiff.Decode),
 		// The decoder reads a whole strip or tile into one buffer before
 		// converting it into the image: for a file of one strip, a second
@@ -110,7 +110,8 @@ func jpegHeader(r io.Reader) (Config, error) {
 	}
 	// jpegdec refuses every precision but 8 bits; JPEG has one frame.
 	return Config{Width: jc.Width, Height: jc.Height, Orientation: jc.Orientation,
-		BitDepth: 8, Channels: jc.Components, Frames: 1, Progressive: jc.Progressive}, nil
+		BitDepth: 8, Channels: jc.Components, Frames: 1, ICC: jc.ICC, ICCIgnored: jc.ICCIgnored,
+		Progressive: jc.Progressive}, nil
 }
 
 // pngHeader reads the chunks before the image data with pngdec: the

@@ -18,6 +18,14 @@
 // written. Each format is one [Codec] in a table, added by one call to
 // [Register]: its magic bytes, header reader, decoder, encoder (if
 // written), extension, content type and error classes.
+//
+// # Colour
+//
+// The header step reads the embedded ICC profile (JPEG APP2 ICC_PROFILE
+// segments, PNG iCCP, WebP ICCP, TIFF tag 34675) into [Config.ICC], within
+// the icc package's size limit. [Render] converts to sRGB through one
+// shared cache of [icc] transforms, or keeps the profile ([ColorKeep]); an
+// image without a profile, or with an sRGB one, is left exactly as it was.
 package pixels
 
 import (
@@ -113,6 +121,9 @@ type Config struct {
 	// ICC is the embedded colour profile, when the format's header reader
 	// extracts one; nil otherwise.
 	ICC []byte
+	// ICCIgnored says why a profile the file carries was left out of ICC
+	// (segments out of sequence, too large); "" otherwise.
+	ICCIgnored string
 	// Progressive reports an image stored in passes (an interlaced PNG, a
 	// progressive JPEG), which costs its decoder more memory.
 	Progressive bool
@@ -175,11 +186,18 @@ func Decode(data []byte, c Config, w, h int) (image.Image, error) {
 // need. A decoder that can tell refuses an image larger than its header
 // declared.
 func DecodeFrom(r io.Reader, c Config, w, h int) (image.Image, error) {
+	return decodeFrom(r, c, DecodeOptions{Width: w, Height: h})
+}
+
+// decodeFrom is DecodeFrom with the decoder's options; the pixel limit is
+// c's.
+func decodeFrom(r io.Reader, c Config, opts DecodeOptions) (image.Image, error) {
 	codec := lookup(c.Format)
 	if codec == nil {
 		return nil, fmt.Errorf("%w: %q", ErrUnsupported, c.Format)
 	}
-	img, err := codec.Decode(r, c, DecodeOptions{Width: w, Height: h, MaxPixels: c.Pixels()})
+	opts.MaxPixels = c.Pixels()
+	img, err := codec.Decode(r, c, opts)
 	if err != nil {
 		return nil, codec.classify(err)
 	}

@@ -6,6 +6,8 @@ import (
 	"image"
 	"io"
 	"sort"
+
+	"github.com/thumbpipe/thumbpipe/pipeline/pixels/icc"
 )
 
 // Output is one thumbnail for [Render] to make.
@@ -18,6 +20,9 @@ type Output struct {
 	Format Format
 	// Encode holds the encoder's options.
 	Encode EncodeOptions
+	// Color says what becomes of the source's colour profile; the zero
+	// value is [ColorSRGB].
+	Color Color
 }
 
 // Rendered is one thumbnail [Render] made.
@@ -29,6 +34,10 @@ type Rendered struct {
 	// Data is the encoded thumbnail. It is valid only until the callback
 	// returns: the next output reuses its memory.
 	Data []byte
+	// ColorNote says why the source's colour profile was ignored (the
+	// thumbnail is then made as if the source had none); "" when it was
+	// applied or there is none.
+	ColorNote string
 }
 
 // Render makes every output of one image: it decodes the image r yields
@@ -36,9 +45,19 @@ type Rendered struct {
 // size that still covers the largest box, then, one output at a time and
 // largest first, resizes, turns it upright by c's orientation and encodes
 // it, handing each result to emit before the next is made. So only the
-// decoded image and one thumbnail are held at a time. An error from the
-// decoder, an encoder or emit stops it and is returned; an output in a
-// format no codec writes is refused before anything is read.
+// decoded image and one thumbnail are held at a time.
+//
+// An image with an embedded colour profile (c.ICC) is converted to sRGB
+// through [icc] transforms, cached across calls: RGB images per
+// thumbnail, after the resize, where there are few pixels; CMYK and gray
+// images as decoded (JPEGs are decoded at a reduced size first).
+// Outputs whose Color is [ColorKeep] keep an RGB profile instead. An image
+// without a profile, or with an sRGB one, gives the bytes it gave before
+// profiles were read.
+//
+// An error from the decoder, an encoder or emit stops it and is returned;
+// an output in a format no codec writes is refused before anything is
+// read.
 func Render(r io.Reader, c Config, outs []Output, emit func(Rendered) error) error {
 	if len(outs) == 0 {
 		return nil
@@ -54,20 +73,44 @@ func Render(r io.Reader, c Config, outs []Output, emit func(Rendered) error) err
 	sort.SliceStable(order, func(a, b int) bool {
 		return outs[order[a]].Width*outs[order[a]].Height > outs[order[b]].Width*outs[order[b]].Height
 	})
-	img, err := DecodeFrom(r, c, boxW, boxH)
+	color := planColor(c)
+	img, err := decodeFrom(r, c, DecodeOptions{Width: boxW, Height: boxH,
+		CMYK: color.t != nil && color.t.ColorSpace() == icc.CMYK})
 	if err != nil {
 		return err
+	}
+	if color.t != nil && !color.fits(c, img) {
+		color = colorPlan{note: fmt.Sprintf("colour profile ignored: a %s profile does not fit a %s image with %d channels",
+			color.t.ColorSpace(), c.Format, c.Channels)}
+	}
+	if color.early() {
+		if img, err = color.t.Apply(img); err != nil {
+			return fmt.Errorf("colour conversion: %w", err)
+		}
+		color.t = nil
 	}
 	var buf bytes.Buffer
 	for _, i := range order {
 		o := outs[i]
 		thumb := thumbnail(img, o, c.Orientation)
+		keep := color.keeps(o)
+		if color.t != nil && !keep {
+			if thumb, err = color.toSRGB(thumb, img); err != nil {
+				return fmt.Errorf("colour conversion: %w", err)
+			}
+		}
 		buf.Reset()
 		if err := Encode(&buf, thumb, o.Format, o.Encode.Quality); err != nil {
 			return err
 		}
+		data := buf.Bytes()
+		if keep {
+			if data, err = embedICC(o.Format, data, color.embed); err != nil {
+				return err
+			}
+		}
 		b := thumb.Bounds()
-		if err := emit(Rendered{Index: i, Width: b.Dx(), Height: b.Dy(), Data: buf.Bytes()}); err != nil {
+		if err := emit(Rendered{Index: i, Width: b.Dx(), Height: b.Dy(), Data: data, ColorNote: color.note}); err != nil {
 			return err
 		}
 	}

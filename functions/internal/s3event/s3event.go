@@ -23,7 +23,9 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"time"
 
+	"github.com/thumbpipe/thumbpipe/internal/door"
 	"github.com/thumbpipe/thumbpipe/pipeline"
 )
 
@@ -109,25 +111,42 @@ func (r Record) Key() (string, error) {
 // Action returns what the record's event does to its object.
 func (r Record) Action() Action { return ParseAction(r.EventName) }
 
-// Action classifies an event name.
-type Action int
+// Action classifies an event name; it is the door's.
+type Action = door.Action
 
 // Actions. Other covers everything a thumbnailer ignores (tagging, ACLs,
 // restores, replication, access events...).
 const (
-	Other   Action = iota
-	Created        // ObjectCreated:*: make the thumbnails
-	Removed        // ObjectRemoved:*: delete them
+	Other   = door.Other
+	Created = door.Created // ObjectCreated:*: make the thumbnails
+	Removed = door.Removed // ObjectRemoved:*: delete them
 )
 
-func (a Action) String() string {
-	switch a {
-	case Created:
-		return "created"
-	case Removed:
-		return "removed"
+// Event returns the record as the door's event: its key unescaped, its ID
+// the object's eTag, version and sequencer (which together name one change
+// of one object), its time the record's eventTime. When the key is unsafe,
+// Event returns the error and an event that carries the key as it came, for
+// [door.Door.Refuse] (or, for an event the door skips anyway, Handle).
+func (r Record) Event() (door.Event, error) {
+	ev := door.Event{
+		Bucket: r.S3.Bucket.Name,
+		Key:    r.S3.Object.Key,
+		Action: r.Action(),
+		Name:   r.EventName,
+		ID:     strings.Join([]string{r.S3.Object.ETag, r.S3.Object.VersionID, r.S3.Object.Sequencer}, "/"),
 	}
-	return "other"
+	if ev.ID == "//" {
+		ev.ID = ""
+	}
+	if t, err := time.Parse(time.RFC3339Nano, r.EventTime); err == nil {
+		ev.Time = t
+	}
+	key, err := r.Key()
+	if err != nil {
+		return ev, err
+	}
+	ev.Key = key
+	return ev, nil
 }
 
 // ParseAction classifies an event name in AWS's spelling

@@ -10,6 +10,8 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/thumbpipe/thumbpipe/pipeline/pixels/pixeltest"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/DisplayP3.icc")
@@ -303,7 +305,7 @@ func TestApplyRefusesTheWrongModel(t *testing.T) {
 
 // TestGray16 checks 16-bit gray against the exact conversion.
 func TestGray16(t *testing.T) {
-	_, tr := mustTransform(t, needFile(t, freeProfiles+"/Gray-CIE_L.icc", "icc-profiles-free"))
+	_, tr := mustTransform(t, pixeltest.NeedFile(t, freeProfiles+"/Gray-CIE_L.icc", "icc-profiles-free"))
 	img := image.NewGray16(image.Rect(0, 0, 256, 1))
 	for i := range 256 {
 		img.SetGray16(i, 0, color.Gray16{uint16(i * 257)})
@@ -344,8 +346,8 @@ func TestMissingReference(t *testing.T) {
 	for _, ci := range []string{"", "true"} {
 		t.Setenv("CI", ci)
 		for name, call := range map[string]func(testing.TB){
-			"tool": func(tb testing.TB) { needTool(tb, "transicc", "liblcms2-utils") },
-			"file": func(tb testing.TB) { needFile(tb, "/nonexistent/profile.icc", "icc-profiles-free") },
+			"tool": func(tb testing.TB) { pixeltest.NeedTool(tb, "transicc", "liblcms2-utils") },
+			"file": func(tb testing.TB) { pixeltest.NeedFile(tb, "/nonexistent/profile.icc", "icc-profiles-free") },
 		} {
 			rec := &endRecorder{TB: t}
 			done := make(chan struct{})

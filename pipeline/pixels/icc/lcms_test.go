@@ -2,7 +2,6 @@ package icc
 
 import (
 	"bytes"
-	"fmt"
 	"image"
 	"image/color"
 	"math"
@@ -13,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/thumbpipe/thumbpipe/pipeline/pixels/pixeltest"
 )
 
 // The reference for every conversion is lcms: its transicc tool (Debian's
@@ -27,41 +28,6 @@ const (
 	ghostscriptProfiles = "/usr/share/color/icc/ghostscript"
 )
 
-// needTool returns the path of a reference tool; without it the test fails
-// when CI is set and is skipped otherwise.
-func needTool(t testing.TB, name, pkg string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err == nil {
-		return p
-	}
-	missing(t, fmt.Sprintf("%s not found", name), pkg)
-	return ""
-}
-
-// needFile returns the bytes of an installed profile, failing with CI set
-// and skipping otherwise when it is missing.
-func needFile(t testing.TB, path, pkg string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err == nil {
-		return b
-	}
-	missing(t, err.Error(), pkg)
-	return nil
-}
-
-// missing ends a test whose reference is not installed: it fails when CI
-// is set, so CI never passes by skipping, and is skipped otherwise.
-func missing(t testing.TB, what, pkg string) {
-	t.Helper()
-	msg := fmt.Sprintf("%s (Debian package %s; run scripts/install-test-packages.sh as root)", what, pkg)
-	if os.Getenv("CI") != "" {
-		t.Fatalf("%s", msg)
-	}
-	t.Skipf("%s", msg)
-}
-
 var transiccLine = regexp.MustCompile(`R=(-?[0-9.]+) G=(-?[0-9.]+) B=(-?[0-9.]+)`)
 
 // lcmsToSRGB converts device values (each in [0, 1]) with transicc and
@@ -69,7 +35,7 @@ var transiccLine = regexp.MustCompile(`R=(-?[0-9.]+) G=(-?[0-9.]+) B=(-?[0-9.]+)
 // otherwise.
 func lcmsToSRGB(t *testing.T, profile []byte, space ColorSpace, in [][]float64, args ...string) [][3]float64 {
 	t.Helper()
-	tool := needTool(t, "transicc", "liblcms2-utils")
+	tool := pixeltest.NeedTool(t, "transicc", "liblcms2-utils")
 	path := filepath.Join(t.TempDir(), "in.icc")
 	if err := os.WriteFile(path, profile, 0o644); err != nil {
 		t.Fatal(err)
@@ -123,74 +89,6 @@ func srgbToLab(c [3]float64) (l, a, b float64) {
 	}
 	d65 := mat3{{0.4124564, 0.3575761, 0.1804375}, {0.2126729, 0.7151522, 0.0721750}, {0.0193339, 0.1191920, 0.9503041}}
 	return xyzToLab(d65.mulVec(lin), xyz{0.95047, 1, 1.08883})
-}
-
-// deltaE2000 is the CIEDE2000 colour difference.
-func deltaE2000(l1, a1, b1, l2, a2, b2 float64) float64 {
-	rad := math.Pi / 180
-	c1, c2 := math.Hypot(a1, b1), math.Hypot(a2, b2)
-	cm := (c1 + c2) / 2
-	g := 0.5 * (1 - math.Sqrt(math.Pow(cm, 7)/(math.Pow(cm, 7)+math.Pow(25, 7))))
-	a1p, a2p := (1+g)*a1, (1+g)*a2
-	c1p, c2p := math.Hypot(a1p, b1), math.Hypot(a2p, b2)
-	hp := func(a, b float64) float64 {
-		if a == 0 && b == 0 {
-			return 0
-		}
-		h := math.Atan2(b, a) / rad
-		if h < 0 {
-			h += 360
-		}
-		return h
-	}
-	h1, h2 := hp(a1p, b1), hp(a2p, b2)
-	dl, dc := l2-l1, c2p-c1p
-	var dh float64
-	switch {
-	case c1p*c2p == 0:
-	case math.Abs(h2-h1) <= 180:
-		dh = h2 - h1
-	case h2-h1 > 180:
-		dh = h2 - h1 - 360
-	default:
-		dh = h2 - h1 + 360
-	}
-	dH := 2 * math.Sqrt(c1p*c2p) * math.Sin(dh/2*rad)
-	lm, cpm := (l1+l2)/2, (c1p+c2p)/2
-	var hm float64
-	switch {
-	case c1p*c2p == 0:
-		hm = h1 + h2
-	case math.Abs(h1-h2) <= 180:
-		hm = (h1 + h2) / 2
-	case h1+h2 < 360:
-		hm = (h1 + h2 + 360) / 2
-	default:
-		hm = (h1 + h2 - 360) / 2
-	}
-	tt := 1 - 0.17*math.Cos((hm-30)*rad) + 0.24*math.Cos(2*hm*rad) + 0.32*math.Cos((3*hm+6)*rad) - 0.20*math.Cos((4*hm-63)*rad)
-	dTheta := 30 * math.Exp(-math.Pow((hm-275)/25, 2))
-	rc := 2 * math.Sqrt(math.Pow(cpm, 7)/(math.Pow(cpm, 7)+math.Pow(25, 7)))
-	sl := 1 + 0.015*math.Pow(lm-50, 2)/math.Sqrt(20+math.Pow(lm-50, 2))
-	sc := 1 + 0.045*cpm
-	sh := 1 + 0.015*cpm*tt
-	rt := -math.Sin(2*dTheta*rad) * rc
-	return math.Sqrt(math.Pow(dl/sl, 2) + math.Pow(dc/sc, 2) + math.Pow(dH/sh, 2) + rt*(dc/sc)*(dH/sh))
-}
-
-func TestDeltaE2000(t *testing.T) {
-	// Pairs and differences from Sharma, Wu and Dalal's CIEDE2000 test data.
-	for _, c := range []struct{ l1, a1, b1, l2, a2, b2, want float64 }{
-		{50, 2.6772, -79.7751, 50, 0, -82.7485, 2.0425},
-		{50, -1.3802, -84.2814, 50, 0, -82.7485, 1.0000},
-		{50, 2.5, 0, 73, 25, -18, 27.1492},
-		{60.2574, -34.0099, 36.2677, 60.4626, -34.1751, 39.4387, 1.2644},
-		{22.7233, 20.0904, -46.6940, 23.0331, 14.9730, -42.5619, 2.0373},
-	} {
-		if got := deltaE2000(c.l1, c.a1, c.b1, c.l2, c.a2, c.b2); math.Abs(got-c.want) > 1e-4 {
-			t.Errorf("deltaE2000(%v) = %.4f, want %.4f", c, got, c.want)
-		}
-	}
 }
 
 // levels returns n evenly spread 8-bit codes from 0 to 255.
@@ -264,7 +162,7 @@ func compare(got, want [][3]float64) (deltaStats, int) {
 	for i := range got {
 		l1, a1, b1 := srgbToLab(want[i])
 		l2, a2, b2 := srgbToLab(got[i])
-		d := deltaE2000(l1, a1, b1, l2, a2, b2)
+		d := pixeltest.DeltaE2000(l1, a1, b1, l2, a2, b2)
 		s.mean += d
 		if d > s.max {
 			s.max, worst = d, i
@@ -385,7 +283,7 @@ func TestAgainstLCMS16(t *testing.T) {
 }
 
 func file(path, pkg string) func(t *testing.T) []byte {
-	return func(t *testing.T) []byte { return needFile(t, path, pkg) }
+	return func(t *testing.T) []byte { return pixeltest.NeedFile(t, path, pkg) }
 }
 
 func built(b []byte) func(t *testing.T) []byte {

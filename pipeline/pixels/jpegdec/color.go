@@ -29,7 +29,18 @@ func (d *decoder) output() (image.Image, error) {
 		y.plane, cb.plane, cr.plane = nil, nil, nil // now owned by the caller
 		return img, nil
 	}
-	img := image.NewNRGBA(image.Rect(0, 0, w, h))
+	cs := d.colorSpace()
+	ink := d.cmykInk && (cs == CMYK || cs == YCCK)
+	var img image.Image
+	var pix []byte
+	var stride int
+	if ink {
+		c := image.NewCMYK(image.Rect(0, 0, w, h))
+		img, pix, stride = c, c.Pix, c.Stride
+	} else {
+		c := image.NewNRGBA(image.Rect(0, 0, w, h))
+		img, pix, stride = c, c.Pix, c.Stride
+	}
 	// Per component, the plane column for each output column, unless the
 	// component needs no horizontal upsampling.
 	var xmaps [4][]int32
@@ -43,7 +54,6 @@ func (d *decoder) output() (image.Image, error) {
 			xmaps[i] = m
 		}
 	}
-	cs := d.colorSpace()
 	for y := 0; y < h; y++ {
 		var rows [4][]byte
 		for i := 0; i < d.ncomp; i++ {
@@ -51,7 +61,7 @@ func (d *decoder) output() (image.Image, error) {
 			off := (y / c.sy) * c.stride
 			rows[i] = c.plane[off : off+c.stride]
 		}
-		dst := img.Pix[y*img.Stride : y*img.Stride+4*w]
+		dst := pix[y*stride : y*stride+4*w]
 		// Gather upsampled (replicated) rows where needed, then convert.
 		var g [4][]byte
 		for i := 0; i < d.ncomp; i++ {
@@ -71,6 +81,10 @@ func (d *decoder) output() (image.Image, error) {
 		case RGB:
 			rgbRow(dst, g[0], g[1], g[2])
 		default:
+			if ink {
+				inkRow(dst, g[0], g[1], g[2], g[3], cs == YCCK)
+				continue
+			}
 			cmykRow(dst, g[0], g[1], g[2], g[3], cs == YCCK)
 		}
 	}
@@ -182,5 +196,23 @@ func cmykRow(dst, c0, c1, c2, c3 []byte, ycck bool) {
 		p[1] = uint8(((0xffff - m*0x101) * w / 0xffff) >> 8)
 		p[2] = uint8(((0xffff - y*0x101) * w / 0xffff) >> 8)
 		p[3] = 0xFF
+	}
+}
+
+// inkRow turns one row of Adobe CMYK or YCCK into ink amounts (0 is no
+// ink), as image/jpeg returns them: Adobe stores each channel inverted, and
+// YCCK's YCbCr part converts straight to C, M and Y.
+func inkRow(dst, c0, c1, c2, c3 []byte, ycck bool) {
+	n := len(c0)
+	c1, c2, c3 = c1[:n], c2[:n], c3[:n]
+	dst = dst[:4*n]
+	for i := 0; i < n; i++ {
+		p := dst[4*i : 4*i+4 : 4*i+4]
+		if ycck {
+			ycbcrRow(p, c0[i:i+1], c1[i:i+1], c2[i:i+1])
+		} else {
+			p[0], p[1], p[2] = 255-c0[i], 255-c1[i], 255-c2[i]
+		}
+		p[3] = 255 - c3[i]
 	}
 }

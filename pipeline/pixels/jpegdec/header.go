@@ -21,6 +21,7 @@ const (
 	mDRI   = 0xDD
 	mAPP0  = 0xE0
 	mAPP1  = 0xE1
+	mAPP2  = 0xE2
 	mAPP14 = 0xEE
 )
 
@@ -86,6 +87,8 @@ type decoder struct {
 	adobeTransform uint8
 	orientation    int
 	exifSeen       bool
+	icc            iccParts
+	cmykInk        bool // output CMYK/YCCK as *image.CMYK ink amounts
 	blk            [64]int32
 	rows           []byte // colour conversion scratch
 }
@@ -157,6 +160,8 @@ func (d *decoder) readHeaders(configOnly bool) error {
 			err = d.processAPP0(length)
 		case mAPP1:
 			err = d.processAPP1(length)
+		case mAPP2:
+			err = d.processAPP2(length)
 		case mAPP14:
 			err = d.processAPP14(length)
 		case mDNL:

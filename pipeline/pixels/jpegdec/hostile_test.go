@@ -8,6 +8,8 @@ import (
 	"math/rand/v2"
 	"runtime"
 	"testing"
+
+	"github.com/thumbpipe/thumbpipe/pipeline/pixels/icc"
 )
 
 func TestTruncated(t *testing.T) {
@@ -216,9 +218,22 @@ func checkDecode(t *testing.T, data []byte, maxPixels int64) {
 		if dcfg.Width != cfg.Width || dcfg.Height != cfg.Height {
 			t.Fatalf("Decode config %+v != DecodeConfig %+v", dcfg, cfg)
 		}
+		if !bytes.Equal(dcfg.ICC, cfg.ICC) || dcfg.ICCIgnored != cfg.ICCIgnored || len(cfg.ICC) > icc.MaxSize {
+			t.Fatalf("Decode's profile (%d bytes, %q) is not DecodeConfig's (%d bytes, %q)", len(dcfg.ICC), dcfg.ICCIgnored, len(cfg.ICC), cfg.ICCIgnored)
+		}
 		want := image.Rect(0, 0, (cfg.Width+s-1)/s, (cfg.Height+s-1)/s)
 		if img.Bounds() != want {
 			t.Fatalf("1/%d: bounds %v, want %v", s, img.Bounds(), want)
+		}
+		if s == 8 {
+			// CMYK ink output: the same size, whatever the colour space.
+			ink, _, err := Decode(bytes.NewReader(data), Options{Scale: s, MaxPixels: maxPixels, CMYK: true})
+			if err != nil {
+				t.Fatalf("1/%d with CMYK: %v", s, err)
+			}
+			if ink.Bounds() != want {
+				t.Fatalf("1/%d with CMYK: bounds %v, want %v", s, ink.Bounds(), want)
+			}
 		}
 		// The last pixel has the largest offset into every plane: a plane
 		// too short for its image panics here, not in a later resize.
@@ -240,6 +255,10 @@ func FuzzDecode(f *testing.F) {
 	f.Add(base[:len(base)/2])
 	f.Add([]byte{0xFF, 0xD8, 0xFF, 0xD9})
 	f.Add([]byte{})
+	// ICC_PROFILE segments: split in order, out of order, one missing.
+	f.Add(withSegments(base, app2(1, 2, []byte("first")), app2(2, 2, []byte("second"))))
+	f.Add(withSegments(base, app2(2, 2, []byte("second")), app2(1, 2, []byte("first"))))
+	f.Add(withSegments(base, app2(2, 3, []byte("second"))))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		checkDecode(t, data, 1<<20)
 	})

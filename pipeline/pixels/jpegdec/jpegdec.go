@@ -53,6 +53,15 @@ type Config struct {
 	// that precedes the frame header, or 1 when there is none. It is
 	// reported, never applied.
 	Orientation int
+	// ICC is the embedded colour profile, reassembled from the APP2
+	// ICC_PROFILE segments that precede the frame header; nil when there
+	// is none or it is ignored.
+	ICC []byte
+	// ICCIgnored says why the file's ICC_PROFILE segments were ignored
+	// (a segment missing, repeated or out of sequence, or a profile larger
+	// than icc.MaxSize); "" when they were not. An ignored profile is not
+	// an error: the image decodes as if untagged.
+	ICCIgnored string
 }
 
 // Options controls Decode.
@@ -63,6 +72,11 @@ type Options struct {
 	// MaxPixels, when positive, makes Decode refuse images whose full-size
 	// Width*Height exceeds it, before any pixel memory is allocated.
 	MaxPixels int64
+	// CMYK makes Decode return CMYK and YCCK images as an *image.CMYK of
+	// ink amounts (0 is no ink, Adobe's inversion undone), as image/jpeg
+	// does, for a CMYK ICC profile to convert. Otherwise they are
+	// converted with the naive formula of color.CMYKToRGB.
+	CMYK bool
 }
 
 // FormatError reports that the input is not a valid JPEG.
@@ -97,7 +111,8 @@ func DecodeConfig(r io.Reader) (Config, error) {
 // Decode decodes a JPEG image from r at 1/opts.Scale of its full size.
 // The result is ceil(Width/Scale) by ceil(Height/Scale) pixels: an
 // *image.Gray for grayscale images, an *image.YCbCr for YCbCr images with
-// a standard subsampling, and an opaque *image.NRGBA for the others. The
+// a standard subsampling, an *image.CMYK for CMYK and YCCK images when
+// opts.CMYK is set, and an opaque *image.NRGBA for the others. The
 // returned Config describes the full-size image. EXIF orientation is
 // reported in Config and not applied.
 //
@@ -116,6 +131,7 @@ func Decode(r io.Reader, opts Options) (image.Image, Config, error) {
 	defer putDecoder(d)
 	d.scale = scale
 	d.maxPixels = opts.MaxPixels
+	d.cmykInk = opts.CMYK
 	if err := d.readHeaders(false); err != nil {
 		if d.sofSeen {
 			return nil, d.config(), err
@@ -178,7 +194,10 @@ func putDecoder(d *decoder) {
 }
 
 func (d *decoder) config() Config {
+	profile, ignored := d.icc.profile()
 	return Config{
+		ICC:         profile,
+		ICCIgnored:  ignored,
 		Width:       d.width,
 		Height:      d.height,
 		Components:  d.ncomp,

@@ -7,6 +7,7 @@ import (
 	"image"
 	"image/jpeg"
 	"io"
+	"reflect"
 	"sync"
 	"testing"
 )
@@ -98,7 +99,7 @@ func TestDecodeConfig(t *testing.T) {
 		}
 		want := Config{Width: ref.Width, Height: ref.Height, Components: tt.comps,
 			ColorSpace: tt.cs, Progressive: tt.prog, Orientation: 1}
-		if cfg != want {
+		if !reflect.DeepEqual(cfg, want) {
 			t.Errorf("%s: got %+v, want %+v", tt.name, cfg, want)
 		}
 	}

@@ -430,3 +430,16 @@ func File(name string) []byte {
 	}
 	return b
 }
+
+// WithICC embeds an ICC profile in a JPEG, right after its SOI marker, as
+// encoders do: APP2 ICC_PROFILE segments numbered from 1, in order, each
+// holding up to 65519 bytes of the profile.
+func WithICC(jpg, profile []byte) []byte {
+	const part = 65535 - 2 - 14
+	count := (len(profile) + part - 1) / part
+	for i := count - 1; i >= 0; i-- { // each goes in right after SOI
+		p := append([]byte("ICC_PROFILE\x00"), byte(i+1), byte(count))
+		jpg = insertAPP(jpg, 0xE2, append(p, profile[i*part:min(len(profile), (i+1)*part)]...))
+	}
+	return jpg
+}
