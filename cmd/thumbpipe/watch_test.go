@@ -12,9 +12,9 @@ import (
 	"gocloud.dev/blob/memblob"
 
 	"github.com/thumbpipe/thumbpipe/internal/door/doortest"
-	"github.com/thumbpipe/thumbpipe/internal/testing/faultblob"
 	"github.com/thumbpipe/thumbpipe/internal/testing/testserver"
 	"github.com/thumbpipe/thumbpipe/pipeline"
+	"github.com/thumbpipe/thumbpipe/pipeline/pipelinetest/faultblob"
 	"github.com/thumbpipe/thumbpipe/pipeline/pixels/pixeltest"
 )
 

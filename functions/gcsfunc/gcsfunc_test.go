@@ -20,9 +20,9 @@ import (
 	"gocloud.dev/gcerrors"
 
 	"github.com/thumbpipe/thumbpipe/internal/buckets"
-	"github.com/thumbpipe/thumbpipe/internal/testing/faultblob"
 	"github.com/thumbpipe/thumbpipe/pipeline"
 	"github.com/thumbpipe/thumbpipe/pipeline/pipelinetest"
+	"github.com/thumbpipe/thumbpipe/pipeline/pipelinetest/faultblob"
 	"github.com/thumbpipe/thumbpipe/pipeline/pixels/pixeltest"
 )
 

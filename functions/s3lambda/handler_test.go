@@ -22,8 +22,8 @@ import (
 	"gocloud.dev/blob/memblob"
 
 	"github.com/thumbpipe/thumbpipe/internal/buckets"
-	"github.com/thumbpipe/thumbpipe/internal/testing/faultblob"
 	"github.com/thumbpipe/thumbpipe/pipeline"
+	"github.com/thumbpipe/thumbpipe/pipeline/pipelinetest/faultblob"
 	"github.com/thumbpipe/thumbpipe/pipeline/pixels/pixeltest"
 )
 

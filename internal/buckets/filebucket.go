@@ -14,7 +14,7 @@ import (
 	"gocloud.dev/blob/driver"
 	"gocloud.dev/gcerrors"
 
-	"github.com/thumbpipe/thumbpipe/internal/blobwrap"
+	"github.com/thumbpipe/thumbpipe/pipeline/blobwrap"
 
 	"github.com/thumbpipe/thumbpipe/pipeline"
 )

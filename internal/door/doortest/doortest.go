@@ -24,9 +24,9 @@ import (
 	"gocloud.dev/blob/memblob"
 
 	"github.com/thumbpipe/thumbpipe/internal/door"
-	"github.com/thumbpipe/thumbpipe/internal/testing/faultblob"
 	"github.com/thumbpipe/thumbpipe/pipeline"
 	"github.com/thumbpipe/thumbpipe/pipeline/pipelinetest"
+	"github.com/thumbpipe/thumbpipe/pipeline/pipelinetest/faultblob"
 	"github.com/thumbpipe/thumbpipe/pipeline/pixels/pixeltest"
 )
 

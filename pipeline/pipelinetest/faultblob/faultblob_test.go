@@ -6,7 +6,7 @@ import (
 
 	"gocloud.dev/blob/memblob"
 
-	"github.com/thumbpipe/thumbpipe/internal/testing/faultblob"
+	"github.com/thumbpipe/thumbpipe/pipeline/pipelinetest/faultblob"
 )
 
 // TestHook checks that a hook runs once, after the call it names (past the

@@ -18,6 +18,8 @@ import (
 
 	"gocloud.dev/blob"
 	"gocloud.dev/blob/driver"
+
+	"github.com/thumbpipe/thumbpipe/pipeline/blobwrap"
 	"gocloud.dev/gcerrors"
 )
 
@@ -194,36 +196,16 @@ func (d *bucket) Attributes(ctx context.Context, key string) (*driver.Attributes
 	if err != nil {
 		return nil, err
 	}
-	return &driver.Attributes{
-		CacheControl: a.CacheControl, ContentDisposition: a.ContentDisposition,
-		ContentEncoding: a.ContentEncoding, ContentLanguage: a.ContentLanguage,
-		ContentType: a.ContentType, Metadata: a.Metadata, CreateTime: a.CreateTime,
-		ModTime: a.ModTime, Size: a.Size, MD5: a.MD5, ETag: a.ETag,
-	}, nil
+	return blobwrap.Attributes(a), nil
 }
 
 func (d *bucket) ListPaged(ctx context.Context, opts *driver.ListOptions) (*driver.ListPage, error) {
 	if err := d.f.fail(List, opts.Prefix); err != nil {
 		return nil, err
 	}
-	pageSize := opts.PageSize
-	if pageSize <= 0 {
-		pageSize = 1000
-	}
-	token := opts.PageToken
-	if len(token) == 0 {
-		token = blob.FirstPageToken
-	}
-	objs, next, err := d.b.ListPage(ctx, token, pageSize, &blob.ListOptions{Prefix: opts.Prefix, Delimiter: opts.Delimiter})
+	page, err := blobwrap.ListPaged(ctx, d.b, opts)
 	d.f.after(List, opts.Prefix)
-	if err != nil {
-		return nil, err
-	}
-	page := &driver.ListPage{NextPageToken: next}
-	for _, o := range objs {
-		page.Objects = append(page.Objects, &driver.ListObject{Key: o.Key, ModTime: o.ModTime, Size: o.Size, MD5: o.MD5, IsDir: o.IsDir})
-	}
-	return page, nil
+	return page, err
 }
 
 func (d *bucket) NewRangeReader(ctx context.Context, key string, offset, length int64, _ *driver.ReaderOptions) (driver.Reader, error) {
