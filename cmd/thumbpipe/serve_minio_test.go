@@ -606,8 +606,17 @@ func TestComposeStack(t *testing.T) {
 			return !slices.ContainsFunc(s.variantKeys(u.key, u.ext), s.exists)
 		})
 		t.Logf("delete→variants gone: %v", d)
-		if got := s.metric("thumbpipe_variants_deleted_total"); got != float64(len(s.sizes)) {
-			t.Errorf("variants deleted = %v, want %d", got, len(s.sizes))
+		// The handler counts the deletions after the storage calls that the
+		// wait above saw: the counter may lag those by a moment.
+		want := float64(len(s.sizes))
+		deadline := time.Now().Add(5 * time.Second)
+		got := s.metric("thumbpipe_variants_deleted_total")
+		for got != want && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+			got = s.metric("thumbpipe_variants_deleted_total")
+		}
+		if got != want {
+			t.Errorf("variants deleted = %v, want %v", got, want)
 		}
 		if !s.exists(good[1].key) || !s.exists(s.variantKeys(good[1].key, "")[0]) {
 			t.Error("another source's files went too")
