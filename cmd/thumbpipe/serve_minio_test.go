@@ -332,6 +332,19 @@ func (s *stack) exists(key string) bool {
 }
 
 // waitFor polls until cond holds and returns how long it took.
+// settled returns the metric name once it equals want, or its value after
+// five seconds: the handler counts an event just after the storage calls a
+// test sees, so a counter may lag them by a moment.
+func (s *stack) settled(name string, want float64) float64 {
+	deadline := time.Now().Add(5 * time.Second)
+	got := s.metric(name)
+	for got != want && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+		got = s.metric(name)
+	}
+	return got
+}
+
 func awaitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) time.Duration {
 	t.Helper()
 	start := time.Now()
@@ -563,7 +576,7 @@ func TestComposeStack(t *testing.T) {
 
 	t.Run("ThumbnailsAreNotThumbnailed", func(t *testing.T) {
 		written := float64(len(good) * len(s.sizes))
-		if got := s.metric("thumbpipe_variants_written_total"); got != written {
+		if got := s.settled("thumbpipe_variants_written_total", written); got != written {
 			t.Errorf("variants written = %v, want %v", got, written)
 		}
 		// Each thumbnail written is an upload MinIO tells us about: skipped.
@@ -606,16 +619,7 @@ func TestComposeStack(t *testing.T) {
 			return !slices.ContainsFunc(s.variantKeys(u.key, u.ext), s.exists)
 		})
 		t.Logf("delete→variants gone: %v", d)
-		// The handler counts the deletions after the storage calls that the
-		// wait above saw: the counter may lag those by a moment.
-		want := float64(len(s.sizes))
-		deadline := time.Now().Add(5 * time.Second)
-		got := s.metric("thumbpipe_variants_deleted_total")
-		for got != want && time.Now().Before(deadline) {
-			time.Sleep(20 * time.Millisecond)
-			got = s.metric("thumbpipe_variants_deleted_total")
-		}
-		if got != want {
+		if got, want := s.settled("thumbpipe_variants_deleted_total", float64(len(s.sizes))), float64(len(s.sizes)); got != want {
 			t.Errorf("variants deleted = %v, want %v", got, want)
 		}
 		if !s.exists(good[1].key) || !s.exists(s.variantKeys(good[1].key, "")[0]) {
@@ -633,9 +637,11 @@ func TestComposeStack(t *testing.T) {
 		if _, err := s.minio.Client().PutObject(ctx, "private", "secret.jpg", bytes.NewReader(img), int64(len(img)), minio.PutObjectOptions{}); err != nil {
 			t.Fatal(err)
 		}
+		processed0 := s.outcome("processed")
 		s.put("probe.jpg", "image/jpeg", img)
 		awaitFor(t, "probe thumbnails", 30*time.Second, func() bool { return s.exists(s.variantKeys("probe.jpg", "")[0]) })
-		before := s.outcome("processed")
+		// The probe is counted just after its thumbnails are written.
+		before := s.settled(`thumbpipe_events_total{outcome="processed"}`, processed0+1)
 
 		probe := webhookBody("s3:ObjectCreated:Put", s.bucketName, "probe.jpg")
 		for _, tc := range []struct{ name, token string }{
