@@ -122,6 +122,3 @@ func (p *serveProc) end(sig syscall.Signal) {
 
 // kill ends the server with SIGKILL: requests in flight are lost.
 func (p *serveProc) kill() { p.end(syscall.SIGKILL) }
-
-// stop ends the server with SIGTERM, as an orchestrator does.
-func (p *serveProc) stop() { p.end(syscall.SIGTERM) }

@@ -83,11 +83,6 @@ func (c *curve) eval(x float64) float64 {
 	}
 }
 
-// isIdentity reports whether c maps every input to itself.
-func (c *curve) isIdentity() bool {
-	return c == nil || c.kind == curveIdentity || (c.kind == curveParam && c.fn == 0 && c.p[0] == 1)
-}
-
 // sRGB's transfer function (IEC 61966-2-1) as lcms and the ICC write it:
 // a 'para' curve of type 3.
 var srgbCurve = &curve{kind: curveParam, fn: 3, p: [7]float64{2.4, 1 / 1.055, 0.055 / 1.055, 1 / 12.92, 0.04045}}

@@ -54,15 +54,6 @@ func (d *decoder) ioErr() error {
 	return errTruncated
 }
 
-func (d *decoder) readByte() (byte, error) {
-	if !d.ensure(1) {
-		return 0, d.ioErr()
-	}
-	b := d.buf[d.pos]
-	d.pos++
-	return b, nil
-}
-
 func (d *decoder) readU16() (int, error) {
 	if !d.ensure(2) {
 		return 0, d.ioErr()
@@ -239,6 +230,3 @@ func (d *decoder) refillByte(acc uint64, n uint) (uint64, uint) {
 func (d *decoder) resetBits() {
 	d.acc, d.n, d.pad, d.marker = 0, 0, 0, false
 }
-
-// truncated reports whether the entropy decoder consumed padding bits.
-func (d *decoder) truncated() bool { return d.n < d.pad }
