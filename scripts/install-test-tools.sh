@@ -5,6 +5,7 @@
 #   minio            real S3-compatible server (AGPL; run as a process only)
 #   aws-lambda-rie   AWS Lambda runtime interface emulator
 #   fake-gcs-server  Google Cloud Storage emulator
+#   nats-server      NATS with JetStream (queue worker and completion events)
 #
 # Binaries go to ${THUMBPIPE_TOOLS_DIR:-$HOME/.cache/thumbpipe/tools}. Next to
 # each binary a <name>.version stamp records "<module>@<version>"; a tool is
@@ -22,6 +23,7 @@ TOOLS=(
 	"minio|github.com/minio/minio|v0.0.0-20260212201848-7aac2a2c5b7c"
 	"aws-lambda-rie|github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie|v0.0.0-20261030222936-bef5c4ba774d"
 	"fake-gcs-server|github.com/fsouza/fake-gcs-server|v1.56.1"
+	"nats-server|github.com/nats-io/nats-server/v2|v2.15.3"
 )
 
 log() { printf 'install-test-tools: %s\n' "$*"; }

@@ -1,6 +1,6 @@
 // Package testserver starts the real servers that thumbpipe's integration
-// tests run against — MinIO (S3), fake-gcs-server (Google Cloud Storage) and
-// the AWS Lambda runtime interface emulator — each as a separate process on a
+// tests run against — MinIO (S3), fake-gcs-server (Google Cloud Storage),
+// the AWS Lambda runtime interface emulator and nats-server (JetStream) — each as a separate process on a
 // free loopback port, torn down by t.Cleanup.
 //
 // The binaries are installed by scripts/install-test-tools.sh (make
