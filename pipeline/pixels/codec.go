@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+
+	"github.com/thumbpipe/thumbpipe/pipeline/pixels/metadata"
 )
 
 // Codec is everything pixels knows about one image format, registered once
@@ -46,6 +48,16 @@ type Codec struct {
 	// file uses a feature the decoder lacks (ErrUnsupported) rather than
 	// that it is broken (ErrCorrupt); nil means every error is ErrCorrupt.
 	Unsupported func(err error) bool
+	// Metadata reads the creator and rights fields of the file r holds
+	// (from its first byte), after Header, within the limits of package
+	// metadata; its error says which blocks it ignored, and the rights it
+	// returns are those of the blocks it read. nil for a format whose
+	// metadata pixels does not read.
+	Metadata func(r io.Reader) (metadata.Rights, error)
+	// Embed adds a colour profile and metadata to data, which Encode
+	// wrote, returning the new file; nil for a format that carries
+	// neither (its thumbnails are converted to sRGB and carry nothing).
+	Embed func(data []byte, e Embedding) ([]byte, error)
 }
 
 // DecodeOptions are what a [Codec]'s decoder is told.

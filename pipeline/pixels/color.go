@@ -1,11 +1,7 @@
 package pixels
 
 import (
-	"bytes"
-	"compress/zlib"
-	"encoding/binary"
 	"fmt"
-	"hash/crc32"
 	"image"
 
 	"github.com/thumbpipe/thumbpipe/pipeline/pixels/icc"
@@ -22,7 +18,8 @@ const (
 	// browsers, so the profile would only cost bytes.
 	ColorSRGB Color = "srgb"
 	// ColorKeep keeps the pixel values of a source with an RGB profile and
-	// embeds that profile in the thumbnail (JPEG APP2 segments, PNG iCCP).
+	// embeds that profile in the thumbnail (JPEG APP2 segments, PNG iCCP,
+	// WebP ICCP).
 	// A gray or CMYK profile, which an RGB thumbnail cannot carry, and
 	// any profile for a GIF thumbnail are converted as with ColorSRGB.
 	ColorKeep Color = "keep"
@@ -101,9 +98,10 @@ func (p *colorPlan) fits(c Config, img image.Image) bool {
 }
 
 // keeps reports whether output o keeps the source's pixel values and
-// carries its profile rather than being converted.
+// carries its profile rather than being converted: its format's codec
+// embeds profiles.
 func (p *colorPlan) keeps(o Output) bool {
-	return p.embed != nil && o.Color == ColorKeep && (o.Format == JPEG || o.Format == PNG)
+	return p.embed != nil && o.Color == ColorKeep && o.Format.CarriesMetadata()
 }
 
 // toSRGB converts thumb, a thumbnail of decoded (possibly decoded itself),
@@ -113,71 +111,4 @@ func (p *colorPlan) toSRGB(thumb, decoded image.Image) (image.Image, error) {
 		return n, p.t.ApplyNRGBA(n)
 	}
 	return p.t.Apply(thumb)
-}
-
-// embedICC returns the encoded image data with profile embedded where its
-// format keeps one: APP2 ICC_PROFILE segments after a JPEG's SOI marker,
-// an iCCP chunk after a PNG's IHDR chunk.
-func embedICC(f Format, data, profile []byte) ([]byte, error) {
-	switch f {
-	case JPEG:
-		return embedJPEG(data, profile)
-	case PNG:
-		return embedPNG(data, profile)
-	}
-	return data, nil
-}
-
-// iccSegmentData is the most profile bytes one APP2 segment holds: the
-// 65535 bytes a segment length allows, less the length itself and the
-// "ICC_PROFILE\0", sequence and count bytes.
-const iccSegmentData = 65535 - 2 - 14
-
-func embedJPEG(data, profile []byte) ([]byte, error) {
-	if len(data) < 2 || data[0] != 0xFF || data[1] != 0xD8 {
-		return nil, fmt.Errorf("embed ICC profile: not a JPEG")
-	}
-	count := (len(profile) + iccSegmentData - 1) / iccSegmentData
-	if count > 255 {
-		return nil, fmt.Errorf("embed ICC profile: %d bytes need more than 255 segments", len(profile))
-	}
-	out := make([]byte, 0, len(data)+len(profile)+18*count)
-	out = append(out, data[:2]...)
-	for i := range count {
-		part := profile[i*iccSegmentData : min(len(profile), (i+1)*iccSegmentData)]
-		out = append(out, 0xFF, 0xE2)
-		out = binary.BigEndian.AppendUint16(out, uint16(2+14+len(part)))
-		out = append(out, "ICC_PROFILE\x00"...)
-		out = append(out, byte(i+1), byte(count))
-		out = append(out, part...)
-	}
-	return append(out, data[2:]...), nil
-}
-
-func embedPNG(data, profile []byte) ([]byte, error) {
-	// Signature (8), then IHDR: length (4), type (4), 13 bytes, CRC (4).
-	const ihdrEnd = 8 + 4 + 4 + 13 + 4
-	if len(data) < ihdrEnd || string(data[12:16]) != "IHDR" {
-		return nil, fmt.Errorf("embed ICC profile: not a PNG")
-	}
-	var chunk bytes.Buffer
-	chunk.WriteString("iCCP")
-	chunk.WriteString("ICC profile\x00\x00") // name, then compression method 0 (zlib)
-	zw, err := zlib.NewWriterLevel(&chunk, zlib.BestSpeed)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := zw.Write(profile); err != nil {
-		return nil, err
-	}
-	if err := zw.Close(); err != nil {
-		return nil, err
-	}
-	body := chunk.Bytes()
-	out := make([]byte, 0, len(data)+len(body)+8)
-	out = append(out, data[:ihdrEnd]...)
-	out = binary.BigEndian.AppendUint32(out, uint32(len(body)-4))
-	out = append(out, body...)
-	out = binary.BigEndian.AppendUint32(out, crc32.ChecksumIEEE(body))
-	return append(out, data[ihdrEnd:]...), nil
 }

@@ -35,6 +35,8 @@ func init() {
 			return imaging.Encode(w, flatten(img), imaging.JPEG, imaging.JPEGQuality(opts.Quality))
 		},
 		Unsupported: isErr[jpegdec.UnsupportedError],
+		Metadata:    jpegRights,
+		Embed:       embedJPEG,
 	})
 	Register(Codec{
 		Format: PNG, Name: "PNG", Ext: ".png", ContentType: "image/png",
@@ -51,6 +53,8 @@ func init() {
 			return imaging.Encode(w, img, imaging.PNG, imaging.PNGCompressionLevel(png.BestSpeed))
 		},
 		Unsupported: isErr[pngdec.UnsupportedError],
+		Metadata:    pngRights,
+		Embed:       embedPNG,
 	})
 	Register(Codec{
 		Format: GIF, Name: "GIF", Ext: ".gif", ContentType: "image/gif",
@@ -66,6 +70,9 @@ func init() {
 		Magic:  []string{"RIFF????WEBP"},
 		Header: webpHeader,
 		Decode: fullSize(webp.Decode),
+
+		Metadata: webpRights,
+		Embed:    embedWebP,
 	})
 	Register(Codec{
 		Format: TIFF, Name: "TIFF", Ext: ".tiff", ContentType: "image/tiff",

@@ -38,6 +38,8 @@ import (
 	"io"
 
 	"github.com/disintegration/imaging"
+
+	"github.com/thumbpipe/thumbpipe/pipeline/pixels/metadata"
 )
 
 // Format is an image file format, named by its usual file extension.
@@ -127,6 +129,13 @@ type Config struct {
 	// Progressive reports an image stored in passes (an interlaced PNG, a
 	// progressive JPEG), which costs its decoder more memory.
 	Progressive bool
+	// Rights are the creator and rights fields of the file's EXIF, XMP
+	// and IPTC metadata, for thumbnails made with [MetadataCopyright];
+	// nothing else of the metadata is kept.
+	Rights metadata.Rights
+	// MetadataIgnored says which metadata blocks were ignored as broken
+	// or too large; "" otherwise.
+	MetadataIgnored string
 }
 
 // Pixels returns Width×Height as an int64, so it cannot overflow.
@@ -167,6 +176,7 @@ func ReadConfig(r io.Reader) (Config, io.Reader, error) {
 	if c.Orientation < 1 || c.Orientation > 8 {
 		c.Orientation = 1
 	}
+	readRights(codec, io.MultiReader(bytes.NewReader(seen.Bytes()), tee), &c)
 	return c, replay(), nil
 }
 

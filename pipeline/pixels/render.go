@@ -23,6 +23,9 @@ type Output struct {
 	// Color says what becomes of the source's colour profile; the zero
 	// value is [ColorSRGB].
 	Color Color
+	// Metadata says which of the source's metadata the thumbnail carries;
+	// the zero value is [MetadataNone].
+	Metadata Metadata
 }
 
 // Rendered is one thumbnail [Render] made.
@@ -38,6 +41,10 @@ type Rendered struct {
 	// thumbnail is then made as if the source had none); "" when it was
 	// applied or there is none.
 	ColorNote string
+	// MetadataNote says which of the source's metadata blocks were
+	// ignored as broken or too large, when the output keeps metadata;
+	// "" otherwise.
+	MetadataNote string
 }
 
 // Render makes every output of one image: it decodes the image r yields
@@ -51,7 +58,10 @@ type Rendered struct {
 // through [icc] transforms, cached across calls: RGB images per
 // thumbnail, after the resize, where there are few pixels; CMYK and gray
 // images as decoded (JPEGs are decoded at a reduced size first).
-// Outputs whose Color is [ColorKeep] keep an RGB profile instead. An image
+// Outputs whose Color is [ColorKeep] keep an RGB profile instead, and
+// those whose Metadata is [MetadataCopyright] carry the source's creator
+// and rights fields; both are added by the format's Embed step after
+// encoding, and a format without one (GIF) carries neither. An image
 // without a profile, or with an sRGB one, gives the bytes it gave before
 // profiles were read.
 //
@@ -103,14 +113,20 @@ func Render(r io.Reader, c Config, outs []Output, emit func(Rendered) error) err
 		if err := Encode(&buf, thumb, o.Format, o.Encode.Quality); err != nil {
 			return err
 		}
-		data := buf.Bytes()
+		var e Embedding
 		if keep {
-			if data, err = embedICC(o.Format, data, color.embed); err != nil {
-				return err
-			}
+			e.ICC = color.embed
+		}
+		var metaNote string
+		if o.Metadata == MetadataCopyright {
+			e.Rights, metaNote = c.Rights, c.MetadataIgnored
+		}
+		data, err := embed(o.Format, buf.Bytes(), e)
+		if err != nil {
+			return err
 		}
 		b := thumb.Bounds()
-		if err := emit(Rendered{Index: i, Width: b.Dx(), Height: b.Dy(), Data: data, ColorNote: color.note}); err != nil {
+		if err := emit(Rendered{Index: i, Width: b.Dx(), Height: b.Dy(), Data: data, ColorNote: color.note, MetadataNote: metaNote}); err != nil {
 			return err
 		}
 	}

@@ -1,0 +1,147 @@
+package pixels_test
+
+import (
+	"bytes"
+	"image"
+	"image/color"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	"github.com/thumbpipe/thumbpipe/pipeline/pixels"
+	"github.com/thumbpipe/thumbpipe/pipeline/pixels/metadata"
+	"github.com/thumbpipe/thumbpipe/pipeline/pixels/pixeltest"
+)
+
+// embedStep returns format f's Embed step from the codec table.
+func embedStep(t *testing.T, f pixels.Format) func([]byte, pixels.Embedding) ([]byte, error) {
+	t.Helper()
+	for _, c := range pixels.Codecs() {
+		if c.Format == f && c.Embed != nil {
+			return c.Embed
+		}
+	}
+	t.Fatalf("%s has no Embed step", f)
+	return nil
+}
+
+// TestEmbedWebP adds a profile and rights to WebPs written by Debian's
+// cwebp — simple lossy (VP8) and lossless (VP8L) files, lossless with
+// alpha, and lossy with alpha (already extended: VP8X, ALPH, VP8) — and
+// checks the result with libwebp's own tools: webpmux reads back the very
+// profile bytes, dwebp decodes the same pixels as from the original, and
+// exiftool reads the rights.
+func TestEmbedWebP(t *testing.T) {
+	cwebp := pixeltest.NeedTool(t, "cwebp", "webp")
+	webpmux := pixeltest.NeedTool(t, "webpmux", "webp")
+	dwebp := pixeltest.NeedTool(t, "dwebp", "webp")
+	exiftool := pixeltest.NeedTool(t, "exiftool", "libimage-exiftool-perl")
+	profile := pixeltest.NeedFile(t, displayP3, "")
+	step := embedStep(t, pixels.WebP)
+	dir := t.TempDir()
+
+	opaque := pixeltest.Photo(37, 23, 1) // odd sizes: the canvas fields are size-1
+	alpha := image.NewNRGBA(opaque.Bounds())
+	for y := range 23 {
+		for x := range 37 {
+			c := opaque.RGBAAt(x, y)
+			alpha.SetNRGBA(x, y, color.NRGBA{c.R, c.G, c.B, uint8(x * 255 / 36)})
+		}
+	}
+	tests := []struct {
+		name  string
+		img   image.Image
+		args  []string
+		first string // the chunk cwebp writes first
+		alpha bool
+	}{
+		{"lossy", opaque, []string{"-q", "80"}, "VP8 ", false},
+		{"lossless", opaque, []string{"-lossless"}, "VP8L", false},
+		{"lossless alpha", alpha, []string{"-lossless", "-exact"}, "VP8L", true},
+		{"lossy alpha", alpha, []string{"-q", "80"}, "VP8X", true},
+	}
+	rights := metadata.Rights{Creators: []string{"Ada Lovelace"}, Copyright: "© 2026 Ada"}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			src := filepath.Join(dir, tc.name+".png")
+			webp := filepath.Join(dir, tc.name+".webp")
+			if err := os.WriteFile(src, pixeltest.PNG(tc.img), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			run(t, cwebp, append(tc.args, "-quiet", src, "-o", webp)...)
+			data, err := os.ReadFile(webp)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := string(data[12:16]); got != tc.first {
+				t.Fatalf("cwebp wrote %q first, the case wants %q", got, tc.first)
+			}
+			for _, e := range []pixels.Embedding{{ICC: profile}, {Rights: rights}, {ICC: profile, Rights: rights}} {
+				out, err := step(data, e)
+				if err != nil {
+					t.Fatal(err)
+				}
+				embedded := filepath.Join(dir, tc.name+"-embedded.webp")
+				if err := os.WriteFile(embedded, out, 0o644); err != nil {
+					t.Fatal(err)
+				}
+				info := run(t, webpmux, "-info", embedded)
+				if bytes.Contains(info, []byte("alpha")) != tc.alpha {
+					t.Errorf("webpmux -info says %q; alpha %v", info, tc.alpha)
+				}
+				if e.ICC != nil {
+					got := filepath.Join(dir, "got.icc")
+					run(t, webpmux, "-get", "icc", embedded, "-o", got)
+					if b, _ := os.ReadFile(got); !bytes.Equal(b, profile) {
+						t.Errorf("webpmux reads a %d-byte profile, not the %d bytes embedded", len(b), len(profile))
+					}
+				} else if bytes.Contains(info, []byte("ICC")) {
+					t.Errorf("webpmux -info finds a profile: %s", info)
+				}
+				if !bytes.Equal(run(t, dwebp, "-quiet", "-pam", embedded, "-o", "-"), run(t, dwebp, "-quiet", "-pam", webp, "-o", "-")) {
+					t.Error("dwebp decodes other pixels once the chunks are added")
+				}
+				tags := exiftoolTags(t, exiftool, out, ".webp")
+				if e.Rights.IsZero() {
+					if tags["IFD0:Artist"] != nil || tags["XMP-dc:Rights"] != nil {
+						t.Errorf("rights written though none were asked: %v", tags)
+					}
+					continue
+				}
+				for k, want := range map[string]any{"IFD0:Artist": "Ada Lovelace", "IFD0:Copyright": "© 2026 Ada",
+					"XMP-dc:Creator": []any{"Ada Lovelace"}, "XMP-dc:Rights": "© 2026 Ada"} {
+					if !jsonEqual(tags[k], want) {
+						t.Errorf("exiftool reads %s = %v, want %v", k, tags[k], want)
+					}
+				}
+				// The file is still one pixels reads.
+				if cfg, err := pixels.DecodeConfig(out); err != nil || cfg.Width != 37 || cfg.Height != 23 {
+					t.Errorf("DecodeConfig: %+v, %v", cfg, err)
+				}
+			}
+		})
+	}
+}
+
+// TestEmbedRefuses: an Embed step given bytes not of its format says so
+// rather than writing a broken file.
+func TestEmbedRefuses(t *testing.T) {
+	e := pixels.Embedding{ICC: []byte("profile")}
+	for _, f := range []pixels.Format{pixels.JPEG, pixels.PNG, pixels.WebP} {
+		for _, data := range [][]byte{nil, []byte("GIF89a........"), []byte("RIFF\xff\xff\xff\x00WEBPVP8 ")} {
+			if out, err := embedStep(t, f)(data, e); err == nil {
+				t.Errorf("%s embeds into %q: %q", f, data, out)
+			}
+		}
+	}
+}
+
+func run(t *testing.T, name string, args ...string) []byte {
+	t.Helper()
+	out, err := exec.Command(name, args...).Output()
+	if err != nil {
+		t.Fatalf("%s %v: %v", name, args, err)
+	}
+	return out
+}
