@@ -103,8 +103,13 @@ type Config struct {
 	// Color is what becomes of a colour profile embedded in the source:
 	// pixels.ColorSRGB (default; "" means it too) converts the colours to
 	// sRGB and writes no profile, pixels.ColorKeep keeps the pixel values
-	// and embeds the source's RGB profile in JPEG and PNG thumbnails.
+	// and embeds the source's RGB profile in JPEG, PNG and WebP thumbnails.
 	Color pixels.Color
+	// Metadata is which of the source's metadata thumbnails carry:
+	// pixels.MetadataNone (default; "" means it too) none at all,
+	// pixels.MetadataCopyright only the creator and rights fields, in the
+	// formats that carry metadata (JPEG, PNG, WebP; not GIF).
+	Metadata pixels.Metadata
 }
 
 // DefaultConfig returns the documented defaults.
@@ -117,6 +122,7 @@ func DefaultConfig() Config {
 		MaxBytes:    DefaultMaxBytes,
 		MaxPixels:   DefaultMaxPixels,
 		Color:       pixels.ColorSRGB,
+		Metadata:    pixels.MetadataNone,
 
 		MaxDecodeMemory: DefaultMaxDecodeMemory,
 	}
@@ -159,6 +165,9 @@ func (c Config) ValidateFor(separate bool) error {
 		add("jpeg quality %d: want 1 to 100", c.JPEGQuality)
 	}
 	if _, err := pixels.ParseColor(string(c.Color)); err != nil {
+		add("%v", err)
+	}
+	if _, err := pixels.ParseMetadata(string(c.Metadata)); err != nil {
 		add("%v", err)
 	}
 	if c.Prefix != "" && !strings.HasSuffix(c.Prefix, "/") {
@@ -247,6 +256,11 @@ func matchAny(globs []string, key string) bool {
 // as they were (those of untagged sources are the same bytes). Switching
 // the policy makes every thumbnail stale, not only those of sources with a
 // profile: the hash is known before the source is read.
+//
+// The metadata policy likewise is hashed only when it is not
+// pixels.MetadataNone, and only for formats that carry metadata: choosing
+// MetadataCopyright remakes JPEG, PNG and WebP thumbnails, never GIF ones,
+// whose bytes it does not change.
 func (c Config) Hash(s Size, out pixels.Format) string {
 	quality := 0
 	if out == pixels.JPEG {
@@ -255,6 +269,9 @@ func (c Config) Hash(s Size, out pixels.Format) string {
 	settings := fmt.Sprintf("v2|%s|%d|%s|%s", out, quality, c.CacheControl, s)
 	if c.Color == pixels.ColorKeep {
 		settings += "|color=" + string(c.Color)
+	}
+	if m, _ := pixels.ParseMetadata(string(c.Metadata)); m != pixels.MetadataNone && out.CarriesMetadata() {
+		settings += "|metadata=" + string(m)
 	}
 	sum := sha256.Sum256([]byte(settings))
 	return hex.EncodeToString(sum[:8])

@@ -59,6 +59,11 @@ type Result struct {
 	// (refused as invalid or unsupported, or not fitting the image): the
 	// thumbnails were made as if it had none. "" otherwise.
 	ColorNote string
+	// MetadataNote says which of the source's metadata blocks were
+	// ignored as broken or too large, when the thumbnails keep metadata
+	// (pixels.MetadataCopyright): they carry the rights of the other
+	// blocks. "" otherwise.
+	MetadataNote string
 }
 
 // Written counts the variants written in this call.
@@ -279,7 +284,7 @@ func (t *Thumbnailer) render(ctx context.Context, bucket *blob.Bucket, key strin
 	for j, i := range p.todo {
 		s := p.res.Variants[i].Size
 		outs[j] = pixels.Output{Width: s.Width, Height: s.Height, Mode: s.Mode, Format: p.format,
-			Encode: pixels.EncodeOptions{Quality: t.cfg.JPEGQuality}, Color: t.cfg.Color}
+			Encode: pixels.EncodeOptions{Quality: t.cfg.JPEGQuality}, Color: t.cfg.Color, Metadata: t.cfg.Metadata}
 	}
 	if need := pixels.RenderMemory(cfg, outs); need > t.cfg.MaxDecodeMemory {
 		return fmt.Errorf("%w: decoding %s %dx%d needs about %d bytes (%.1f MiB), the limit is %d (%.1f MiB)",
@@ -288,6 +293,7 @@ func (t *Thumbnailer) render(ctx context.Context, bucket *blob.Bucket, key strin
 	err = pixels.Render(stream, cfg, outs, func(r pixels.Rendered) error {
 		p.res.SourceBytes = src.n
 		p.res.ColorNote = r.ColorNote
+		p.res.MetadataNote = r.MetadataNote
 		// The decoder is done: a failed or overlong read is not an image.
 		if err := src.err(); err != nil {
 			return err

@@ -20,6 +20,9 @@ PACKAGES=(
 	icc-profiles-free
 	libgs-common
 	libvips-tools
+	libimage-exiftool-perl
+	webp
+	gifsicle
 )
 
 log() { printf 'install-test-packages: %s\n' "$*"; }

@@ -142,6 +142,7 @@ func TestDeployDryRun(t *testing.T) {
 		"THUMBPIPE_FORMAT":            "jpeg",
 		"THUMBPIPE_JPEG_QUALITY":      "80",
 		"THUMBPIPE_COLOR":             "keep",
+		"THUMBPIPE_METADATA":          "copyright",
 		"THUMBPIPE_OUTPUT_PREFIX":     "thumbs/",
 		"THUMBPIPE_OUTPUT_BUCKET":     "gs://photos-thumbs",
 		"THUMBPIPE_INCLUDE":           "uploads/**,incoming/*.jpg",
