@@ -22,7 +22,6 @@ PACKAGES=(
 	libvips-tools
 	libimage-exiftool-perl
 	webp
-	gifsicle
 )
 
 log() { printf 'install-test-packages: %s\n' "$*"; }

@@ -230,7 +230,7 @@ func TestHeader(t *testing.T) {
 		{"opaque png", pixeltest.PNG(small), 8, 3, 1},
 		{"16-bit png", pixeltest.PNG(pixeltest.Deep(8, 8)), 16, 3, 1},
 		{"two-colour palette png", pixeltest.PNG(pixeltest.TransparentPalette(8, 8)), 1, 3, 1},
-		{"gif", pixeltest.GIF(small), 8, 3, 0},
+		{"gif", pixeltest.GIF(small), 8, 3, 1}, // the header walk counts frames
 		{"lossless webp", pixeltest.File("lossless.webp"), 8, 4, 1},
 		{"bmp", pixeltest.BMP(small), 8, 4, 1},
 	}

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"image"
 	"image/color"
-	"image/gif"
 	"image/png"
 	"io"
 
@@ -59,11 +58,9 @@ func init() {
 	Register(Codec{
 		Format: GIF, Name: "GIF", Ext: ".gif", ContentType: "image/gif",
 		Magic:  []string{"GIF87a", "GIF89a"},
-		Header: stdHeader(gif.DecodeConfig, 0), // frames are counted only by decoding them all
-		Decode: fullSize(gif.Decode),           // the first frame
-		Encode: func(w io.Writer, img image.Image, _ EncodeOptions) error {
-			return imaging.Encode(w, img, imaging.GIF)
-		},
+		Header: gifHeader,
+		Decode: gifDecode, // the first frame
+		Encode: gifEncode,
 	})
 	Register(Codec{
 		Format: WebP, Name: "WebP", Ext: ".webp", ContentType: "image/webp",

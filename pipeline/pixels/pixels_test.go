@@ -185,7 +185,7 @@ func TestRefusals(t *testing.T) {
 		{"jpeg cut in the scan", full[:len(full)/2], nil, true},
 		{"png cut in the header", png[:20], pixels.ErrCorrupt, false},
 		{"png cut in the data", png[:len(png)/2], nil, true},
-		{"gif without frames", []byte("GIF89a\x10\x00\x10\x00\x00\x00\x00;"), nil, true},
+		{"gif without frames", []byte("GIF89a\x10\x00\x10\x00\x00\x00\x00;"), pixels.ErrCorrupt, false}, // refused by the header walk
 		{"zero-size png", pixeltest.PNGBomb(0, 10), pixels.ErrCorrupt, false},
 	}
 	for _, tc := range tests {
