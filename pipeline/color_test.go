@@ -41,27 +41,12 @@ func TestProcessColor(t *testing.T) {
 			}
 			cfg := pipeline.DefaultConfig()
 			cfg.Color = tc.color
-			th, err := pipeline.NewThumbnailer(cfg, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			res, err := th.Process(ctx, b, "photo.jpg")
-			if err != nil {
-				t.Fatalf("Process: %v", err)
-			}
+			res, c := processOne(t, b, cfg, "photo.jpg")
 			if res.Written() != 1 {
 				t.Fatalf("wrote %d thumbnails, want 1", res.Written())
 			}
 			if tc.note == "" && res.ColorNote != "" || !strings.Contains(res.ColorNote, tc.note) {
 				t.Errorf("ColorNote %q, want it to say %q", res.ColorNote, tc.note)
-			}
-			thumb, err := b.ReadAll(ctx, res.Variants[0].Key)
-			if err != nil {
-				t.Fatal(err)
-			}
-			c, err := pixels.DecodeConfig(thumb)
-			if err != nil {
-				t.Fatal(err)
 			}
 			if !bytes.Equal(c.ICC, tc.embedded) {
 				t.Errorf("thumbnail carries a %d-byte profile, want %d bytes", len(c.ICC), len(tc.embedded))

@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"testing"
 
+	"gocloud.dev/blob"
 	"gocloud.dev/blob/memblob"
 
 	"github.com/thumbpipe/thumbpipe/pipeline"
@@ -37,22 +38,7 @@ func TestProcessMetadata(t *testing.T) {
 				t.Helper()
 				cfg := pipeline.DefaultConfig()
 				cfg.Format, cfg.Metadata = tc.format, m
-				th, err := pipeline.NewThumbnailer(cfg, nil)
-				if err != nil {
-					t.Fatal(err)
-				}
-				res, err := th.Process(ctx, b, "photo.jpg")
-				if err != nil {
-					t.Fatalf("Process: %v", err)
-				}
-				thumb, err := b.ReadAll(ctx, res.Variants[0].Key)
-				if err != nil {
-					t.Fatal(err)
-				}
-				c, err := pixels.DecodeConfig(thumb)
-				if err != nil {
-					t.Fatal(err)
-				}
+				res, c := processOne(t, b, cfg, "photo.jpg")
 				return res, c.Rights
 			}
 			res, rights := process(pixels.MetadataNone)
@@ -75,6 +61,30 @@ func TestProcessMetadata(t *testing.T) {
 			}
 		})
 	}
+}
+
+// processOne processes key in b with cfg and returns the result and the
+// header of its first variant's thumbnail.
+func processOne(t *testing.T, b *blob.Bucket, cfg pipeline.Config, key string) (pipeline.Result, pixels.Config) {
+	t.Helper()
+	ctx := context.Background()
+	th, err := pipeline.NewThumbnailer(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := th.Process(ctx, b, key)
+	if err != nil {
+		t.Fatalf("Process: %v", err)
+	}
+	thumb, err := b.ReadAll(ctx, res.Variants[0].Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := pixels.DecodeConfig(thumb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res, c
 }
 
 func btoi(b bool) int {

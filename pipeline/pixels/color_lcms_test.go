@@ -29,25 +29,31 @@ import (
 func colourful(w, h int) *image.NRGBA {
 	img := image.NewNRGBA(image.Rect(0, 0, w, h))
 	for y := range h {
-		v := float64(y) / float64(h-1)
 		for x := range w {
-			hue := 6 * float64(x) / float64(w)
-			var c [3]float64
-			for i := range c {
-				d := math.Mod(hue+float64(2*i), 6)
-				c[i] = math.Max(0, math.Min(1, math.Abs(d-3)-1))
-			}
-			for i := range c {
-				if v < 0.5 { // saturated to black
-					c[i] *= 1 - v
-				} else { // saturated to pastel
-					c[i] += (1 - c[i]) * (v - 0.5)
-				}
-			}
+			c := colourfulAt(x, y, w, h)
 			img.SetNRGBA(x, y, color.NRGBA{uint8(c[0]*255 + 0.5), uint8(c[1]*255 + 0.5), uint8(c[2]*255 + 0.5), 255})
 		}
 	}
 	return img
+}
+
+// colourfulAt is the colour of colourful's pixel (x, y), 0 to 1.
+func colourfulAt(x, y, w, h int) [3]float64 {
+	v := float64(y) / float64(h-1)
+	hue := 6 * float64(x) / float64(w)
+	var c [3]float64
+	for i := range c {
+		d := math.Mod(hue+float64(2*i), 6)
+		c[i] = math.Max(0, math.Min(1, math.Abs(d-3)-1))
+	}
+	for i := range c {
+		if v < 0.5 { // saturated to black
+			c[i] *= 1 - v
+		} else { // saturated to pastel
+			c[i] += (1 - c[i]) * (v - 0.5)
+		}
+	}
+	return c
 }
 
 // vips runs the vips command line in dir.

@@ -26,20 +26,27 @@ const (
 // render makes one output of data and returns its bytes and colour note.
 func render(t *testing.T, data []byte, o pixels.Output) ([]byte, string) {
 	t.Helper()
+	r := renderOne(t, data, o)
+	return r.Data, r.ColorNote
+}
+
+// renderOne makes one output of data, its Data copied.
+func renderOne(t *testing.T, data []byte, o pixels.Output) pixels.Rendered {
+	t.Helper()
 	cfg, err := pixels.DecodeConfig(data)
 	if err != nil {
 		t.Fatalf("DecodeConfig: %v", err)
 	}
-	var out []byte
-	var note string
+	var out pixels.Rendered
 	err = pixels.Render(bytes.NewReader(data), cfg, []pixels.Output{o}, func(r pixels.Rendered) error {
-		out, note = bytes.Clone(r.Data), r.ColorNote
+		out = r
+		out.Data = bytes.Clone(r.Data)
 		return nil
 	})
 	if err != nil {
 		t.Fatalf("Render: %v", err)
 	}
-	return out, note
+	return out
 }
 
 // unconverted makes o the way Render made it before profiles were read:

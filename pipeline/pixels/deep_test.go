@@ -3,7 +3,6 @@ package pixels_test
 import (
 	"image"
 	"image/color"
-	"math"
 	"os"
 	"path/filepath"
 	"testing"
@@ -17,19 +16,8 @@ import (
 func colourful16(w, h int, gain float64) *image.NRGBA64 {
 	img := image.NewNRGBA64(image.Rect(0, 0, w, h))
 	for y := range h {
-		v := float64(y) / float64(h-1)
 		for x := range w {
-			hue := 6 * float64(x) / float64(w)
-			var c [3]float64
-			for i := range c {
-				d := math.Mod(hue+float64(2*i), 6)
-				c[i] = math.Max(0, math.Min(1, math.Abs(d-3)-1))
-				if v < 0.5 {
-					c[i] *= 1 - v
-				} else {
-					c[i] += (1 - c[i]) * (v - 0.5)
-				}
-			}
+			c := colourfulAt(x, y, w, h)
 			img.SetNRGBA64(x, y, color.NRGBA64{uint16(c[0]*gain*65535 + 0.5), uint16(c[1]*gain*65535 + 0.5), uint16(c[2]*gain*65535 + 0.5), 0xffff})
 		}
 	}

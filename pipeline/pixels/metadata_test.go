@@ -151,20 +151,8 @@ func jsonEqual(a, b any) bool {
 // note.
 func renderMeta(t *testing.T, data []byte, o pixels.Output) ([]byte, string) {
 	t.Helper()
-	cfg, err := pixels.DecodeConfig(data)
-	if err != nil {
-		t.Fatalf("DecodeConfig: %v", err)
-	}
-	var out []byte
-	var note string
-	err = pixels.Render(bytes.NewReader(data), cfg, []pixels.Output{o}, func(r pixels.Rendered) error {
-		out, note = bytes.Clone(r.Data), r.MetadataNote
-		return nil
-	})
-	if err != nil {
-		t.Fatalf("Render: %v", err)
-	}
-	return out, note
+	r := renderOne(t, data, o)
+	return r.Data, r.MetadataNote
 }
 
 // withSegments inserts JPEG marker segments right after jpeg's SOI.

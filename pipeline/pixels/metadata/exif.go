@@ -1,6 +1,7 @@
 package metadata
 
 import (
+	"bytes"
 	"encoding/binary"
 )
 
@@ -30,35 +31,19 @@ func FromEXIF(t []byte) (Rights, error) {
 	if len(t) > MaxBlock {
 		return Rights{}, malformed("EXIF block of %d bytes exceeds %d", len(t), MaxBlock)
 	}
-	if len(t) < 8 {
-		return Rights{}, malformed("EXIF block of %d bytes is shorter than a TIFF header", len(t))
+	bo, ifd, n, err := ifd0(t)
+	if err != nil {
+		return Rights{}, err
 	}
-	var bo binary.ByteOrder
-	switch string(t[:2]) {
-	case "II":
-		bo = binary.LittleEndian
-	case "MM":
-		bo = binary.BigEndian
-	default:
-		return Rights{}, malformed("EXIF byte order %q", t[:2])
-	}
-	if bo.Uint16(t[2:]) != 42 {
-		return Rights{}, malformed("EXIF TIFF magic %d, want 42", bo.Uint16(t[2:]))
-	}
-	off := uint64(bo.Uint32(t[4:]))
-	if off < 8 || off+2 > uint64(len(t)) {
-		return Rights{}, malformed("EXIF IFD0 at offset %d outside the %d-byte block", off, len(t))
-	}
-	n := uint64(bo.Uint16(t[off:]))
 	if n > maxEntries {
 		return Rights{}, malformed("EXIF IFD0 declares %d entries", n)
 	}
-	if off+2+12*n > uint64(len(t)) {
+	if 12*n > uint64(len(ifd)) {
 		return Rights{}, malformed("EXIF IFD0 of %d entries truncated at %d bytes", n, len(t))
 	}
 	var r Rights
 	for i := range n {
-		e := t[off+2+12*i:][:12]
+		e := ifd[12*i:][:12]
 		tag, typ, count := bo.Uint16(e), bo.Uint16(e[2:]), uint64(bo.Uint32(e[4:]))
 		if tag != tagArtist && tag != tagCopyright {
 			continue
@@ -88,6 +73,62 @@ func FromEXIF(t []byte) (Rights, error) {
 		r.Copyright = joinNonEmpty(parts, ", ")
 	}
 	return r, nil
+}
+
+// ifd0 reads a TIFF structure's header and returns its byte order, the
+// bytes from IFD0's first entry on and IFD0's declared entry count, which
+// those bytes may not hold.
+func ifd0(t []byte) (bo binary.ByteOrder, ifd []byte, n uint64, err error) {
+	if len(t) < 8 {
+		return nil, nil, 0, malformed("EXIF block of %d bytes is shorter than a TIFF header", len(t))
+	}
+	switch string(t[:2]) {
+	case "II":
+		bo = binary.LittleEndian
+	case "MM":
+		bo = binary.BigEndian
+	default:
+		return nil, nil, 0, malformed("EXIF byte order %q", t[:2])
+	}
+	if bo.Uint16(t[2:]) != 42 {
+		return nil, nil, 0, malformed("EXIF TIFF magic %d, want 42", bo.Uint16(t[2:]))
+	}
+	off := uint64(bo.Uint32(t[4:]))
+	if off < 8 || off+2 > uint64(len(t)) {
+		return nil, nil, 0, malformed("EXIF IFD0 at offset %d outside the %d-byte block", off, len(t))
+	}
+	return bo, t[off+2:], uint64(bo.Uint16(t[off:])), nil
+}
+
+// tagOrientation is IFD0's Orientation tag.
+const tagOrientation = 0x0112
+
+// Orientation returns the Orientation tag of IFD0 in an EXIF TIFF
+// structure (a leading [ExifHeader] is skipped), or 0 when there is none
+// or the structure is broken. It reads the entries the block holds even
+// when IFD0 declares more: the orientation of a cut file is still right.
+func Orientation(t []byte) int {
+	t = bytes.TrimPrefix(t, []byte(ExifHeader))
+	bo, ifd, n, err := ifd0(t)
+	if err != nil {
+		return 0
+	}
+	for e := ifd; n > 0 && len(e) >= 12; n, e = n-1, e[12:] {
+		if bo.Uint16(e) != tagOrientation {
+			continue
+		}
+		if bo.Uint32(e[4:]) != 1 {
+			return 0
+		}
+		switch bo.Uint16(e[2:]) {
+		case 3: // SHORT
+			return int(bo.Uint16(e[8:]))
+		case 4: // LONG, seen in some broken writers
+			return int(bo.Uint32(e[8:]))
+		}
+		return 0
+	}
+	return 0
 }
 
 // strings0 splits a NUL-separated value into cleaned strings.

@@ -177,3 +177,27 @@ func FuzzReaders(f *testing.F) {
 		FromIPTC(b) //nolint:errcheck
 	})
 }
+
+func TestOrientation(t *testing.T) {
+	six := tiff([][4]uint32{{tagOrientation, 3, 1, 6}}, nil)
+	long := tiff([][4]uint32{{tagOrientation, 4, 1, 8}}, nil)
+	cut := tiff([][4]uint32{{tagArtist, typeASCII, 1, 0}, {tagOrientation, 3, 1, 3}}, nil)
+	cut[8] = 9 // IFD0 declares 9 entries and holds 2
+	for _, tc := range []struct {
+		name string
+		data []byte
+		want int
+	}{
+		{"short", six, 6},
+		{"after the APP1 header", append([]byte(ExifHeader), six...), 6},
+		{"long", long, 8},
+		{"IFD0 cut short", cut, 3},
+		{"two values", tiff([][4]uint32{{tagOrientation, 3, 2, 6}}, nil), 0},
+		{"none", EXIF(ada), 0},
+		{"broken", []byte("II*\x00\xff\x00\x00\x00"), 0},
+	} {
+		if got := Orientation(tc.data); got != tc.want {
+			t.Errorf("%s: %d, want %d", tc.name, got, tc.want)
+		}
+	}
+}
