@@ -260,3 +260,16 @@ func TestGIFHostile(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkGIFEncode writes a 200×200 photo-like thumbnail as a GIF: the
+// adaptive palette's cost.
+func BenchmarkGIFEncode(b *testing.B) {
+	img := imaging.Resize(pixeltest.Photo(600, 600, 5), 200, 200, imaging.Lanczos)
+	var buf bytes.Buffer
+	for b.Loop() {
+		buf.Reset()
+		if err := pixels.Encode(&buf, img, pixels.GIF, 0); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

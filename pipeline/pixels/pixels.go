@@ -118,7 +118,7 @@ type Config struct {
 	// alpha, 3 colour, 4 colour and alpha or CMYK); 0 when unknown.
 	Channels int
 	// Frames is the number of frames or pages; 0 when the header does not
-	// tell (a GIF's frames are counted only by decoding them).
+	// tell. A GIF's are counted by walking its blocks, without decoding.
 	Frames int
 	// ICC is the embedded colour profile, when the format's header reader
 	// extracts one; nil otherwise.
