@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"testing"
 
 	"github.com/thumbpipe/thumbpipe/pipeline/pixels"
@@ -115,9 +116,11 @@ func TestEmbedWebP(t *testing.T) {
 						t.Errorf("exiftool reads %s = %v, want %v", k, tags[k], want)
 					}
 				}
-				// The file is still one pixels reads.
-				if cfg, err := pixels.DecodeConfig(out); err != nil || cfg.Width != 37 || cfg.Height != 23 {
-					t.Errorf("DecodeConfig: %+v, %v", cfg, err)
+				// The file is still one pixels reads, profile and rights
+				// included.
+				cfg, err := pixels.DecodeConfig(out)
+				if err != nil || cfg.Width != 37 || cfg.Height != 23 || !bytes.Equal(cfg.ICC, e.ICC) || !reflect.DeepEqual(cfg.Rights, rights) {
+					t.Errorf("DecodeConfig: %dx%d, %d-byte profile, rights %+v, %v", cfg.Width, cfg.Height, len(cfg.ICC), cfg.Rights, err)
 				}
 			}
 		})
@@ -144,4 +147,32 @@ func run(t *testing.T, name string, args ...string) []byte {
 		t.Fatalf("%s %v: %v", name, args, err)
 	}
 	return out
+}
+
+// TestKeepEveryFormat: with ColorKeep, every writable format that carries
+// a profile carries the source's very bytes (WebP's as soon as it is
+// written), and the others none.
+func TestKeepEveryFormat(t *testing.T) {
+	profile := pixeltest.NeedFile(t, displayP3, "")
+	src := pixeltest.WithICC(pixeltest.JPEG(pixeltest.Photo(60, 40, 3), 90), profile)
+	for _, c := range pixels.Codecs() {
+		if c.Encode == nil {
+			continue
+		}
+		t.Run(c.Name, func(t *testing.T) {
+			out, _ := render(t, src, pixels.Output{Width: 30, Height: 30, Mode: pixels.Fit, Format: c.Format,
+				Encode: pixels.EncodeOptions{Quality: 90}, Color: pixels.ColorKeep})
+			cfg, err := pixels.DecodeConfig(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := profile
+			if !c.Format.CarriesMetadata() {
+				want = nil
+			}
+			if !bytes.Equal(cfg.ICC, want) {
+				t.Errorf("%s thumbnail carries a %d-byte profile, want %d bytes", c.Name, len(cfg.ICC), len(want))
+			}
+		})
+	}
 }
