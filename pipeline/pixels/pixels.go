@@ -26,6 +26,14 @@
 // the icc package's size limit. [Render] converts to sRGB through one
 // shared cache of [icc] transforms, or keeps the profile ([ColorKeep]); an
 // image without a profile, or with an sRGB one, is left exactly as it was.
+//
+// # Metadata
+//
+// The header step also reads the creator and rights fields of the EXIF,
+// XMP and IPTC blocks ([Config.Rights], package metadata). Thumbnails
+// carry none of the source's metadata unless an output asks for
+// [MetadataCopyright]; then only those fields are written, after encoding,
+// by the format's Embed step, which also embeds a kept profile.
 package pixels
 
 import (
@@ -151,7 +159,9 @@ func DecodeConfig(data []byte) (Config, error) {
 // of the image r yields, and returns it with a reader of the whole stream
 // from its first byte (the header's bytes, kept, then the rest of r) for
 // [DecodeFrom] or [Render]. Only the header is held in memory, so a large
-// JPEG is never read whole.
+// JPEG is never read whole; a GIF is (its frames are counted by walking
+// the file), and so is a WebP whose VP8X flags say it has EXIF or XMP,
+// which the format puts after the image data.
 func ReadConfig(r io.Reader) (Config, io.Reader, error) {
 	var seen bytes.Buffer
 	tee := io.TeeReader(r, &seen)
