@@ -2,7 +2,9 @@ package pixels_test
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
+	"hash/crc32"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -198,6 +200,26 @@ func TestMetadataHostile(t *testing.T) {
 		{"truncated IPTC", withSegments(base, segment(0xED, metadata.PhotoshopHeader, "8BIM\x04\x04\x00\x00\x00\x00\x10\x00\x1c"), xmp),
 			"IPTC ignored", metadata.Rights{Copyright: "kept"}},
 	}
+	// PNG: a broken eXIf chunk beside a sound XMP packet; WebP: flags that
+	// promise EXIF the file lacks, and a broken EXIF chunk.
+	xmpPNG, err := embedStep(t, pixels.PNG)(pixeltest.PNG(pixeltest.Photo(48, 32, 2)), pixels.Embedding{Rights: metadata.Rights{Copyright: "kept"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	webp := pixeltest.File("lossy.webp")
+	flagged, err := embedStep(t, pixels.WebP)(webp, pixels.Embedding{Rights: metadata.Rights{Copyright: "kept"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests = append(tests, []struct {
+		name string
+		data []byte
+		note string
+		want metadata.Rights
+	}{
+		{"PNG truncated eXIf", withPNGChunk(xmpPNG, "eXIf", exif[:14]), "EXIF ignored", metadata.Rights{Copyright: "kept"}},
+		{"WebP EXIF chunk broken", withWebPChunk(flagged, "EXIF", []byte("MM\x00\x2a\x7f\xff\xff\xff")), "outside", metadata.Rights{Copyright: "kept"}},
+	}...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg, err := pixels.DecodeConfig(tc.data)
@@ -275,4 +297,38 @@ func TestParseMetadata(t *testing.T) {
 			t.Errorf("ParseMetadata(%q) = %q, %v", tc.in, got, err)
 		}
 	}
+}
+
+// withPNGChunk inserts a chunk right after png's IHDR.
+func withPNGChunk(png []byte, typ string, data []byte) []byte {
+	const ihdrEnd = 8 + 4 + 4 + 13 + 4
+	body := append([]byte(typ), data...)
+	out := append([]byte(nil), png[:ihdrEnd]...)
+	out = binary.BigEndian.AppendUint32(out, uint32(len(data)))
+	out = append(out, body...)
+	out = binary.BigEndian.AppendUint32(out, crc32.ChecksumIEEE(body))
+	return append(out, png[ihdrEnd:]...)
+}
+
+// withWebPChunk replaces the chunk of type typ in an extended WebP with
+// one holding data, fixing the RIFF size.
+func withWebPChunk(webp []byte, typ string, data []byte) []byte {
+	out := append([]byte(nil), webp[:12]...)
+	for p := 12; p+8 <= len(webp); {
+		n := int(binary.LittleEndian.Uint32(webp[p+4:]))
+		next := min(len(webp), p+8+n+n&1)
+		if string(webp[p:p+4]) == typ {
+			out = append(out, typ...)
+			out = binary.LittleEndian.AppendUint32(out, uint32(len(data)))
+			out = append(out, data...)
+			if len(data)%2 == 1 {
+				out = append(out, 0)
+			}
+		} else {
+			out = append(out, webp[p:next]...)
+		}
+		p = next
+	}
+	binary.LittleEndian.PutUint32(out[4:], uint32(len(out)-8))
+	return out
 }
