@@ -135,51 +135,6 @@ func (w *bitWriter) put(v uint32, n uint) {
 
 func (w *bitWriter) bytes() []byte { return w.buf }
 
-// DeepTIFF returns a w×h 16-bit RGBA TIFF (unassociated alpha), all
-// transparent black, in one deflate-compressed strip.
-func DeepTIFF(w, h uint32) []byte {
-	le := binary.LittleEndian
-	strip := ZeroZlib(int64(w) * int64(h) * 8)
-	type entry struct {
-		tag, typ uint16
-		count    uint32
-		val      uint32
-	}
-	entries := []entry{
-		{256, 4, 1, w}, {257, 4, 1, h},
-		{258, 3, 4, 0}, // bits per sample: an offset to 16, 16, 16, 16
-		{259, 3, 1, 8}, // deflate
-		{262, 3, 1, 2}, // RGB
-		{273, 4, 1, 0}, // strip offset
-		{277, 3, 1, 4}, {278, 4, 1, h},
-		{279, 4, 1, uint32(len(strip))},
-		{338, 3, 1, 2}, // unassociated alpha
-	}
-	ifdLen := uint32(2 + len(entries)*12 + 4)
-	bitsOff := 8 + ifdLen
-	entries[2].val = bitsOff
-	entries[5].val = bitsOff + 8
-	b := []byte("II*\x00")
-	b = le.AppendUint32(b, 8)
-	b = le.AppendUint16(b, uint16(len(entries)))
-	for _, e := range entries {
-		b = le.AppendUint16(b, e.tag)
-		b = le.AppendUint16(b, e.typ)
-		b = le.AppendUint32(b, e.count)
-		if e.typ == 3 && e.count == 1 {
-			b = le.AppendUint16(b, uint16(e.val))
-			b = le.AppendUint16(b, 0)
-		} else {
-			b = le.AppendUint32(b, e.val)
-		}
-	}
-	b = le.AppendUint32(b, 0)
-	for range 4 {
-		b = le.AppendUint16(b, 16)
-	}
-	return append(b, strip...)
-}
-
 // ProgressiveCMYK returns a w×h progressive CMYK JPEG (Adobe APP14, every
 // component at full resolution) of one DC scan in which every block is
 // zero: one bit a block, so 65535×399 takes about 200 KB.
