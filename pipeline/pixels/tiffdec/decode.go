@@ -78,35 +78,33 @@ func (d *decoder) decode(s int) (image.Image, error) {
 		n := image.NewNRGBA(r)
 		img, pix, stride = n, n.Pix, n.Stride
 	}
-	var blocks []block
+	// blockAt returns the k-th block in the order they are read: rows of
+	// tiles, or strips, from the top.
+	nblocks := len(d.offsets)
 	bandRows := 1
+	var blockAt func(k int) block
 	if c.TileWidth > 0 {
-		across, down := reduce.CeilDiv(w, c.TileWidth), reduce.CeilDiv(h, c.TileHeight)
-		blocks = make([]block, 0, across*down)
-		for ty := 0; ty < down; ty++ {
-			for tx := 0; tx < across; tx++ {
-				x0, y0 := tx*c.TileWidth, ty*c.TileHeight
-				blocks = append(blocks, block{i: ty*across + tx, x0: x0, y0: y0, w: c.TileWidth, rows: c.TileHeight,
-					cols: min(c.TileWidth, w-x0), usedRows: min(c.TileHeight, h-y0)})
-			}
+		across := reduce.CeilDiv(w, c.TileWidth)
+		blockAt = func(k int) block {
+			x0, y0 := k%across*c.TileWidth, k/across*c.TileHeight
+			return block{i: k, x0: x0, y0: y0, w: c.TileWidth, rows: c.TileHeight,
+				cols: min(c.TileWidth, w-x0), usedRows: min(c.TileHeight, h-y0)}
 		}
 		bandRows = reduce.CeilDiv(c.TileHeight, s) + 1
 	} else {
-		n := reduce.CeilDiv(h, c.RowsPerStrip)
-		blocks = make([]block, n)
-		for i := range blocks {
-			y0 := i * c.RowsPerStrip
-			blocks[i] = block{i: i, y0: y0, w: w, rows: c.RowsPerStrip, cols: w, usedRows: min(c.RowsPerStrip, h-y0)}
+		blockAt = func(k int) block {
+			y0 := k * c.RowsPerStrip
+			return block{i: k, y0: y0, w: w, rows: c.RowsPerStrip, cols: w, usedRows: min(c.RowsPerStrip, h-y0)}
 		}
 	}
 	// keep[k] is the lowest offset blocks k and after read.
-	keep := make([]int64, len(blocks)+1)
-	keep[len(blocks)] = 1<<63 - 1
-	for k := len(blocks) - 1; k >= 0; k-- {
-		keep[k] = min(keep[k+1], d.offsets[blocks[k].i])
+	keep := make([]int64, nblocks+1)
+	keep[nblocks] = 1<<63 - 1
+	for k := nblocks - 1; k >= 0; k-- {
+		keep[k] = min(keep[k+1], d.offsets[k])
 	}
 	d.src.release(keep[0])
-	bw := blocks[0].w
+	bw := blockAt(0).w
 	raw := make([]byte, c.rowBytes(bw))
 	var px8 []byte
 	var px16 []uint16
@@ -126,7 +124,8 @@ func (d *decoder) decode(s int) (image.Image, error) {
 			acc.EmitRow(pix[next*stride:], next%bandRows, w, s, min(next*s+s, h)-next*s)
 		}
 	}
-	for k, b := range blocks {
+	for k := range nblocks {
+		b := blockAt(k)
 		if err := d.readBlock(b, keep[k+1], raw, func(y int, row []byte) error {
 			if err := d.convert(row, b.cols, px8, px16); err != nil {
 				return err
@@ -149,7 +148,7 @@ func (d *decoder) decode(s int) (image.Image, error) {
 			if c.TileWidth > 0 {
 				what = "tile"
 			}
-			return nil, fmt.Errorf("%w (%s %d of %d)", err, what, b.i+1, len(blocks))
+			return nil, fmt.Errorf("%w (%s %d of %d)", err, what, b.i+1, nblocks)
 		}
 		if s > 1 && c.TileWidth > 0 && b.x0+b.w >= w {
 			done(b.y0 + b.usedRows)
@@ -196,18 +195,28 @@ func (d *decoder) readBlock(b block, keep int64, raw []byte, row func(y int, dat
 		}
 		if head[0] == 0 && head[1]&1 == 1 {
 			// Old-style LZW: bits least significant first, no early change.
-			rd = lzw.NewReader(bufio.NewReaderSize(seg, 4096), lzw.LSB, 8)
+			if d.oldLZW == nil {
+				d.oldLZW = lzw.NewReader(d.buffered(seg), lzw.LSB, 8).(*lzw.Reader)
+			} else {
+				d.oldLZW.Reset(d.buffered(seg), lzw.LSB, 8)
+			}
+			rd = d.oldLZW
 		} else {
-			rd = xlzw.NewReader(bufio.NewReaderSize(seg, 4096), xlzw.MSB, 8)
+			rd = xlzw.NewReader(d.buffered(seg), xlzw.MSB, 8)
 		}
 	case Deflate, DeflateOld:
-		zr, err := zlib.NewReader(seg)
+		var err error
+		if d.zr == nil {
+			d.zr, err = zlib.NewReader(d.buffered(seg))
+		} else {
+			err = d.zr.(zlib.Resetter).Reset(d.buffered(seg), nil)
+		}
 		if err != nil {
 			return d.dataErr(seg, err)
 		}
-		rd = zr
+		rd = d.zr
 	case PackBits:
-		rd = &packBits{r: bufio.NewReaderSize(seg, 4096)}
+		rd = &packBits{r: d.buffered(seg)}
 	}
 	rb := int(c.rowBytes(b.w))
 	for r := 0; r < b.usedRows; r++ {
@@ -232,6 +241,16 @@ func (d *decoder) readBlock(b block, keep int64, raw []byte, row func(y int, dat
 		return ErrTooMuchData
 	}
 	return nil
+}
+
+// buffered returns the decoder's buffered reader, reset to read seg.
+func (d *decoder) buffered(seg *segment) *bufio.Reader {
+	if d.br == nil {
+		d.br = bufio.NewReaderSize(seg, 4096)
+	} else {
+		d.br.Reset(seg)
+	}
+	return d.br
 }
 
 // dataErr is the error for err from a block's decompressor: the file's

@@ -1,6 +1,8 @@
 package tiffdec
 
 import (
+	"bufio"
+	"compress/lzw"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -226,6 +228,11 @@ type decoder struct {
 	colormap []uint16
 	// offsets and counts locate each strip or tile.
 	offsets, counts []int64
+	// The decompressors and the buffered reader, reused from block to
+	// block (x/image/tiff/lzw's reader cannot be reset).
+	zr     io.ReadCloser
+	oldLZW *lzw.Reader
+	br     *bufio.Reader
 }
 
 // typeSize is the bytes of one value of each integer type.
