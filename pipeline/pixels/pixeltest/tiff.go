@@ -237,3 +237,23 @@ func GrayAlphaTIFF(w, h uint32) []byte {
 	return BuildTIFF(TIFFSpec{Width: int(w), Height: int(h), Bits: 16, Samples: 2, Photometric: 1, Alpha: 2,
 		Compression: 8, RowsPerStrip: 64})
 }
+
+// OrientedTIFF returns a TIFF (8-bit RGB, deflated, in strips of 16 rows)
+// of [Upright](w, h) stored as a camera tagging it with orientation o
+// (tag 274) would store it.
+func OrientedTIFF(w, h, o int) []byte {
+	s := Stored(Upright(w, h), o)
+	b := s.Rect.Size()
+	var pix []byte
+	for y := 0; y < b.Y; y++ {
+		for x := 0; x < b.X; x++ {
+			c := s.NRGBAAt(x, y)
+			pix = append(pix, c.R, c.G, c.B)
+		}
+	}
+	const rows = 16
+	return BuildTIFF(TIFFSpec{Width: b.X, Height: b.Y, Samples: 3, Photometric: 2, Compression: 8,
+		RowsPerStrip: rows, Orientation: o, Block: func(i, _ int) []byte {
+			return pix[3*b.X*i*rows : 3*b.X*min((i+1)*rows, b.Y)]
+		}})
+}
