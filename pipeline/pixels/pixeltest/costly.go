@@ -2,6 +2,7 @@ package pixeltest
 
 import (
 	"bytes"
+	"compress/lzw"
 	"compress/zlib"
 	"encoding/binary"
 	"image"
@@ -53,7 +54,14 @@ func ZeroZlib(n int64) []byte {
 
 // DeepPNG returns a w×h 16-bit RGBA PNG, all transparent black, Adam7
 // interlaced if interlaced is set.
-func DeepPNG(w, h uint32, interlaced bool) []byte {
+func DeepPNG(w, h uint32, interlaced bool) []byte { return deepPNG(w, h, 6, interlaced) }
+
+// DeepGrayAlphaPNG returns a w×h 16-bit gray and alpha PNG, all
+// transparent black.
+func DeepGrayAlphaPNG(w, h uint32) []byte { return deepPNG(w, h, 4, false) }
+
+// deepPNG returns a w×h 16-bit PNG of colour type ct (4 or 6), all zero.
+func deepPNG(w, h uint32, ct byte, interlaced bool) []byte {
 	var b bytes.Buffer
 	b.WriteString("\x89PNG\r\n\x1a\n")
 	ihdr := binary.BigEndian.AppendUint32(nil, w)
@@ -62,14 +70,18 @@ func DeepPNG(w, h uint32, interlaced bool) []byte {
 	if interlaced {
 		ilace = 1
 	}
-	ihdr = append(ihdr, 16, 6, 0, 0, ilace)
+	ihdr = append(ihdr, 16, ct, 0, 0, ilace)
 	chunk(&b, "IHDR", ihdr)
-	// Every row is a filter byte (0, none) and 8 bytes a pixel, all zero.
+	bpp := int64(8)
+	if ct == 4 {
+		bpp = 4
+	}
+	// Every row is a filter byte (0, none) and bpp bytes a pixel, all zero.
 	rows := func(pw, ph int64) int64 {
 		if pw == 0 || ph == 0 {
 			return 0
 		}
-		return ph * (1 + 8*pw)
+		return ph * (1 + bpp*pw)
 	}
 	n := rows(int64(w), int64(h))
 	if interlaced {
@@ -82,6 +94,58 @@ func DeepPNG(w, h uint32, interlaced bool) []byte {
 	chunk(&b, "IDAT", ZeroZlib(n))
 	chunk(&b, "IEND", nil)
 	return b.Bytes()
+}
+
+// SplitIDAT returns png with its image data cut into IDAT chunks of n
+// bytes each: the same image, with a chunk header and CRC every n bytes.
+func SplitIDAT(png []byte, n int) []byte {
+	var data []byte
+	var out bytes.Buffer
+	out.Write(png[:8])
+	for p := png[8:]; len(p) >= 12; {
+		l := int(binary.BigEndian.Uint32(p))
+		typ, body := string(p[4:8]), p[8:8+l]
+		p = p[12+l:]
+		switch {
+		case typ == "IDAT":
+			data = append(data, body...)
+			continue
+		case data != nil:
+			for len(data) > 0 {
+				k := min(n, len(data))
+				chunk(&out, "IDAT", data[:k])
+				data = data[k:]
+			}
+			data = nil
+		}
+		chunk(&out, typ, body)
+	}
+	return out.Bytes()
+}
+
+// HugeScreenGIF returns a GIF whose logical screen is w×h pixels and
+// whose only frame is a 16×16 image in its top-left corner.
+func HugeScreenGIF(w, h uint16) []byte {
+	b := []byte("GIF89a")
+	b = binary.LittleEndian.AppendUint16(b, w)
+	b = binary.LittleEndian.AppendUint16(b, h)
+	b = append(b, 0x80, 0, 0)             // global colour table of 2
+	b = append(b, 0, 0, 0, 255, 255, 255) // black, white
+	b = append(b, 0x2C, 0, 0, 0, 0, 16, 0, 16, 0, 0)
+	// The frame's 256 pixels, all colour 0, LZW-coded with a minimum code
+	// size of 2, in sub-blocks of up to 255 bytes.
+	var z bytes.Buffer
+	zw := lzw.NewWriter(&z, lzw.LSB, 2)
+	zw.Write(make([]byte, 256))
+	zw.Close()
+	b = append(b, 2)
+	for d := z.Bytes(); len(d) > 0; {
+		k := min(255, len(d))
+		b = append(b, byte(k))
+		b = append(b, d[:k]...)
+		d = d[k:]
+	}
+	return append(b, 0, 0x3B)
 }
 
 // OneColourWebP returns a lossless WebP of w×h pixels (at most 16384 each)
