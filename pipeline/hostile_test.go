@@ -36,6 +36,7 @@ var hostileHeap = map[string]uint64{
 	// 7071², within the default decode budget, which bounds it); the
 	// streaming WebP decoder brings it to hostileHeapBound.
 	"one-colour-lossless-7071.webp": pipeline.DefaultMaxDecodeMemory,
+	"one-colour-lossless-2500.webp": pipeline.DefaultMaxDecodeMemory, // under the race detector
 }
 
 // costlySide is the side of the costly files: 7071² is 50 million pixels,
@@ -48,31 +49,27 @@ func costlySide() uint32 {
 	return 7071
 }
 
-// costlyCorpus is the table of issue #14, small files declaring images at
-// the pixel limit, and its variants. Each makes a thumbnail or is refused
-// before its pixels are allocated.
+// costlyWant is the outcome of the files of pixeltest.CostlyFiles that do
+// not make a thumbnail.
+var costlyWant = map[string]error{
+	// Refused by the default decode budget from its header: jpegdec holds
+	// every coefficient of a progressive CMYK image. The JPEG scale and
+	// scan limits make it a thumbnail within hostileHeapBound.
+	"progressive-cmyk-65535x399.jpg": pipeline.ErrTooExpensive,
+}
+
+// costlyCorpus is pixeltest.CostlyFiles, the table of issue #14 and its
+// variants, at the pixel limit. Each makes a thumbnail or is refused
+// before its pixels are allocated. The GIF's thumbnail is of its frame
+// (16×16): image/gif allocates no more; a decoder that composes frames on
+// the logical screen must do it at the thumbnail's scale to stay within
+// hostileHeapBound.
 func costlyCorpus() []hostile {
-	side := costlySide()
-	return []hostile{
-		{"one-colour-lossless-7071.webp", pixeltest.OneColourWebP(side, side, 0xff336699), nil},
-		{"16-bit-rgba-7071.png", pixeltest.DeepPNG(side, side, false), nil},
-		{"16-bit-rgba-7071-interlaced.png", pixeltest.DeepPNG(side, side, true), nil},
-		{"16-bit-gray-alpha-7071.png", pixeltest.DeepGrayAlphaPNG(side, side), nil},
-		{"16-bit-rgba-7071-1-byte-idat-chunks.png", pixeltest.SplitIDAT(pixeltest.DeepPNG(side, side, false), 1), nil},
-		{"16-bit-rgba-deflate-one-strip-7071.tif", pixeltest.DeepTIFF(side, side), nil},
-		{"16-bit-rgba-deflate-tiles-7071.tif", pixeltest.TiledTIFF(side, side, 256), nil},
-		{"16-bit-gray-alpha-deflate-strips-7071.tif", pixeltest.GrayAlphaTIFF(side, side), nil},
-		// Refused by the default decode budget from its header: jpegdec
-		// holds every coefficient of a progressive CMYK image. The JPEG
-		// scale and scan limits make it a thumbnail within
-		// hostileHeapBound.
-		{"progressive-cmyk-65535x399.jpg", pixeltest.ProgressiveCMYK(65535, 399), pipeline.ErrTooExpensive},
-		// image/gif allocates only the 16×16 frame, and the thumbnail is
-		// of the frame (16×16): a decoder that composes frames on the
-		// logical screen, for a 200×200 thumbnail, must do it at the
-		// thumbnail's scale to stay within hostileHeapBound.
-		{"huge-screen.gif", pixeltest.HugeScreenGIF(uint16(side), uint16(side)), nil},
+	var corpus []hostile
+	for _, f := range pixeltest.CostlyFiles(costlySide()) {
+		corpus = append(corpus, hostile{f.Name, f.Data, costlyWant[f.Name]})
 	}
+	return corpus
 }
 
 func hostileCorpus() []hostile {
@@ -170,8 +167,9 @@ func TestHostileCorpus(t *testing.T) {
 					t.Errorf("source bytes passed through into %s", res.Variants[0].Key)
 				}
 				// The costly files are squares larger than the box.
+				side := fmt.Sprintf("-%d", costlySide())
 				if c, err := pixels.DecodeConfig(out); err != nil ||
-					strings.Contains(h.name, "-7071") && (c.Width != 200 || c.Height != 200) {
+					strings.Contains(h.name, side) && (c.Width != 200 || c.Height != 200) {
 					t.Errorf("thumbnail %dx%d, %v; want 200x200", c.Width, c.Height, err)
 				}
 				return

@@ -5,6 +5,7 @@ import (
 	"compress/lzw"
 	"compress/zlib"
 	"encoding/binary"
+	"fmt"
 	"image"
 	"image/color"
 	"math"
@@ -363,4 +364,30 @@ func PeakHeap(fn func()) uint64 {
 		return p - base
 	}
 	return 0
+}
+
+// CostlyFile is one file of [CostlyFiles].
+type CostlyFile struct {
+	Name string
+	Data []byte
+}
+
+// CostlyFiles returns the costly files of issue #14, whose images are
+// side×side pixels (7071 is 50 million pixels, the default limit), and
+// their variants, with names that say what each is: a thumbnail of any of
+// them should cost what the thumbnail needs, not what the image would.
+func CostlyFiles(side uint32) []CostlyFile {
+	n := fmt.Sprint(side)
+	return []CostlyFile{
+		{"one-colour-lossless-" + n + ".webp", OneColourWebP(side, side, 0xff336699)},
+		{"16-bit-rgba-" + n + ".png", DeepPNG(side, side, false)},
+		{"16-bit-rgba-" + n + "-interlaced.png", DeepPNG(side, side, true)},
+		{"16-bit-gray-alpha-" + n + ".png", DeepGrayAlphaPNG(side, side)},
+		{"16-bit-rgba-" + n + "-1-byte-idat-chunks.png", SplitIDAT(DeepPNG(side, side, false), 1)},
+		{"16-bit-rgba-deflate-one-strip-" + n + ".tif", DeepTIFF(side, side)},
+		{"16-bit-rgba-deflate-tiles-" + n + ".tif", TiledTIFF(side, side, 256)},
+		{"16-bit-gray-alpha-deflate-strips-" + n + ".tif", GrayAlphaTIFF(side, side)},
+		{"progressive-cmyk-65535x399.jpg", ProgressiveCMYK(65535, 399)},
+		{"huge-screen.gif", HugeScreenGIF(uint16(side), uint16(side))},
+	}
 }
