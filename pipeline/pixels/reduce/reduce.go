@@ -59,51 +59,12 @@ func Bytes(w, rows, c int) int64 { return 8 * int64(w) * int64(rows) * int64(c) 
 
 // Add8 adds n 8-bit pixels, those of source columns [x0, x0+n), to
 // accumulator row row, s source columns to an output pixel.
-func (a *Accumulator) Add8(row int, px []byte, x0, n, s int) {
-	sum := a.sum[row*a.w*a.c : (row+1)*a.w*a.c]
-	c := a.c
-	for x := x0; x < x0+n; {
-		ox := x / s
-		end := min((ox+1)*s, x0+n)
-		p := px[c*(x-x0) : c*(end-x0)]
-		o := sum[c*ox : c*ox+c]
-		switch {
-		case c == 1:
-			var t uint64
-			for _, v := range p {
-				t += uint64(v)
-			}
-			o[0] += t
-		case !a.alpha:
-			var r, g, b uint64
-			for ; len(p) >= 4; p = p[4:] {
-				r += uint64(p[0])
-				g += uint64(p[1])
-				b += uint64(p[2])
-			}
-			o[0] += r
-			o[1] += g
-			o[2] += b
-		default:
-			var r, g, b, al uint64
-			for ; len(p) >= 4; p = p[4:] {
-				t := uint64(p[3])
-				r += uint64(p[0]) * t
-				g += uint64(p[1]) * t
-				b += uint64(p[2]) * t
-				al += t
-			}
-			o[0] += r
-			o[1] += g
-			o[2] += b
-			o[3] += al
-		}
-		x = end
-	}
-}
+func (a *Accumulator) Add8(row int, px []byte, x0, n, s int) { add(a, row, px, x0, n, s) }
 
 // Add16 is Add8 for 16-bit pixels.
-func (a *Accumulator) Add16(row int, px []uint16, x0, n, s int) {
+func (a *Accumulator) Add16(row int, px []uint16, x0, n, s int) { add(a, row, px, x0, n, s) }
+
+func add[T uint8 | uint16](a *Accumulator, row int, px []T, x0, n, s int) {
 	sum := a.sum[row*a.w*a.c : (row+1)*a.w*a.c]
 	c := a.c
 	for x := x0; x < x0+n; {

@@ -91,25 +91,21 @@ func (d *decoder) convert(row []byte, n int, px8 []byte, px16 []uint16) error {
 }
 
 // unpremultiply16 returns the unassociated value of v for alpha a.
-func unpremultiply16(v, a uint16, kind Alpha) uint16 {
-	if kind != Associated || a == 0xffff {
-		return v
-	}
-	if a == 0 {
-		return 0
-	}
-	return uint16(min(0xffff, (uint32(v)*0xffff+uint32(a)/2)/uint32(a)))
-}
+func unpremultiply16(v, a uint16, kind Alpha) uint16 { return unpremultiply(v, a, kind, 0xffff) }
 
 // unpremultiply8 returns the unassociated value of v for alpha a.
-func unpremultiply8(v, a byte, kind Alpha) byte {
-	if kind != Associated || a == 0xff {
+func unpremultiply8(v, a byte, kind Alpha) byte { return unpremultiply(v, a, kind, 0xff) }
+
+// unpremultiply returns the unassociated value of v for alpha a, both of
+// which are at most top.
+func unpremultiply[T uint8 | uint16](v, a T, kind Alpha, top T) T {
+	if kind != Associated || a == top {
 		return v
 	}
 	if a == 0 {
 		return 0
 	}
-	return byte(min(0xff, (uint32(v)*0xff+uint32(a)/2)/uint32(a)))
+	return T(min(uint32(top), (uint32(v)*uint32(top)+uint32(a)/2)/uint32(a)))
 }
 
 // sample returns the x-th sample of a row of one sample a pixel of bits
