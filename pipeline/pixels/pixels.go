@@ -146,7 +146,7 @@ func DecodeConfig(data []byte) (Config, error) {
 func ReadConfig(r io.Reader) (Config, io.Reader, error) {
 	var seen bytes.Buffer
 	tee := io.TeeReader(r, &seen)
-	replay := func() io.Reader { return io.MultiReader(bytes.NewReader(seen.Bytes()), r) }
+	replay := func() io.Reader { return &replayReader{held: seen.Bytes(), rest: r} }
 	head := make([]byte, SniffLen)
 	n, err := io.ReadFull(tee, head)
 	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
@@ -169,6 +169,28 @@ func ReadConfig(r io.Reader) (Config, io.Reader, error) {
 	}
 	return c, replay(), nil
 }
+
+// replayReader is the stream ReadConfig returns: the bytes the header step
+// read, then the rest of the stream.
+type replayReader struct {
+	held []byte // still to be read
+	rest io.Reader
+}
+
+func (r *replayReader) Read(p []byte) (int, error) {
+	if len(r.held) > 0 {
+		n := copy(p, r.held)
+		r.held = r.held[n:]
+		return n, nil
+	}
+	return r.rest.Read(p)
+}
+
+// Held returns the bytes still to be read that the header step holds, and
+// the reader of those after them, so a decoder that reads at offsets
+// (tiffdec) can use the bytes without a copy. Reading from r afterwards
+// reads them again.
+func (r *replayReader) Held() ([]byte, io.Reader) { return r.held, r.rest }
 
 // Decode decodes the image in data, whose header c describes, at no less
 // than the size that covers a box of w×h pixels (in the image's stored

@@ -128,8 +128,25 @@ type stream struct{ r io.Reader }
 
 func (s stream) Read(p []byte) (int, error) { return s.r.Read(p) }
 
-// decodeBoth decodes data at scale s from a [bytes.Reader] and from a
-// plain stream, fails the test unless both agree, and returns the image.
+// holder is a Holder that holds the first k bytes of data.
+type holder struct {
+	held []byte
+	rest io.Reader
+	r    io.Reader
+}
+
+func newHolder(data []byte, k int) *holder {
+	h := &holder{held: data[:k], rest: bytes.NewReader(data[k:])}
+	h.r = io.MultiReader(bytes.NewReader(h.held), h.rest)
+	return h
+}
+
+func (h *holder) Read(p []byte) (int, error) { return h.r.Read(p) }
+func (h *holder) Held() ([]byte, io.Reader)  { return h.held, h.rest }
+
+// decodeBoth decodes data at scale s from a [bytes.Reader], from a plain
+// stream and from a Holder of its first half, fails the test unless all
+// agree, and returns the image.
 func decodeBoth(t testing.TB, data []byte, s int) (image.Image, Config) {
 	t.Helper()
 	img, c, err := Decode(bytes.NewReader(data), Options{Scale: s})
@@ -142,6 +159,13 @@ func decodeBoth(t testing.TB, data []byte, s int) (image.Image, Config) {
 	}
 	if !equalPix(img, img2) {
 		t.Fatalf("scale %d: the streamed decode differs", s)
+	}
+	img3, _, err := Decode(newHolder(data, len(data)/2), Options{Scale: s})
+	if err != nil {
+		t.Fatalf("scale %d, half held: %v", s, err)
+	}
+	if !equalPix(img, img3) {
+		t.Fatalf("scale %d: the decode of a half-held stream differs", s)
 	}
 	return img, c
 }

@@ -187,6 +187,10 @@ func checkDecode(t *testing.T, data []byte) {
 	if (err == nil) != (err2 == nil) {
 		t.Fatalf("from memory %v, streamed %v", err, err2)
 	}
+	img3, _, err3 := Decode(newHolder(data, len(data)/3), opts)
+	if (err == nil) != (err3 == nil) {
+		t.Fatalf("from memory %v, a third held %v", err, err3)
+	}
 	if err != nil {
 		return
 	}
@@ -197,8 +201,8 @@ func checkDecode(t *testing.T, data []byte) {
 	if b := img.Bounds(); b.Dx() != (c.Width+s-1)/s || b.Dy() != (c.Height+s-1)/s {
 		t.Fatalf("%v for %dx%d at scale %d", b, c.Width, c.Height, s)
 	}
-	if !equalPix(img, img2) {
-		t.Fatal("the streamed decode differs")
+	if !equalPix(img, img2) || !equalPix(img, img3) {
+		t.Fatal("the streamed or held decode differs")
 	}
 }
 

@@ -13,11 +13,26 @@ type source interface {
 	release(off int64)
 }
 
+// Holder is a stream that already holds its first bytes, such as the
+// reader pixels.ReadConfig returns after reading a header: Held returns
+// them and the reader of the bytes after them. Decode reads the held bytes
+// where they are, without a copy.
+type Holder interface {
+	io.Reader
+	Held() (held []byte, rest io.Reader)
+}
+
 // newSource reads r at offsets: directly when r is an [io.ReaderAt],
-// otherwise through a window.
+// otherwise through a window, which starts with the bytes a [Holder]
+// holds.
 func newSource(r io.Reader) source {
 	if ra, ok := r.(io.ReaderAt); ok {
 		return readerAt{ra}
+	}
+	if h, ok := r.(Holder); ok {
+		held, rest := h.Held()
+		n := int64(len(held))
+		return &window{r: rest, held: held, base: n, end: n}
 	}
 	return &window{r: r}
 }
@@ -36,6 +51,9 @@ const chunkSize = 64 << 10
 // before it are skipped without being held.
 type window struct {
 	r io.Reader
+	// held is the bytes [0, len(held)), lent by a Holder, which keeps
+	// them: they are read where they are and never freed.
+	held []byte
 	// chunks hold the bytes [base, end); every chunk but the last is full.
 	chunks [][]byte
 	base   int64
@@ -78,11 +96,17 @@ func (w *window) ReadAt(p []byte, off int64) (int, error) {
 	if off < 0 {
 		return 0, fmt.Errorf("tiffdec: negative offset %d", off)
 	}
-	if off < w.base {
+	n := 0
+	if off < int64(len(w.held)) {
+		n = copy(p, w.held[off:])
+	}
+	if n == len(p) {
+		return n, nil
+	}
+	if off+int64(n) < w.base {
 		return 0, errReleased
 	}
 	w.fill(off + int64(len(p)))
-	n := 0
 	for n < len(p) && off+int64(n) < w.end {
 		rel := off + int64(n) - w.base
 		c := w.chunks[rel/chunkSize]
