@@ -13,9 +13,14 @@ import (
 // tiffHeader reads a TIFF's first IFD with [tiffdec.DecodeConfig] and
 // the ICC profile of its first image (tag 34675). TIFF is read at offsets,
 // so the header step holds the file's bytes up to the last one it reads:
-// the IFD and its arrays, at the end of many files.
+// the IFD and its arrays, at the end of many files. The reader ReadConfig
+// gives reads at offsets over the bytes it keeps; another is read through
+// a copy.
 func tiffHeader(r io.Reader) (Config, error) {
-	ra := &streamReaderAt{r: r}
+	ra, ok := r.(io.ReaderAt)
+	if !ok {
+		ra = &streamReaderAt{r: r}
+	}
 	tc, err := tiffdec.DecodeConfig(io.NewSectionReader(ra, 0, 1<<62))
 	if err != nil {
 		return Config{}, err
