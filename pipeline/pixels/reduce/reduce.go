@@ -33,6 +33,20 @@ func ScaleFor(srcW, srcH, boxW, boxH int) int {
 	return s
 }
 
+// Sample returns the x-th sample of a row of samples of bits bits (1, 2,
+// 4 or 8), packed most significant bits first as PNG and TIFF store them.
+func Sample(row []byte, x, bits int) byte {
+	switch bits {
+	case 8:
+		return row[x]
+	case 4:
+		return row[x/2] >> (4 - 4*(x%2)) & 0x0f
+	case 2:
+		return row[x/4] >> (6 - 2*(x%4)) & 0x03
+	}
+	return row[x/8] >> (7 - x%8) & 1
+}
+
 // CeilDiv returns a/b rounded up, for positive b.
 func CeilDiv(a, b int) int { return (a + b - 1) / b }
 

@@ -1,6 +1,10 @@
 package tiffdec
 
-import "bufio"
+import (
+	"bufio"
+
+	"github.com/thumbpipe/thumbpipe/pipeline/pixels/reduce"
+)
 
 // convert turns the first n pixels of a stored row (after the predictor)
 // into converted pixels: gray, or R, G, B, A with unassociated alpha, in
@@ -52,7 +56,7 @@ func (d *decoder) convert(row []byte, n int, px8 []byte, px16 []uint16) error {
 		bits := c.BitsPerSample
 		mul := byte(255 / (1<<bits - 1))
 		for x := 0; x < n; x++ {
-			v := sample(row, x, bits) * mul
+			v := reduce.Sample(row, x, bits) * mul
 			if c.Photometric == WhiteIsZero {
 				v = 255 - v
 			}
@@ -108,26 +112,12 @@ func unpremultiply[T uint8 | uint16](v, a T, kind Alpha, top T) T {
 	return T(min(uint32(top), (uint32(v)*uint32(top)+uint32(a)/2)/uint32(a)))
 }
 
-// sample returns the x-th sample of a row of one sample a pixel of bits
-// bits (1, 2, 4 or 8), most significant bits first.
-func sample(row []byte, x, bits int) byte {
-	switch bits {
-	case 8:
-		return row[x]
-	case 4:
-		return row[x/2] >> (4 - 4*(x%2)) & 0x0f
-	case 2:
-		return row[x/4] >> (6 - 2*(x%4)) & 0x03
-	}
-	return row[x/8] >> (7 - x%8) & 1
-}
-
 // convertPalette looks the indices of a row up in the colour map, which
 // has an entry for every index.
 func (d *decoder) convertPalette(row []byte, n int, px8 []byte) error {
 	entries := len(d.colormap) / 3
 	for x := 0; x < n; x++ {
-		i := int(sample(row, x, d.cfg.BitsPerSample))
+		i := int(reduce.Sample(row, x, d.cfg.BitsPerSample))
 		o := px8[4*x : 4*x+4]
 		o[0] = to8(d.colormap[i])
 		o[1] = to8(d.colormap[entries+i])
