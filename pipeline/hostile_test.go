@@ -60,10 +60,10 @@ var costlyWant = map[string]error{
 
 // costlyCorpus is pixeltest.CostlyFiles, the table of issue #14 and its
 // variants, at the pixel limit. Each makes a thumbnail or is refused
-// before its pixels are allocated. The GIF's thumbnail is of its frame
-// (16×16): image/gif allocates no more; a decoder that composes frames on
-// the logical screen must do it at the thumbnail's scale to stay within
-// hostileHeapBound.
+// before its pixels are allocated. The huge-screen GIF's thumbnail size is
+// the GIF decoder's to choose (image/gif gives its 16×16 frame alone; one
+// that places the frame on its screen gives 200×200), but its screen must
+// never be allocated at full size.
 func costlyCorpus() []hostile {
 	var corpus []hostile
 	for _, f := range pixeltest.CostlyFiles(costlySide()) {
