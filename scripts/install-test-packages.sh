@@ -7,6 +7,7 @@
 #   icc-profiles-free  sRGB, Adobe RGB compatible and gray ICC profiles
 #   libgs-common       Ghostscript's ICC profiles, among them CMYK LUT ones
 #   libvips-tools      vips: lcms conversions of whole images, and CMYK JPEGs
+#   libtiff-tools      tiffcp: TIFFs in every compression and layout libtiff writes
 #
 # Installing needs root; run as another user with a package missing, the
 # script says what to install and fails. Tests whose reference is missing
@@ -22,6 +23,7 @@ PACKAGES=(
 	libvips-tools
 	libimage-exiftool-perl
 	webp
+	libtiff-tools
 )
 
 log() { printf 'install-test-packages: %s\n' "$*"; }

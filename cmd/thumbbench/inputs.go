@@ -79,6 +79,14 @@ func makeInputs(dir string, log io.Writer) ([]input, error) {
 		{pngInterlaced, filepath.Join(dir, "12mp-rgba-interlaced.png"), func() ([]byte, error) {
 			return pixeltest.InterlacedPNG(photo(4000, 3000, 7)), nil
 		}},
+		// TIFFs as libvips (libtiff) writes them: strips, the horizontal
+		// predictor.
+		{tiffLZW, filepath.Join(dir, "24mp-rgb-lzw.tif"), func() ([]byte, error) {
+			return vipsTIFF(dir, photo(6000, 4000, 25), "lzw")
+		}},
+		{tiff16, filepath.Join(dir, "12mp-rgb16-deflate.tif"), func() ([]byte, error) {
+			return vipsTIFF(dir, deep(photo(4000, 3000, 17)), "deflate")
+		}},
 	}
 	var inputs []input
 	for _, s := range specs {
@@ -112,12 +120,38 @@ func describe(err error) error {
 	return err
 }
 
-// The PNG inputs' names, which the targets look up.
+// The PNG inputs' names, which the targets look up, and the TIFFs'.
 const (
 	png18         = "18MP RGB PNG"
 	png16         = "12MP 16-bit PNG"
 	pngInterlaced = "12MP interlaced PNG"
+	tiffLZW       = "24MP RGB LZW TIFF"
+	tiff16        = "12MP 16-bit TIFF"
 )
+
+// vipsTIFF writes img as a TIFF with vips tiffsave (libtiff) in the given
+// compression, through a PNG file in dir.
+func vipsTIFF(dir string, img image.Image, compression string) ([]byte, error) {
+	src, err := os.CreateTemp(dir, "tiff-source-*.png")
+	if err != nil {
+		return nil, err
+	}
+	defer os.Remove(src.Name())
+	_, err = src.Write(pixeltest.PNG(img))
+	if cerr := src.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := src.Name() + ".tif"
+	defer os.Remove(out)
+	if err := exec.Command("vips", "tiffsave", src.Name(), out, "--compression", compression,
+		"--predictor", "horizontal").Run(); err != nil {
+		return nil, fmt.Errorf("vips tiffsave (Debian package libvips-tools): %w", describe(err))
+	}
+	return os.ReadFile(out)
+}
 
 // deep widens img to 16 bits a sample, each byte repeated (v*257), so the
 // PNG encoder writes 16-bit RGB.

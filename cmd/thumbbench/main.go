@@ -10,6 +10,11 @@
 // jpeg.Encode). Peak RSS is GNU time's %M. Throughput runs one
 // process per image, as many at a time as there are CPUs.
 //
+// With -hostile it measures instead the peak RSS of both tools on each
+// costly file of the hostile corpus (pixeltest.CostlyFiles: small files
+// declaring images at the pixel limit) beside a 1×1 PNG's, as a Markdown
+// table for the README.
+//
 // In-process figures run thumbpipe's pixel path (pixels.DecodeConfig, then
 // pixels.Render: decode at the box, Resize, Orient, Encode) and the naive path
 // inside this program on bytes already in memory.
@@ -17,6 +22,7 @@
 // Usage:
 //
 //	thumbbench -dir CACHE -thumbpipe BIN [-vips vipsthumbnail] [-runs 7] [-images 10]
+//	thumbbench -hostile -dir CACHE -thumbpipe BIN [-vips vipsthumbnail] [-runs 3]
 //	thumbbench naive IN OUT
 package main
 
@@ -36,6 +42,7 @@ import (
 	"time"
 
 	"github.com/disintegration/imaging"
+	_ "golang.org/x/image/tiff" // and TIFF, which the standard library lacks
 )
 
 // The thumbnail every method makes.
@@ -97,6 +104,7 @@ type settings struct {
 	only                 string // comma-separated input name filter
 	verbose              bool
 	workers              int
+	hostile              bool
 }
 
 func benchMain(args []string, stdout io.Writer) error {
@@ -110,6 +118,7 @@ func benchMain(args []string, stdout io.Writer) error {
 	fs.IntVar(&s.workers, "workers", runtime.NumCPU(), "processes at a time in the throughput batches")
 	fs.StringVar(&s.only, "inputs", "", "comma-separated parts of input names to run, e.g. 24MP,progressive (default all)")
 	fs.BoolVar(&s.verbose, "v", false, "print every sample")
+	fs.BoolVar(&s.hostile, "hostile", false, "instead, the peak RSS of each costly file of the hostile corpus (make bench-hostile)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -132,6 +141,9 @@ func benchMain(args []string, stdout io.Writer) error {
 	if s.time, err = exec.LookPath("/usr/bin/time"); err != nil {
 		fmt.Fprintln(stdout, "GNU time (/usr/bin/time) not found: peak RSS is not measured")
 		s.time = ""
+	}
+	if s.hostile {
+		return hostileMain(s, stdout)
 	}
 	self, err := os.Executable()
 	if err != nil {

@@ -151,7 +151,12 @@ func runOnce(work, timeBin string, m method, in input, slot int) (run, error) {
 	err = cmd.Run()
 	elapsed := time.Since(t)
 	if err != nil {
-		return run{}, fmt.Errorf("%s on %s: %w: %s", m.name, in.name, err, bytes.TrimSpace(stderr.Bytes()))
+		// thumbpipe says why on stdout, other tools on stderr.
+		why := bytes.TrimSpace(stderr.Bytes())
+		if len(why) == 0 {
+			why = bytes.TrimSpace(stdout.Bytes())
+		}
+		return run{}, fmt.Errorf("%s on %s: %w: %s", m.name, in.name, err, why)
 	}
 	if err := check(stdout.Bytes()); err != nil {
 		return run{}, fmt.Errorf("%s on %s: %w", m.name, in.name, err)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
@@ -250,6 +251,46 @@ func TestColourTarget(t *testing.T) {
 		last := lines[len(lines)-1]
 		if !strings.Contains(last, "Adobe RGB") || !strings.HasPrefix(last, tt.want) {
 			t.Errorf("%v vs %v ms: %q, want it to start %q", tt.taggedMS, tt.baseMS, last, tt.want)
+		}
+	}
+}
+
+// TestWriteHostile checks the hostile table is Markdown: a header, the
+// separator, a row per file with its figure above the baseline.
+func TestWriteHostile(t *testing.T) {
+	var b strings.Builder
+	writeHostile(&b, []hostileRow{
+		{name: "baseline-1x1.png", size: 70, tpMB: 20, vipsMB: 30, tpOutcome: "thumbnail", vipsOut: "thumbnail"},
+		{name: "big.tif", size: 395654, tpMB: 31.5, vipsMB: 149, tpOutcome: "thumbnail", vipsOut: "thumbnail"},
+		{name: "cmyk.jpg", size: 2_000_000, tpMB: 21, tpOutcome: "refused: too expensive"},
+	})
+	lines := strings.Split(strings.TrimSpace(b.String()), "\n")
+	if len(lines) != 5 {
+		t.Fatalf("%d lines:\n%s", len(lines), b.String())
+	}
+	for i, want := range []string{"| file ", "|---", "| baseline-1x1.png ", "| big.tif ", "| cmyk.jpg "} {
+		if !strings.HasPrefix(lines[i], want) || !strings.HasSuffix(lines[i], "|") || strings.Count(lines[i], "|") != 8 {
+			t.Errorf("line %d %q, want it to start with %q and have 8 |", i, lines[i], want)
+		}
+	}
+	for _, want := range []string{"396 KB", "+11.5", "149.0", "2.0 MB", "refused: too expensive", "| -    "} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("no %q in\n%s", want, b.String())
+		}
+	}
+}
+
+// TestGist checks the reason a failed run gives is short: thumbpipe's
+// error class, another tool's last line.
+func TestGist(t *testing.T) {
+	for _, tc := range []struct{ err, want string }{
+		{"thumbpipe on x.jpg: exit status 1: failed      src/x.jpg: image too expensive to decode: decoding jpeg 65535x399 needs about 1 bytes",
+			"image too expensive to decode"},
+		{"vips on x.jpg: exit status 255: /usr/bin/vipsthumbnail: unable to thumbnail x.jpg\nVipsJpeg: Maximum supported image dimension is 65500 pixels",
+			"VipsJpeg: Maximum supported image dimension is 65500 pixels"},
+	} {
+		if got := gist(errors.New(tc.err)); got != tc.want {
+			t.Errorf("gist(%q) = %q, want %q", tc.err, got, tc.want)
 		}
 	}
 }

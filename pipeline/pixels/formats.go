@@ -9,11 +9,11 @@ import (
 
 	"github.com/disintegration/imaging"
 	"golang.org/x/image/bmp"
-	"golang.org/x/image/tiff"
 	"golang.org/x/image/webp"
 
 	"github.com/thumbpipe/thumbpipe/pipeline/pixels/jpegdec"
 	"github.com/thumbpipe/thumbpipe/pipeline/pixels/pngdec"
+	"github.com/thumbpipe/thumbpipe/pipeline/pixels/tiffdec"
 )
 
 // The formats pixels reads, in the order they are sniffed.
@@ -75,15 +75,13 @@ func init() {
 		Format: TIFF, Name: "TIFF", Ext: ".tiff", ContentType: "image/tiff",
 		Magic:  []string{"II*\x00", "MM\x00*"},
 		Header: tiffHeader,
-		Decode: fullSize(tiff.Decode),
-		// The decoder reads a whole strip or tile into one buffer before
-		// converting it into the image: for a file of one strip, a second
-		// full-size copy, or, inflated into a growing bytes.Buffer, up to
-		// three more (measured: 4.8 times the image for a 16-bit deflated
-		// strip). The header reader does not report the compression, so
-		// every TIFF is counted as compressed.
-		Memory:      func(c Config, _ DecodeOptions) int64 { return 5 * fullSizeMemory(c) },
-		Unsupported: isErr[tiff.UnsupportedError],
+		// Strip by strip or tile by tile, reduced as the rows arrive.
+		Decode: func(r io.Reader, _ Config, opts DecodeOptions) (image.Image, error) {
+			img, _, err := tiffdec.Decode(r, tiffOptions(opts))
+			return img, err
+		},
+		Memory:      tiffMemory,
+		Unsupported: isErr[tiffdec.UnsupportedError],
 	})
 	Register(Codec{
 		Format: BMP, Name: "BMP", Ext: ".bmp", ContentType: "image/bmp",

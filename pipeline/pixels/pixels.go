@@ -165,7 +165,7 @@ func DecodeConfig(data []byte) (Config, error) {
 func ReadConfig(r io.Reader) (Config, io.Reader, error) {
 	var seen bytes.Buffer
 	tee := io.TeeReader(r, &seen)
-	replay := func() io.Reader { return io.MultiReader(bytes.NewReader(seen.Bytes()), r) }
+	replay := func() io.Reader { return &replayReader{held: seen.Bytes(), rest: r} }
 	head := make([]byte, SniffLen)
 	n, err := io.ReadFull(tee, head)
 	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
@@ -175,7 +175,7 @@ func ReadConfig(r io.Reader) (Config, io.Reader, error) {
 	if codec == nil {
 		return Config{}, replay(), fmt.Errorf("%w: bytes are not %s", ErrUnsupported, Readable())
 	}
-	c, err := codec.Header(io.MultiReader(bytes.NewReader(head[:n]), tee))
+	c, err := codec.Header(&headerReader{seen: &seen, tee: tee})
 	if err != nil {
 		return Config{}, replay(), codec.classify(fmt.Errorf("header: %w", err))
 	}
@@ -189,6 +189,70 @@ func ReadConfig(r io.Reader) (Config, io.Reader, error) {
 	readRights(codec, io.MultiReader(bytes.NewReader(seen.Bytes()), tee), &c)
 	return c, replay(), nil
 }
+
+// headerReader is the stream a codec's Header reads: the bytes ReadConfig
+// has kept, then more of the stream, which it keeps too. It is also an
+// [io.ReaderAt] over them, reading ahead as far as asked, so a header read
+// at offsets (TIFF's) needs no copy of its own.
+type headerReader struct {
+	seen *bytes.Buffer
+	tee  io.Reader // the stream, copying into seen
+	pos  int
+	err  error
+}
+
+func (h *headerReader) Read(p []byte) (int, error) {
+	if h.pos < h.seen.Len() {
+		n := copy(p, h.seen.Bytes()[h.pos:])
+		h.pos += n
+		return n, nil
+	}
+	n, err := h.tee.Read(p)
+	h.pos += n
+	return n, err
+}
+
+func (h *headerReader) ReadAt(p []byte, off int64) (int, error) {
+	if off < 0 {
+		return 0, errors.New("negative offset")
+	}
+	if need := off + int64(len(p)) - int64(h.seen.Len()); need > 0 && h.err == nil {
+		_, h.err = io.CopyN(io.Discard, h.tee, need) // the tee keeps them
+	}
+	if off >= int64(h.seen.Len()) {
+		return 0, io.EOF
+	}
+	n := copy(p, h.seen.Bytes()[off:])
+	if n < len(p) {
+		if h.err != nil && h.err != io.EOF {
+			return n, h.err
+		}
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+// replayReader is the stream ReadConfig returns: the bytes the header step
+// read, then the rest of the stream.
+type replayReader struct {
+	held []byte // still to be read
+	rest io.Reader
+}
+
+func (r *replayReader) Read(p []byte) (int, error) {
+	if len(r.held) > 0 {
+		n := copy(p, r.held)
+		r.held = r.held[n:]
+		return n, nil
+	}
+	return r.rest.Read(p)
+}
+
+// Held returns the bytes still to be read that the header step holds, and
+// the reader of those after them, so a decoder that reads at offsets
+// (tiffdec) can use the bytes without a copy. Reading from r afterwards
+// reads them again.
+func (r *replayReader) Held() ([]byte, io.Reader) { return r.held, r.rest }
 
 // Decode decodes the image in data, whose header c describes, at no less
 // than the size that covers a box of w×h pixels (in the image's stored

@@ -77,29 +77,37 @@ func near(c color.Color, want color.NRGBA, tol int) bool {
 // each EXIF orientation 1 to 8: every thumbnail comes out upright, with the
 // red marker top-left and the expected landscape size.
 func TestOrientation(t *testing.T) {
-	for o := 1; o <= 8; o++ {
-		t.Run(fmt.Sprint(o), func(t *testing.T) {
-			data := pixeltest.OrientedJPEG(160, 120, o)
-			cfg, err := pixels.DecodeConfig(data)
-			if err != nil || cfg.Orientation != o {
-				t.Fatalf("orientation read as %d (%v), want %d", cfg.Orientation, err, o)
-			}
-			img := thumbnail(t, data, 80, 80, pixels.Fit, pixels.PNG)
-			if b := img.Bounds(); b.Dx() != 80 || b.Dy() != 60 {
-				t.Fatalf("thumbnail %dx%d, want 80x60 (upright)", b.Dx(), b.Dy())
-			}
-			corners := map[image.Point]color.NRGBA{
-				{3, 3}:   pixeltest.Marker,
-				{76, 3}:  {G: 255, A: 255},
-				{3, 56}:  {B: 255, A: 255},
-				{76, 56}: {A: 255},
-			}
-			for p, want := range corners {
-				if got := img.At(p.X, p.Y); !near(got, want, 60) {
-					t.Errorf("pixel %v = %v, want about %v", p, got, want)
-				}
-			}
-		})
+	for _, f := range []struct {
+		name string
+		file func(w, h, o int) []byte
+	}{{"jpeg", pixeltest.OrientedJPEG}, {"tiff", pixeltest.OrientedTIFF}} {
+		for o := 1; o <= 8; o++ {
+			t.Run(fmt.Sprint(f.name, o), func(t *testing.T) { testOrientation(t, f.file(160, 120, o), o) })
+		}
+	}
+}
+
+// testOrientation checks that the thumbnail of [pixeltest.Upright]
+// stored with orientation o, in data, is upright.
+func testOrientation(t *testing.T, data []byte, o int) {
+	cfg, err := pixels.DecodeConfig(data)
+	if err != nil || cfg.Orientation != o {
+		t.Fatalf("orientation read as %d (%v), want %d", cfg.Orientation, err, o)
+	}
+	img := thumbnail(t, data, 80, 80, pixels.Fit, pixels.PNG)
+	if b := img.Bounds(); b.Dx() != 80 || b.Dy() != 60 {
+		t.Fatalf("thumbnail %dx%d, want 80x60 (upright)", b.Dx(), b.Dy())
+	}
+	corners := map[image.Point]color.NRGBA{
+		{3, 3}:   pixeltest.Marker,
+		{76, 3}:  {G: 255, A: 255},
+		{3, 56}:  {B: 255, A: 255},
+		{76, 56}: {A: 255},
+	}
+	for p, want := range corners {
+		if got := img.At(p.X, p.Y); !near(got, want, 60) {
+			t.Errorf("pixel %v = %v, want about %v", p, got, want)
+		}
 	}
 }
 

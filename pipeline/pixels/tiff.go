@@ -6,23 +6,64 @@ import (
 	"fmt"
 	"io"
 
-	"golang.org/x/image/tiff"
-
 	"github.com/thumbpipe/thumbpipe/pipeline/pixels/icc"
+	"github.com/thumbpipe/thumbpipe/pipeline/pixels/tiffdec"
 )
 
-// tiffHeader reads a TIFF's header with [tiff.DecodeConfig] and the ICC
-// profile of its first image (tag 34675). TIFF is read at offsets, so the
-// header step holds the file's bytes up to the last one it reads, as
-// x/image/tiff would.
+// tiffHeader reads a TIFF's first IFD with [tiffdec.DecodeConfig] and
+// the ICC profile of its first image (tag 34675). TIFF is read at offsets,
+// so the header step holds the file's bytes up to the last one it reads:
+// the IFD and its arrays, at the end of many files. The reader ReadConfig
+// gives reads at offsets over the bytes it keeps; another is read through
+// a copy.
 func tiffHeader(r io.Reader) (Config, error) {
-	ra := &streamReaderAt{r: r}
-	c, err := stdHeader(tiff.DecodeConfig, 0)(io.NewSectionReader(ra, 0, 1<<62)) // later pages are not read
+	ra, ok := r.(io.ReaderAt)
+	if !ok {
+		ra = &streamReaderAt{r: r}
+	}
+	tc, err := tiffdec.DecodeConfig(io.NewSectionReader(ra, 0, 1<<62))
 	if err != nil {
 		return Config{}, err
 	}
+	depth := tc.BitsPerSample
+	if depth < 8 || tc.Photometric == tiffdec.Palette {
+		depth = 8 // decoded to 8 bits a sample
+	}
+	channels := 1
+	if tc.Photometric == tiffdec.RGB || tc.Photometric == tiffdec.Palette {
+		channels = 3
+	}
+	if tc.Alpha != tiffdec.NoAlpha {
+		channels++
+	}
+	c := Config{Width: tc.Width, Height: tc.Height, Orientation: tc.Orientation,
+		BitDepth: depth, Channels: channels, Frames: tc.Pages}
 	c.ICC, c.ICCIgnored = tiffICC(ra)
 	return c, nil
+}
+
+// tiffOptions are tiffdec's options for opts: the box picks the scale.
+func tiffOptions(opts DecodeOptions) tiffdec.Options {
+	o := tiffdec.Options{MaxPixels: opts.MaxPixels}
+	if opts.Width > 0 && opts.Height > 0 {
+		o.BoxWidth, o.BoxHeight = opts.Width, opts.Height
+	}
+	return o
+}
+
+// tiffMemory is tiffdec.MemoryEstimate for what c keeps of the header:
+// the samples and the channels of the decoded image, the layout of strips
+// or tiles taken at its costliest.
+func tiffMemory(c Config, opts DecodeOptions) int64 {
+	tc := tiffdec.Config{Width: c.Width, Height: c.Height, BitsPerSample: c.BitDepth, SamplesPerPixel: c.Channels,
+		Photometric: tiffdec.RGB}
+	if c.Channels <= 2 {
+		tc.Photometric = tiffdec.BlackIsZero
+	}
+	if c.Channels == 2 || c.Channels == 4 {
+		tc.Alpha = tiffdec.Unassociated
+	}
+	return tiffdec.MemoryEstimate(tc, tiffOptions(opts))
 }
 
 // streamReaderAt reads a stream at offsets, keeping what it has read.

@@ -2,8 +2,10 @@ package pixeltest
 
 import (
 	"bytes"
+	"compress/lzw"
 	"compress/zlib"
 	"encoding/binary"
+	"fmt"
 	"image"
 	"image/color"
 	"math"
@@ -53,7 +55,14 @@ func ZeroZlib(n int64) []byte {
 
 // DeepPNG returns a w×h 16-bit RGBA PNG, all transparent black, Adam7
 // interlaced if interlaced is set.
-func DeepPNG(w, h uint32, interlaced bool) []byte {
+func DeepPNG(w, h uint32, interlaced bool) []byte { return deepPNG(w, h, 6, interlaced) }
+
+// DeepGrayAlphaPNG returns a w×h 16-bit gray and alpha PNG, all
+// transparent black.
+func DeepGrayAlphaPNG(w, h uint32) []byte { return deepPNG(w, h, 4, false) }
+
+// deepPNG returns a w×h 16-bit PNG of colour type ct (4 or 6), all zero.
+func deepPNG(w, h uint32, ct byte, interlaced bool) []byte {
 	var b bytes.Buffer
 	b.WriteString("\x89PNG\r\n\x1a\n")
 	ihdr := binary.BigEndian.AppendUint32(nil, w)
@@ -62,14 +71,18 @@ func DeepPNG(w, h uint32, interlaced bool) []byte {
 	if interlaced {
 		ilace = 1
 	}
-	ihdr = append(ihdr, 16, 6, 0, 0, ilace)
+	ihdr = append(ihdr, 16, ct, 0, 0, ilace)
 	chunk(&b, "IHDR", ihdr)
-	// Every row is a filter byte (0, none) and 8 bytes a pixel, all zero.
+	bpp := int64(8)
+	if ct == 4 {
+		bpp = 4
+	}
+	// Every row is a filter byte (0, none) and bpp bytes a pixel, all zero.
 	rows := func(pw, ph int64) int64 {
 		if pw == 0 || ph == 0 {
 			return 0
 		}
-		return ph * (1 + 8*pw)
+		return ph * (1 + bpp*pw)
 	}
 	n := rows(int64(w), int64(h))
 	if interlaced {
@@ -82,6 +95,58 @@ func DeepPNG(w, h uint32, interlaced bool) []byte {
 	chunk(&b, "IDAT", ZeroZlib(n))
 	chunk(&b, "IEND", nil)
 	return b.Bytes()
+}
+
+// SplitIDAT returns png with its image data cut into IDAT chunks of n
+// bytes each: the same image, with a chunk header and CRC every n bytes.
+func SplitIDAT(png []byte, n int) []byte {
+	var data []byte
+	var out bytes.Buffer
+	out.Write(png[:8])
+	for p := png[8:]; len(p) >= 12; {
+		l := int(binary.BigEndian.Uint32(p))
+		typ, body := string(p[4:8]), p[8:8+l]
+		p = p[12+l:]
+		switch {
+		case typ == "IDAT":
+			data = append(data, body...)
+			continue
+		case data != nil:
+			for len(data) > 0 {
+				k := min(n, len(data))
+				chunk(&out, "IDAT", data[:k])
+				data = data[k:]
+			}
+			data = nil
+		}
+		chunk(&out, typ, body)
+	}
+	return out.Bytes()
+}
+
+// HugeScreenGIF returns a GIF whose logical screen is w×h pixels and
+// whose only frame is a 16×16 image in its top-left corner.
+func HugeScreenGIF(w, h uint16) []byte {
+	b := []byte("GIF89a")
+	b = binary.LittleEndian.AppendUint16(b, w)
+	b = binary.LittleEndian.AppendUint16(b, h)
+	b = append(b, 0x80, 0, 0)             // global colour table of 2
+	b = append(b, 0, 0, 0, 255, 255, 255) // black, white
+	b = append(b, 0x2C, 0, 0, 0, 0, 16, 0, 16, 0, 0)
+	// The frame's 256 pixels, all colour 0, LZW-coded with a minimum code
+	// size of 2, in sub-blocks of up to 255 bytes.
+	var z bytes.Buffer
+	zw := lzw.NewWriter(&z, lzw.LSB, 2)
+	zw.Write(make([]byte, 256))
+	zw.Close()
+	b = append(b, 2)
+	for d := z.Bytes(); len(d) > 0; {
+		k := min(255, len(d))
+		b = append(b, byte(k))
+		b = append(b, d[:k]...)
+		d = d[k:]
+	}
+	return append(b, 0, 0x3B)
 }
 
 // OneColourWebP returns a lossless WebP of w×h pixels (at most 16384 each)
@@ -134,51 +199,6 @@ func (w *bitWriter) put(v uint32, n uint) {
 }
 
 func (w *bitWriter) bytes() []byte { return w.buf }
-
-// DeepTIFF returns a w×h 16-bit RGBA TIFF (unassociated alpha), all
-// transparent black, in one deflate-compressed strip.
-func DeepTIFF(w, h uint32) []byte {
-	le := binary.LittleEndian
-	strip := ZeroZlib(int64(w) * int64(h) * 8)
-	type entry struct {
-		tag, typ uint16
-		count    uint32
-		val      uint32
-	}
-	entries := []entry{
-		{256, 4, 1, w}, {257, 4, 1, h},
-		{258, 3, 4, 0}, // bits per sample: an offset to 16, 16, 16, 16
-		{259, 3, 1, 8}, // deflate
-		{262, 3, 1, 2}, // RGB
-		{273, 4, 1, 0}, // strip offset
-		{277, 3, 1, 4}, {278, 4, 1, h},
-		{279, 4, 1, uint32(len(strip))},
-		{338, 3, 1, 2}, // unassociated alpha
-	}
-	ifdLen := uint32(2 + len(entries)*12 + 4)
-	bitsOff := 8 + ifdLen
-	entries[2].val = bitsOff
-	entries[5].val = bitsOff + 8
-	b := []byte("II*\x00")
-	b = le.AppendUint32(b, 8)
-	b = le.AppendUint16(b, uint16(len(entries)))
-	for _, e := range entries {
-		b = le.AppendUint16(b, e.tag)
-		b = le.AppendUint16(b, e.typ)
-		b = le.AppendUint32(b, e.count)
-		if e.typ == 3 && e.count == 1 {
-			b = le.AppendUint16(b, uint16(e.val))
-			b = le.AppendUint16(b, 0)
-		} else {
-			b = le.AppendUint32(b, e.val)
-		}
-	}
-	b = le.AppendUint32(b, 0)
-	for range 4 {
-		b = le.AppendUint16(b, 16)
-	}
-	return append(b, strip...)
-}
 
 // ProgressiveCMYK returns a w×h progressive CMYK JPEG (Adobe APP14, every
 // component at full resolution) of one DC scan in which every block is
@@ -344,4 +364,30 @@ func PeakHeap(fn func()) uint64 {
 		return p - base
 	}
 	return 0
+}
+
+// CostlyFile is one file of [CostlyFiles].
+type CostlyFile struct {
+	Name string
+	Data []byte
+}
+
+// CostlyFiles returns the costly files of issue #14, whose images are
+// side×side pixels (7071 is 50 million pixels, the default limit), and
+// their variants, with names that say what each is: a thumbnail of any of
+// them should cost what the thumbnail needs, not what the image would.
+func CostlyFiles(side uint32) []CostlyFile {
+	n := fmt.Sprint(side)
+	return []CostlyFile{
+		{"one-colour-lossless-" + n + ".webp", OneColourWebP(side, side, 0xff336699)},
+		{"16-bit-rgba-" + n + ".png", DeepPNG(side, side, false)},
+		{"16-bit-rgba-" + n + "-interlaced.png", DeepPNG(side, side, true)},
+		{"16-bit-gray-alpha-" + n + ".png", DeepGrayAlphaPNG(side, side)},
+		{"16-bit-rgba-" + n + "-1-byte-idat-chunks.png", SplitIDAT(DeepPNG(side, side, false), 1)},
+		{"16-bit-rgba-deflate-one-strip-" + n + ".tif", DeepTIFF(side, side)},
+		{"16-bit-rgba-deflate-tiles-" + n + ".tif", TiledTIFF(side, side, 256)},
+		{"16-bit-gray-alpha-deflate-strips-" + n + ".tif", GrayAlphaTIFF(side, side)},
+		{"progressive-cmyk-65535x399.jpg", ProgressiveCMYK(65535, 399)},
+		{"huge-screen.gif", HugeScreenGIF(uint16(side), uint16(side))},
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"compress/zlib"
 	"image"
 	"image/color"
+	"image/gif"
 	"io"
 	"testing"
 
@@ -13,6 +14,7 @@ import (
 
 	"github.com/thumbpipe/thumbpipe/pipeline/pixels/jpegdec"
 	"github.com/thumbpipe/thumbpipe/pipeline/pixels/pixeltest"
+	"github.com/thumbpipe/thumbpipe/pipeline/pixels/tiffdec"
 	_ "golang.org/x/image/tiff"
 	_ "golang.org/x/image/webp"
 )
@@ -46,6 +48,9 @@ func TestCostlyFiles(t *testing.T) {
 		{"16-bit interlaced png", pixeltest.DeepPNG(w, h, true), color.NRGBA{}},
 		{"one-colour webp", pixeltest.OneColourWebP(w, h, 0xff336699), color.NRGBA{R: 0x33, G: 0x66, B: 0x99, A: 0xff}},
 		{"16-bit tiff", pixeltest.DeepTIFF(w, h), color.NRGBA{}},
+		{"16-bit gray+alpha png", pixeltest.DeepGrayAlphaPNG(w, h), color.NRGBA{}},
+		{"16-bit png in 1-byte IDAT chunks", pixeltest.SplitIDAT(pixeltest.DeepPNG(w, h, false), 1), color.NRGBA{}},
+		{"tiled 16-bit tiff", pixeltest.TiledTIFF(w, h, 64), color.NRGBA{}},
 	}
 	for _, tc := range tests {
 		img, _, err := image.Decode(bytes.NewReader(tc.data))
@@ -61,6 +66,16 @@ func TestCostlyFiles(t *testing.T) {
 				t.Errorf("%s at %v: %v, want %v", tc.name, p, got, tc.want)
 			}
 		}
+	}
+	// x/image/tiff reads no extra sample on gray: tiffdec checks this one.
+	ga, _, err := tiffdec.Decode(bytes.NewReader(pixeltest.GrayAlphaTIFF(w, h)), tiffdec.Options{})
+	if err != nil || ga.Bounds() != image.Rect(0, 0, w, h) || color.NRGBAModel.Convert(ga.At(w-1, h-1)) != (color.NRGBA{}) {
+		t.Errorf("16-bit gray+alpha tiff: %v", err)
+	}
+	g, err := gif.DecodeAll(bytes.NewReader(pixeltest.HugeScreenGIF(w, h)))
+	if err != nil || g.Config.Width != w || g.Config.Height != h || len(g.Image) != 1 ||
+		g.Image[0].Bounds() != image.Rect(0, 0, 16, 16) || g.Image[0].ColorIndexAt(15, 15) != 0 {
+		t.Errorf("huge-screen GIF: %v", err)
 	}
 	img, c, err := jpegdec.Decode(bytes.NewReader(pixeltest.ProgressiveCMYK(w, h)), jpegdec.Options{})
 	if err != nil || !c.Progressive || c.Components != 4 || img.Bounds().Dx() != w || img.Bounds().Dy() != h {

@@ -1,5 +1,7 @@
 package pngdec
 
+import "github.com/thumbpipe/thumbpipe/pipeline/pixels/reduce"
+
 // to8 rounds a 16-bit sample to 8 bits.
 func to8(hi, lo byte) byte {
 	return byte((uint32(hi)<<8 | uint32(lo) + 128) / 257)
@@ -76,20 +78,6 @@ func (d *decoder) convert(dst, row []byte, w int) error {
 	return nil
 }
 
-// graySample returns the x-th sample of a gray row of a bit depth below
-// 16, unscaled.
-func graySample(row []byte, x, depth int) byte {
-	switch depth {
-	case 8:
-		return row[x]
-	case 4:
-		return row[x/2] >> (4 - 4*(x%2)) & 0x0f
-	case 2:
-		return row[x/4] >> (6 - 2*(x%4)) & 0x03
-	}
-	return row[x/8] >> (7 - x%8) & 1
-}
-
 func (d *decoder) convertGray(dst, row []byte, w int) error {
 	c := d.outChannels()
 	if d.depth == 16 {
@@ -117,7 +105,7 @@ func (d *decoder) convertGray(dst, row []byte, w int) error {
 	// sample, scaled like the samples.
 	ty := d.trns[1] * mul
 	for x := 0; x < w; x++ {
-		v := graySample(row, x, d.depth) * mul
+		v := reduce.Sample(row, x, d.depth) * mul
 		if c == 1 {
 			dst[x] = v
 			continue
@@ -134,7 +122,7 @@ func (d *decoder) convertGray(dst, row []byte, w int) error {
 func (d *decoder) convertPaletted(dst, row []byte, w int) error {
 	n := len(d.palette) / 4
 	for x := 0; x < w; x++ {
-		i := int(graySample(row, x, d.depth))
+		i := int(reduce.Sample(row, x, d.depth))
 		if i >= n {
 			return ErrPaletteIndex
 		}

@@ -1,6 +1,7 @@
 package pngdec
 
 import (
+	"github.com/thumbpipe/thumbpipe/pipeline/pixels/reduce"
 	"image"
 	"io"
 )
@@ -29,10 +30,10 @@ func (d *decoder) decodeSequential(zr io.Reader, s int) (image.Image, error) {
 	cur, prev := make([]byte, rb+1), make([]byte, rb+1)
 	img, pix, stride := d.newOutput(ow, oh)
 	var px []byte
-	var acc *accumulator
+	var acc *reduce.Accumulator
 	if s > 1 {
 		px = make([]byte, c*w)
-		acc = newAccumulator(ow, 1, c, d.hasAlpha())
+		acc = reduce.New(ow, 1, c, d.hasAlpha(), false)
 	}
 	for y := 0; y < h; y++ {
 		row, err := d.readRow(zr, cur, prev, rb)
@@ -47,10 +48,10 @@ func (d *decoder) decodeSequential(zr io.Reader, s int) (image.Image, error) {
 			if err := d.convert(px, row, w); err != nil {
 				return nil, err
 			}
-			acc.addRow(0, px, w, s)
+			acc.Add8(0, px, 0, w, s)
 			if y%s == s-1 || y == h-1 {
 				oy := y / s
-				acc.emitRow(pix[oy*stride:], 0, w, s, y-oy*s+1)
+				acc.EmitRow(pix[oy*stride:], 0, w, s, y-oy*s+1)
 			}
 		}
 		cur, prev = prev, cur
@@ -101,9 +102,9 @@ func (d *decoder) decodeAdam7(zr io.Reader, s int, allPasses bool) (image.Image,
 	cur, prev := make([]byte, rb+1), make([]byte, rb+1)
 	px := make([]byte, c*w)
 	img, pix, stride := d.newOutput(ow, oh)
-	var acc *accumulator
+	var acc *reduce.Accumulator
 	if g != s {
-		acc = newAccumulator(ow, oh, c, d.hasAlpha())
+		acc = reduce.New(ow, oh, c, d.hasAlpha(), false)
 	}
 	for p := 0; p < passes; p++ {
 		a := adam7[p]
@@ -124,7 +125,7 @@ func (d *decoder) decodeAdam7(zr io.Reader, s int, allPasses bool) (image.Image,
 			y := a.y0 + py*a.dy
 			switch {
 			case acc != nil:
-				acc.addSparse(y/s, px, pw, a.x0, a.dx, s)
+				acc.AddSparse(y/s, px, pw, a.x0, a.dx, s)
 			case s == 1:
 				line := pix[y*stride:]
 				for i := 0; i < pw; i++ {
@@ -152,7 +153,7 @@ func (d *decoder) decodeAdam7(zr io.Reader, s int, allPasses bool) (image.Image,
 	if acc != nil {
 		for oy := 0; oy < oh; oy++ {
 			ny := ceilDiv(min(oy*s+s, h)-oy*s, g)
-			acc.emitRowGrid(pix[oy*stride:], oy, w, s, g, ny)
+			acc.EmitGrid(pix[oy*stride:], oy, w, s, g, ny)
 		}
 	}
 	return img, nil

@@ -31,7 +31,7 @@
 // written straight into it and then moved to the centres of their boxes
 // by bilinear interpolation between neighbouring grid pixels; otherwise
 // each output pixel averages the grid pixels in its box, summed in an
-// accumulator as large as the output: 16 bytes per output pixel (4 for
+// accumulator as large as the output ([reduce]): 32 bytes per output pixel (8 for
 // gray), on top of the output's 4 (1). Sampling a grid aliases detail
 // finer than it: on a smooth photo the PSNR against the box-filtered full
 // decode is 37 dB or more, but thin hard edges can bring it down to 22 dB;

@@ -5,6 +5,7 @@ import (
 	"compress/zlib"
 	"errors"
 	"fmt"
+	"github.com/thumbpipe/thumbpipe/pipeline/pixels/reduce"
 	"image"
 	"io"
 )
@@ -98,7 +99,7 @@ type Options struct {
 }
 
 // MaxScale is the largest reduction factor Decode accepts.
-const MaxScale = 256
+const MaxScale = reduce.MaxScale
 
 // FormatError reports that the input is not a valid PNG.
 type FormatError string
@@ -196,16 +197,8 @@ func DecodeConfig(r io.Reader) (Config, error) {
 // Powers of two keep interlaced images on the grid of their early passes.
 // A non-positive box dimension places no constraint on that axis; if both
 // are non-positive, or the source size is not positive, ScaleFor returns 1.
-func ScaleFor(srcW, srcH, boxW, boxH int) int {
-	if srcW <= 0 || srcH <= 0 || (boxW <= 0 && boxH <= 0) {
-		return 1
-	}
-	s := 1
-	for s < MaxScale && (boxW <= 0 || 2*s*boxW <= srcW) && (boxH <= 0 || 2*s*boxH <= srcH) {
-		s *= 2
-	}
-	return s
-}
+// It is [reduce.ScaleFor].
+func ScaleFor(srcW, srcH, boxW, boxH int) int { return reduce.ScaleFor(srcW, srcH, boxW, boxH) }
 
 // Decode decodes a PNG image from r reduced by opts.Scale. The result is
 // an *image.Gray for grayscale images without transparency and an
@@ -342,11 +335,11 @@ func MemoryEstimate(c Config, opts Options) int64 {
 	}
 	switch {
 	case c.Interlaced && int64(g) != s:
-		n += ch*w + 4*ch*ow*oh
+		n += ch*w + reduce.Bytes(int(ow), int(oh), int(ch))
 	case c.Interlaced:
 		n += ch * w
 	case s > 1:
-		n += ch*w + 4*ch*ow
+		n += ch*w + reduce.Bytes(int(ow), 1, int(ch))
 	}
 	return n
 }

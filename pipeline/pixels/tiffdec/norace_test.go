@@ -1,0 +1,5 @@
+//go:build !race
+
+package tiffdec
+
+const raceEnabled = false
