@@ -8,6 +8,8 @@ import (
 
 	"fmt"
 	"io"
+
+	"github.com/thumbpipe/thumbpipe/pipeline/pixels/exif"
 )
 
 const (
@@ -228,49 +230,8 @@ func (d *decoder) parseEXIF(length uint32) error {
 		return err
 	}
 	d.exifSeen = true
-	if o := exifOrientation(p); o >= 1 && o <= 8 {
+	if o := exif.Orientation(p); o >= 1 && o <= 8 {
 		d.orientation = o
 	}
 	return nil
-}
-
-// exifOrientation returns the Orientation tag (0x0112) of IFD0 in a TIFF
-// structure, or 0.
-func exifOrientation(t []byte) int {
-	if len(t) < 8 {
-		return 0
-	}
-	var bo binary.ByteOrder
-	switch string(t[:2]) {
-	case "II":
-		bo = binary.LittleEndian
-	case "MM":
-		bo = binary.BigEndian
-	default:
-		return 0
-	}
-	if bo.Uint16(t[2:]) != 42 {
-		return 0
-	}
-	off := bo.Uint32(t[4:])
-	if off < 8 || uint64(off)+2 > uint64(len(t)) {
-		return 0
-	}
-	n := int(bo.Uint16(t[off:]))
-	for e := t[off+2:]; n > 0 && len(e) >= 12; n, e = n-1, e[12:] {
-		if bo.Uint16(e) != 0x0112 {
-			continue
-		}
-		if bo.Uint32(e[4:]) != 1 {
-			return 0
-		}
-		switch bo.Uint16(e[2:]) {
-		case 3: // SHORT
-			return int(bo.Uint16(e[8:]))
-		case 4: // LONG, seen in some broken writers
-			return int(bo.Uint32(e[8:]))
-		}
-		return 0
-	}
-	return 0
 }
