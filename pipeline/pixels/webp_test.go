@@ -39,7 +39,6 @@ func writePNG(t *testing.T, dir, name string, img image.Image) string {
 	return name
 }
 
-
 // dwebp decodes a WebP file in dir with libwebp's dwebp, the reference,
 // upsampling chroma by replication as golang.org/x/image/webp does (its
 // default "fancy" filter differs from it by some 30 dB on a noisy photo).
