@@ -195,7 +195,7 @@ type plan struct {
 	attrs   *blob.Attributes
 	version string   // of the source, as the thumbnails' marker records it
 	hashes  []string // Config.Hash of each variant
-	todo    []int         // indexes into res.Variants still to write
+	todo    []int    // indexes into res.Variants still to write
 	out     *blob.Bucket
 }
 
