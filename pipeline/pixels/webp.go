@@ -370,7 +370,12 @@ func readANMF(w *riffWalker, n uint32) (webpFrame, error) {
 // placed on its transparent canvas, as libwebp's animation decoder gives
 // it (the first frame blends onto a transparent canvas, whatever
 // background colour ANIM suggests).
-func decodeWebP(r io.Reader, c Config, _ DecodeOptions) (image.Image, error) {
+//
+// The decoder gives the full-size image; one that is at least twice the
+// box in both directions is then averaged down by a whole factor right
+// away (see [shrink]), so the resampler works on a small image and the
+// full-size one is garbage as soon as Decode returns.
+func decodeWebP(r io.Reader, c Config, opts DecodeOptions) (image.Image, error) {
 	// RIFF header (12), VP8X chunk header (8) and its flags byte.
 	var head [21]byte
 	n, err := io.ReadFull(r, head[:])
@@ -378,10 +383,16 @@ func decodeWebP(r io.Reader, c Config, _ DecodeOptions) (image.Image, error) {
 		return nil, webpErrorf("RIFF header: %v", noEOF(err))
 	}
 	r = io.MultiReader(bytes.NewReader(head[:n]), r)
+	var img image.Image
 	if n == len(head) && string(head[12:16]) == "VP8X" && head[20]&webpFlagAnimation != 0 {
-		return decodeFirstFrame(r, c)
+		img, err = decodeFirstFrame(r, c)
+	} else {
+		img, err = webp.Decode(r)
 	}
-	return webp.Decode(r)
+	if err != nil {
+		return nil, err
+	}
+	return shrink(img, shrinkFactor(c.Width, c.Height, opts)), nil
 }
 
 // decodeFirstFrame finds the first ANMF chunk, wraps its bitstream chunks
@@ -467,7 +478,7 @@ const webpOverhead = 256 << 10
 
 // webpMemory estimates x/image/webp's allocations for an image with header
 // c: WebP is decoded at full size.
-func webpMemory(c Config, _ DecodeOptions) int64 {
+func webpMemory(c Config, opts DecodeOptions) int64 {
 	px := float64(c.Pixels())
 	var per float64
 	switch {
@@ -484,7 +495,13 @@ func webpMemory(c Config, _ DecodeOptions) int64 {
 	if c.Frames > 1 {
 		per += webpCanvasBytes
 	}
-	return webpOverhead + int64(per*px)
+	// The averaged-down image is held with the full-size one.
+	f := int64(shrinkFactor(c.Width, c.Height, opts))
+	shrunk := 4 * ((int64(c.Width) + f - 1) / f) * ((int64(c.Height) + f - 1) / f)
+	if f == 1 {
+		shrunk = 0
+	}
+	return webpOverhead + int64(per*px) + shrunk
 }
 
 // libwebp's effort settings: method 0 (fastest) to 6, and for lossless the

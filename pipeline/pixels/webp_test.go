@@ -467,3 +467,39 @@ func BenchmarkWebPEncode(b *testing.B) {
 		})
 	}
 }
+
+// TestWebPShrink checks that a WebP decoded for a box much smaller than
+// the image is averaged down to no less than twice the box, and that its
+// thumbnail matches the one resampled from the full-size image.
+func TestWebPShrink(t *testing.T) {
+	dir := t.TempDir()
+	writePNG(t, dir, "alpha.png", translucent(900, 600))
+	webpTool(t, dir, "cwebp", "-quiet", "-q", "90", "alpha.png", "-o", "alpha.webp")
+	lossy, err := os.ReadFile(filepath.Join(dir, "alpha.webp"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		data []byte
+	}{{"lossy with alpha", lossy}, {"lossless", pixeltest.File("lossless.webp")}} {
+		c := mustConfig(t, tc.data)
+		box := c.Width / 7
+		img, err := pixels.Decode(tc.data, c, box, box)
+		if err != nil {
+			t.Fatal(err)
+		}
+		full, err := pixels.Decode(tc.data, c, 0, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b := img.Bounds(); b.Dx() < 2*box || b.Dy() < 2*box || b.Dx() >= c.Width {
+			t.Errorf("%s: %dx%d decoded for a %d box from %dx%d; want it shrunk to no less than twice the box", tc.name, b.Dx(), b.Dy(), box, c.Width, c.Height)
+		}
+		got := pixels.Resize(img, box, box, pixels.Fit)
+		want := pixels.Resize(full, box, box, pixels.Fit)
+		if psnr := pixeltest.PSNR(got, want); psnr < 35 {
+			t.Errorf("%s: thumbnail %.1f dB from the full-size one's; want at least 35", tc.name, psnr)
+		}
+	}
+}
