@@ -49,6 +49,19 @@ func dwebp(t *testing.T, dir, name string) image.Image {
 	return readPNG(t, filepath.Join(dir, name+".ref.png"))
 }
 
+// cwebpOf writes img as name.png in dir, encodes it with cwebp and args
+// into name and returns the WebP's bytes.
+func cwebpOf(t *testing.T, dir, name string, img image.Image, args ...string) []byte {
+	t.Helper()
+	in := writePNG(t, dir, name+".png", img)
+	webpTool(t, dir, "cwebp", append(append([]string{"-quiet"}, args...), in, "-o", name)...)
+	data, err := os.ReadFile(filepath.Join(dir, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
 // decodeWebPFile reads and decodes a WebP file in dir through pixels.
 func decodeWebPFile(t *testing.T, dir, name string) (pixels.Config, image.Image) {
 	t.Helper()
@@ -248,20 +261,7 @@ func animatedWebP(t *testing.T, w, h, x, y int, simple []byte, n int) []byte {
 func webpWithEXIF(t *testing.T, simple []byte, o int, bigEndian, jpegPrefix bool) []byte {
 	t.Helper()
 	c := mustConfig(t, simple)
-	var bo binary.AppendByteOrder = binary.LittleEndian
-	tiff := []byte("II")
-	if bigEndian {
-		bo, tiff = binary.BigEndian, []byte("MM")
-	}
-	tiff = bo.AppendUint16(tiff, 42)
-	tiff = bo.AppendUint32(tiff, 8)
-	tiff = bo.AppendUint16(tiff, 1)
-	tiff = bo.AppendUint16(tiff, 0x0112)
-	tiff = bo.AppendUint16(tiff, 3)
-	tiff = bo.AppendUint32(tiff, 1)
-	tiff = bo.AppendUint16(tiff, uint16(o))
-	tiff = bo.AppendUint16(tiff, 0)
-	tiff = bo.AppendUint32(tiff, 0)
+	tiff := pixeltest.EXIFOrientation(o, bigEndian)
 	if jpegPrefix {
 		tiff = append([]byte("Exif\x00\x00"), tiff...)
 	}
@@ -283,23 +283,18 @@ func TestWebPOrientation(t *testing.T) {
 		for _, lossless := range []bool{false, true} {
 			name := fmt.Sprintf("o%d-%v.webp", o, lossless)
 			t.Run(name, func(t *testing.T) {
-				in := writePNG(t, dir, name+".png", pixeltest.Stored(up, o))
-				args := []string{"-quiet", "-q", "95", in, "-o", name}
+				args := []string{"-q", "95"}
 				if lossless {
-					args[1], args[2] = "-lossless", "-exact"
+					args = []string{"-lossless", "-exact"}
 				}
-				webpTool(t, dir, "cwebp", args...)
-				simple, err := os.ReadFile(filepath.Join(dir, name))
-				if err != nil {
-					t.Fatal(err)
-				}
+				simple := cwebpOf(t, dir, name, pixeltest.Stored(up, o), args...)
 				data := webpWithEXIF(t, simple, o, o%2 == 0, o == 3)
 				c := mustConfig(t, data)
 				if c.Orientation != o {
 					t.Fatalf("orientation %d, want %d", c.Orientation, o)
 				}
 				var out image.Image
-				err = pixels.Render(bytes.NewReader(data), c, []pixels.Output{{Width: w, Height: h, Mode: pixels.Fit, Format: pixels.PNG}},
+				err := pixels.Render(bytes.NewReader(data), c, []pixels.Output{{Width: w, Height: h, Mode: pixels.Fit, Format: pixels.PNG}},
 					func(r pixels.Rendered) error {
 						var err error
 						out, err = png.Decode(bytes.NewReader(r.Data))
@@ -399,13 +394,8 @@ func TestWebPRefused(t *testing.T) {
 // TestWebPMemory checks the estimate covers decoding a lossless file, an
 // animation's first frame on its canvas and a lossy file with alpha.
 func TestWebPMemory(t *testing.T) {
-	dir := t.TempDir()
-	writePNG(t, dir, "alpha.png", translucent(600, 400))
-	webpTool(t, dir, "cwebp", "-quiet", "-q", "80", "alpha.png", "-o", "alpha.webp")
-	lossyAlpha, err := os.ReadFile(filepath.Join(dir, "alpha.webp"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	lossyAlpha := cwebpOf(t, t.TempDir(), "alpha.webp", translucent(600, 400), "-q", "80")
+	var err error
 	for _, tc := range []struct {
 		name string
 		data []byte
@@ -472,13 +462,7 @@ func BenchmarkWebPEncode(b *testing.B) {
 // the image is averaged down to no less than twice the box, and that its
 // thumbnail matches the one resampled from the full-size image.
 func TestWebPShrink(t *testing.T) {
-	dir := t.TempDir()
-	writePNG(t, dir, "alpha.png", translucent(900, 600))
-	webpTool(t, dir, "cwebp", "-quiet", "-q", "90", "alpha.png", "-o", "alpha.webp")
-	lossy, err := os.ReadFile(filepath.Join(dir, "alpha.webp"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	lossy := cwebpOf(t, t.TempDir(), "alpha.webp", translucent(900, 600), "-q", "90")
 	for _, tc := range []struct {
 		name string
 		data []byte
