@@ -17,9 +17,11 @@ all: build
 # html/template keeps the linker from removing unused methods. Every page of
 # the binary that start-up touches is resident memory, so a smaller binary is
 # a smaller process: 48.6 -> 34.6 MB file, 29.6 -> 24.9 MB peak RSS for a
-# 24 MP thumbnail. scripts/check-deps.sh keeps x/net/trace out.
-export BUILD_TAGS ?= disable_grpc_modules,grpcnotrace
-export LAMBDA_TAGS ?= lambda.norpc,grpcnotrace
+# 24 MP thumbnail. scripts/check-deps.sh keeps x/net/trace out. nodynamic
+# keeps github.com/gen2brain/webp on its embedded WebAssembly libwebp: without
+# it, the package looks for a host libwebp.so at start and loads it with purego.
+export BUILD_TAGS ?= disable_grpc_modules,grpcnotrace,nodynamic
+export LAMBDA_TAGS ?= lambda.norpc,grpcnotrace,nodynamic
 
 build: ## build the command line into bin/
 	CGO_ENABLED=0 $(GO) build -tags $(BUILD_TAGS) -trimpath -o bin/thumbpipe ./cmd/thumbpipe

@@ -113,8 +113,9 @@ func TestCheckKey(t *testing.T) {
 
 func TestCheckThumbnailKeys(t *testing.T) {
 	cfg := pipeline.DefaultConfig()
-	// thumbnails/200x200/<key> plus, at worst, an appended ".jpg".
-	room := pipeline.MaxKeyBytes - len("thumbnails/200x200/") - len(".jpg")
+	// thumbnails/200x200/<key> plus, at worst, an appended ".webp" (the
+	// longest extension of a format written).
+	room := pipeline.MaxKeyBytes - len("thumbnails/200x200/") - len(".webp")
 	if err := cfg.CheckThumbnailKeys(strings.Repeat("k", room)); err != nil {
 		t.Errorf("a key of %d bytes: %v", room, err)
 	}

@@ -10,12 +10,30 @@ import (
 	"github.com/thumbpipe/thumbpipe/pipeline/pixels"
 )
 
-// OutputFormat returns the format a source of format src is written in.
+// OutputFormat returns the format a source of format src is written in by
+// a size without a format of its own: Config.Format's choice.
 func (c Config) OutputFormat(src pixels.Format) pixels.Format {
-	if c.Format != FormatAuto {
-		return pixels.Format(c.Format)
+	return resolveFormat(c.Format, src)
+}
+
+// SizeFormat returns the format a source of format src is written in, in
+// size s: the size's own format, or Config.Format's choice.
+func (c Config) SizeFormat(s Size, src pixels.Format) pixels.Format {
+	if s.Format != "" {
+		return resolveFormat(s.Format, src)
 	}
-	if src.Writable() {
+	return c.OutputFormat(src)
+}
+
+// resolveFormat applies a format choice to a source of format src:
+// FormatAuto keeps the formats browsers show and pixels writes alike
+// (JPEG, PNG, GIF, WebP) and writes every other as JPEG.
+func resolveFormat(choice string, src pixels.Format) pixels.Format {
+	if choice != FormatAuto {
+		return pixels.Format(choice)
+	}
+	switch src {
+	case pixels.JPEG, pixels.PNG, pixels.GIF, pixels.WebP:
 		return src
 	}
 	return pixels.JPEG
@@ -34,12 +52,17 @@ func (c Config) VariantKey(key string, size Size, out pixels.Format) string {
 }
 
 // variantKeys returns every key a thumbnail of key in box size may have,
-// whatever format it was written in: the candidates [Thumbnailer.Delete]
+// whatever format it was written in (every format pixels writes, since the
+// settings may have changed since): the candidates [Thumbnailer.Delete]
 // looks at.
 func (c Config) variantKeys(key string, size Size) []string {
 	// Distinct: at most one of the formats keeps the key's extension, and
 	// the others append different ones.
-	return []string{c.VariantKey(key, size, pixels.JPEG), c.VariantKey(key, size, pixels.PNG), c.VariantKey(key, size, pixels.GIF)}
+	var keys []string
+	for _, f := range writable() {
+		keys = append(keys, c.VariantKey(key, size, f))
+	}
+	return keys
 }
 
 // extNames reports whether a file extension (with its dot, any case) is one
@@ -52,6 +75,10 @@ func extNames(ext string, f pixels.Format) bool {
 		return f == pixels.PNG
 	case ".gif":
 		return f == pixels.GIF
+	case ".webp":
+		return f == pixels.WebP
+	case ".avif":
+		return f == formatAVIF
 	}
 	return false
 }

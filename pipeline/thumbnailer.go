@@ -38,8 +38,10 @@ const (
 
 // Variant is one thumbnail of a source.
 type Variant struct {
-	Size   Size
-	Key    string
+	Size Size
+	Key  string
+	// Format is the thumbnail's format.
+	Format pixels.Format
 	Status Status
 	// Width, Height and Bytes describe a thumbnail written in this call.
 	Width, Height int
@@ -196,10 +198,9 @@ func (t *Thumbnailer) process(ctx context.Context, bucket *blob.Bucket, key stri
 type plan struct {
 	res     Result
 	attrs   *blob.Attributes
-	version string        // of the source, as the thumbnails' marker records it
-	format  pixels.Format // of the thumbnails
-	hashes  []string      // Config.Hash of each variant
-	todo    []int         // indexes into res.Variants still to write
+	version string   // of the source, as the thumbnails' marker records it
+	hashes  []string // Config.Hash of each variant
+	todo    []int    // indexes into res.Variants still to write
 	out     *blob.Bucket
 }
 
@@ -240,12 +241,12 @@ func (t *Thumbnailer) plan(ctx context.Context, bucket *blob.Bucket, key string)
 	if format == pixels.Unknown {
 		return p, fmt.Errorf("%w: the bytes are not %s (whatever the name or Content-Type says)", ErrUnsupported, pixels.Readable())
 	}
-	p.format = t.cfg.OutputFormat(format)
 	p.out = t.output(bucket)
 	p.hashes = make([]string, len(t.cfg.Sizes))
 	for i, s := range t.cfg.Sizes {
-		v := Variant{Size: s, Key: t.cfg.VariantKey(key, s, p.format), Status: UpToDate}
-		p.hashes[i] = t.cfg.Hash(s, p.format)
+		out := t.cfg.SizeFormat(s, format)
+		v := Variant{Size: s, Key: t.cfg.VariantKey(key, s, out), Format: out, Status: UpToDate}
+		p.hashes[i] = t.cfg.Hash(s, out)
 		fresh, err := t.fresh(ctx, p.out, v.Key, key, p.version, p.hashes[i])
 		if err != nil {
 			return p, err
@@ -282,13 +283,18 @@ func (t *Thumbnailer) render(ctx context.Context, bucket *blob.Bucket, key strin
 	}
 	outs := make([]pixels.Output, len(p.todo))
 	for j, i := range p.todo {
-		s := p.res.Variants[i].Size
-		outs[j] = pixels.Output{Width: s.Width, Height: s.Height, Mode: s.Mode, Format: p.format,
-			Encode: pixels.EncodeOptions{Quality: t.cfg.JPEGQuality}, Color: t.cfg.Color, Metadata: t.cfg.Metadata}
+		v := p.res.Variants[i]
+		outs[j] = pixels.Output{Width: v.Size.Width, Height: v.Size.Height, Mode: v.Size.Mode, Format: v.Format,
+			Encode: t.cfg.EncodeOptions(v.Format), Color: t.cfg.Color, Metadata: t.cfg.Metadata}
 	}
-	if need := pixels.RenderMemory(cfg, outs); need > t.cfg.MaxDecodeMemory {
+	need := pixels.RenderMemory(cfg, outs)
+	if need > t.cfg.MaxDecodeMemory {
 		return fmt.Errorf("%w: decoding %s %dx%d needs about %d bytes (%.1f MiB), the limit is %d (%.1f MiB)",
 			ErrTooExpensive, cfg.Format, cfg.Width, cfg.Height, need, mib(need), t.cfg.MaxDecodeMemory, mib(t.cfg.MaxDecodeMemory))
+	}
+	if need > DecodeRatioFloor && need > MaxDecodeRatio*p.attrs.Size {
+		return fmt.Errorf("%w: decoding %s %dx%d needs about %d bytes (%.1f MiB) from a file of %d bytes, over %d times its size: a decompression bomb",
+			ErrTooExpensive, cfg.Format, cfg.Width, cfg.Height, need, mib(need), p.attrs.Size, MaxDecodeRatio)
 	}
 	err = pixels.Render(stream, cfg, outs, func(r pixels.Rendered) error {
 		p.res.SourceBytes = src.n
@@ -319,7 +325,7 @@ func (t *Thumbnailer) writeVariant(ctx context.Context, key string, p *plan, i i
 		MetaETag:   p.version,
 		MetaConfig: p.hashes[i],
 	}
-	opts := &blob.WriterOptions{ContentType: p.format.ContentType(), CacheControl: cacheControl, Metadata: meta}
+	opts := &blob.WriterOptions{ContentType: v.Format.ContentType(), CacheControl: cacheControl, Metadata: meta}
 	if err := write(ctx, p.out, v.Key, r.Data, opts); err != nil {
 		return fmt.Errorf("write %q: %w", v.Key, err)
 	}

@@ -3,8 +3,8 @@
 # path and vipsthumbnail, side by side (see cmd/thumbbench).
 #   scripts/bench.sh [THUMBPIPE_BINARY] [thumbbench flags...]
 # The binary defaults to bin/thumbpipe (make build). vipsthumbnail
-# (libvips-tools) and jpegtran (libjpeg-turbo-progs, for the progressive
-# input) are installed with apt-get when missing and this runs as root;
+# (libvips-tools), jpegtran (libjpeg-turbo-progs, for the progressive
+# input) and cwebp (webp, for the WebP input) are installed with apt-get when missing and this runs as root;
 # otherwise what needs them is skipped. Inputs are cached in
 # ${THUMBPIPE_BENCH_DIR:-$HOME/.cache/thumbpipe/bench}.
 set -euo pipefail
@@ -21,6 +21,7 @@ dir=${THUMBPIPE_BENCH_DIR:-$HOME/.cache/thumbpipe/bench}
 missing=()
 command -v vipsthumbnail >/dev/null || missing+=(libvips-tools)
 command -v jpegtran >/dev/null || missing+=(libjpeg-turbo-progs)
+command -v cwebp >/dev/null || missing+=(webp)
 [ -x /usr/bin/time ] || missing+=(time)
 if [ ${#missing[@]} -gt 0 ]; then
 	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then

@@ -31,8 +31,8 @@ if [ -n "$extra" ]; then
 	echo "If that is intended, review them and run scripts/check-deps.sh --update." >&2
 	exit 1
 fi
-for build in "${BUILD_TAGS:-disable_grpc_modules,grpcnotrace} ./cmd/thumbpipe" \
-	"${LAMBDA_TAGS:-lambda.norpc,grpcnotrace} ./functions/s3lambda"; do
+for build in "${BUILD_TAGS:-disable_grpc_modules,grpcnotrace,nodynamic} ./cmd/thumbpipe" \
+	"${LAMBDA_TAGS:-lambda.norpc,grpcnotrace,nodynamic} ./functions/s3lambda"; do
 	read -r tags pkg <<<"$build"
 	if go list -tags "$tags" -deps "$pkg" | grep -qx 'golang.org/x/net/trace'; then
 		echo "$pkg built with -tags $tags links golang.org/x/net/trace (see the Makefile's BUILD_TAGS)" >&2

@@ -9,7 +9,8 @@
 #   libvips-tools      vips: lcms conversions of whole images, and CMYK JPEGs
 #   libtiff-tools      tiffcp: TIFFs in every compression and layout libtiff writes
 #   libimage-exiftool-perl  exiftool: writes metadata fixtures, reads thumbnails' back
-#   webp               cwebp, img2webp: WebP files made by libwebp's own tools
+#   webp               cwebp, dwebp, img2webp, gif2webp, webpmux: WebP fixtures
+#                      and libwebp's own decoding, the reference
 #
 # Installing needs root; run as another user with a package missing, the
 # script says what to install and fails. Tests whose reference is missing

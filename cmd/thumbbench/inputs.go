@@ -66,6 +66,12 @@ func makeInputs(dir string, log io.Writer) ([]input, error) {
 			}
 			return pixeltest.WithICC(data, profile), nil
 		}},
+		{"12MP lossy WebP", filepath.Join(dir, "12mp-q80.webp"), func() ([]byte, error) {
+			// The baseline photo as a phone or a site saves WebP (libwebp's
+			// cwebp, quality 80): a whole-file decoder against libvips'
+			// shrink-on-load.
+			return exec.Command("cwebp", "-quiet", "-q", "80", jpeg12, "-o", "-").Output()
+		}},
 		{"2000x1500 PNG", filepath.Join(dir, "2000x1500.png"), func() ([]byte, error) {
 			return pixeltest.PNG(photo(2000, 1500, 3)), nil
 		}},

@@ -187,7 +187,7 @@ const ExampleToken = "local-dev-token-change-me"
 var Vars = []Var{
 	// The pipeline's.
 	{Name: "THUMBPIPE_SIZES", Flag: "sizes", Default: "200x200", Group: GroupPipeline, Programs: Thumbnailers,
-		Doc: "comma-separated boxes `WxH`, each optionally `:fit` (inside the box, keep the aspect ratio; the default) or `:fill` (cover the box and crop the centre to exactly `WxH`). Images are never enlarged.",
+		Doc: "comma-separated boxes `WxH[:mode][:format]`: the mode `fit` (inside the box, keep the aspect ratio; the default) or `fill` (cover the box and crop the centre to exactly `WxH`), the format `auto`, `jpeg`, `png`, `gif`, `webp` (or any other format written) for this size's thumbnails instead of `THUMBPIPE_FORMAT`'s, e.g. `200x200:fill:webp,1200x1200`. Images are never enlarged.",
 		set: func(s *Settings, v string) error {
 			var sizes []pipeline.Size
 			for _, item := range SplitList(v) {
@@ -201,11 +201,26 @@ var Vars = []Var{
 			return nil
 		}},
 	{Name: "THUMBPIPE_FORMAT", Flag: "format", Default: "auto", Group: GroupPipeline, Programs: Thumbnailers,
-		Doc: "`auto` keeps JPEG, PNG and GIF as they are and writes WebP, TIFF and BMP as JPEG; or `jpeg`, `png`, `gif` for every thumbnail",
+		Doc: "`auto` keeps JPEG, PNG, GIF and WebP as they are and writes every other format (HEIC, AVIF, TIFF, BMP) as JPEG; or `jpeg`, `png`, `gif`, `webp` (or any other format written) for every size that names none",
 		set: func(s *Settings, v string) error { s.Pipeline.Format = strings.ToLower(v); return nil }},
 	{Name: "THUMBPIPE_JPEG_QUALITY", Flag: "jpeg-quality", Default: "85", Group: GroupPipeline, Programs: Thumbnailers,
-		Doc: "JPEG quality, 1–100. Transparent images written as JPEG are flattened on white.",
+		Doc: "JPEG quality, 1–100. Transparent images written as JPEG are flattened on `THUMBPIPE_BACKGROUND`.",
 		set: func(s *Settings, v string) error { return setInt(&s.Pipeline.JPEGQuality, v) }},
+	{Name: "THUMBPIPE_WEBP_QUALITY", Flag: "webp-quality", Default: "80", Group: GroupPipeline, Programs: Thumbnailers,
+		Doc: "lossy WebP quality, 1–100; only WebP thumbnails' settings hash holds it",
+		set: func(s *Settings, v string) error { return setInt(&s.Pipeline.WebPQuality, v) }},
+	{Name: "THUMBPIPE_WEBP_LOSSLESS", Flag: "webp-lossless", Default: "false", Group: GroupPipeline, Programs: Thumbnailers,
+		Doc: "`true` writes WebP thumbnails losslessly (larger; for graphics and screenshots), ignoring `THUMBPIPE_WEBP_QUALITY`",
+		set: func(s *Settings, v string) error { return setBool(&s.Pipeline.WebPLossless, v) }},
+	{Name: "THUMBPIPE_AVIF_QUALITY", Flag: "avif-quality", Default: "50", Group: GroupPipeline, Programs: Thumbnailers,
+		Doc: "AVIF quality, 1–100 (AVIF looks as good as JPEG at lower numbers)",
+		set: func(s *Settings, v string) error { return setInt(&s.Pipeline.AVIFQuality, v) }},
+	{Name: "THUMBPIPE_BACKGROUND", Flag: "background", Default: "white", Group: GroupPipeline, Programs: Thumbnailers,
+		Doc: "the colour transparent images are flattened on when written as JPEG, which has no alpha: `#rrggbb`, `#rgb`, `white` or `black`. PNG, GIF and WebP thumbnails keep their transparency. Only a colour other than white enters JPEG thumbnails' settings hash",
+		set: func(s *Settings, v string) (err error) {
+			s.Pipeline.Background, err = pipeline.ParseBackground(v)
+			return err
+		}},
 	{Name: "THUMBPIPE_COLOR", Flag: "color", Default: "srgb", Group: GroupPipeline, Programs: Thumbnailers,
 		Doc: "`srgb` converts a source's embedded colour profile (Display P3, Adobe RGB, CMYK…) to sRGB and writes none; `keep` keeps the pixel values and embeds the source's RGB profile in JPEG, PNG and WebP thumbnails. Only `keep` enters the thumbnails' settings hash, so switching remakes every thumbnail once",
 		set: func(s *Settings, v string) (err error) {
@@ -537,6 +552,16 @@ func SplitList(v string) []string {
 		}
 	}
 	return out
+}
+
+// setBool stores true or false (also 1/0, t/f, as strconv.ParseBool reads).
+func setBool(dst *bool, v string) error {
+	b, err := strconv.ParseBool(strings.ToLower(v))
+	if err != nil {
+		return fmt.Errorf("%q is neither true nor false", v)
+	}
+	*dst = b
+	return nil
 }
 
 func setInt(dst *int, v string) error {

@@ -2,6 +2,7 @@ package envconfig
 
 import (
 	"flag"
+	"image/color"
 	"math"
 	"os"
 	"path/filepath"
@@ -54,8 +55,21 @@ func TestLoad(t *testing.T) {
 		{"every problem reported", map[string]string{"THUMBPIPE_SIZES": "big", "THUMBPIPE_JPEG_QUALITY": "high", "THUMBPIPE_MAX_BYTES": "lots"},
 			nil, []string{"THUMBPIPE_SIZES", "THUMBPIPE_JPEG_QUALITY", "THUMBPIPE_MAX_BYTES"}},
 		{"validation runs", map[string]string{"THUMBPIPE_INCLUDE": "**"}, nil, []string{"would be thumbnailed"}},
-		{"parse and validation problems together", map[string]string{"THUMBPIPE_SIZES": "big", "THUMBPIPE_FORMAT": "webp"},
-			nil, []string{"THUMBPIPE_SIZES", `format "webp"`}},
+		{"parse and validation problems together", map[string]string{"THUMBPIPE_SIZES": "big", "THUMBPIPE_FORMAT": "heic"},
+			nil, []string{"THUMBPIPE_SIZES", `format "heic"`}},
+		{"per-size formats", map[string]string{"THUMBPIPE_SIZES": "200x200:fill:webp, 1200x1200:JPG, 64x64", "THUMBPIPE_FORMAT": "png"},
+			func(c pipeline.Config) bool {
+				return c.Format == "png" && c.Sizes[0].Format == "webp" && c.Sizes[0].Mode == "fill" &&
+					c.Sizes[1].Format == "jpeg" && c.Sizes[1].Mode == "fit" && c.Sizes[2].Format == ""
+			}, nil},
+		{"an unwritable size format", map[string]string{"THUMBPIPE_SIZES": "200x200:fill:tiff"},
+			nil, []string{`size 200x200: "tiff" is neither a mode (fit or fill) nor a format thumbpipe writes`}},
+		{"webp and avif settings", map[string]string{"THUMBPIPE_WEBP_QUALITY": "70", "THUMBPIPE_WEBP_LOSSLESS": "TRUE", "THUMBPIPE_AVIF_QUALITY": "40", "THUMBPIPE_BACKGROUND": "#102030"},
+			func(c pipeline.Config) bool {
+				return c.WebPQuality == 70 && c.WebPLossless && c.AVIFQuality == 40 && c.Background == color.RGBA{R: 0x10, G: 0x20, B: 0x30, A: 0xff}
+			}, nil},
+		{"bad webp and avif settings", map[string]string{"THUMBPIPE_WEBP_QUALITY": "0", "THUMBPIPE_WEBP_LOSSLESS": "maybe", "THUMBPIPE_AVIF_QUALITY": "101", "THUMBPIPE_BACKGROUND": "teal"},
+			nil, []string{"webp quality 0", "THUMBPIPE_WEBP_LOSSLESS", `"maybe" is neither true nor false`, "avif quality 101", "THUMBPIPE_BACKGROUND", `background "teal"`}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

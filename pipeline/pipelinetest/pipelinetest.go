@@ -204,25 +204,26 @@ func testDelete(t *testing.T, open Opener) {
 	cfg := pipeline.DefaultConfig()
 	cfg.Sizes = []pipeline.Size{{Width: 200, Height: 200, Mode: "fit"}, {Width: 50, Height: 50, Mode: "fit"}}
 	th := newThumbnailer(t, cfg, nil)
-	put(t, b, "d/x.webp", pixeltest.File("lossy.webp"), "image/webp")
+	// A TIFF is written as JPEG, under a key with ".jpg" appended.
+	put(t, b, "d/x.tiff", pixeltest.TIFF(pixeltest.Photo(100, 80, 4)), "image/tiff")
 	put(t, b, "d/keep.jpg", pixeltest.JPEG(pixeltest.Photo(100, 100, 5), 90), "image/jpeg")
-	for _, k := range []string{"d/x.webp", "d/keep.jpg"} {
+	for _, k := range []string{"d/x.tiff", "d/keep.jpg"} {
 		if _, err := th.Process(ctx, b, k); err != nil {
 			t.Fatal(err)
 		}
 	}
 	// Still there: a delete event that arrives after a re-upload removes nothing.
-	if removed, err := th.Delete(ctx, b, "d/x.webp"); err != nil || len(removed) != 0 {
+	if removed, err := th.Delete(ctx, b, "d/x.tiff"); err != nil || len(removed) != 0 {
 		t.Fatalf("delete of an existing source removed %v, %v", removed, err)
 	}
-	if err := b.Delete(ctx, "d/x.webp"); err != nil {
+	if err := b.Delete(ctx, "d/x.tiff"); err != nil {
 		t.Fatal(err)
 	}
-	removed, err := th.Delete(ctx, b, "d/x.webp")
+	removed, err := th.Delete(ctx, b, "d/x.tiff")
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"thumbnails/200x200/d/x.webp.jpg", "thumbnails/50x50/d/x.webp.jpg"}
+	want := []string{"thumbnails/200x200/d/x.tiff.jpg", "thumbnails/50x50/d/x.tiff.jpg"}
 	if strings.Join(removed, ",") != strings.Join(want, ",") {
 		t.Errorf("removed %v, want %v", removed, want)
 	}

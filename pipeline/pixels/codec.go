@@ -3,6 +3,7 @@ package pixels
 import (
 	"fmt"
 	"image"
+	"image/color"
 	"io"
 	"slices"
 	"strings"
@@ -78,6 +79,13 @@ type DecodeOptions struct {
 type EncodeOptions struct {
 	// Quality is the lossy formats' quality, 1 to 100.
 	Quality int
+	// Lossless asks a format that has both kinds (WebP) for lossless
+	// compression; Quality is then ignored.
+	Lossless bool
+	// Background is the opaque colour a format without alpha (JPEG)
+	// flattens transparent pixels on; nil means white. Formats with alpha
+	// keep transparency and ignore it.
+	Background color.Color
 }
 
 // codecs is the table, in registration order: the order of sniffing.

@@ -9,7 +9,6 @@ import (
 
 	"github.com/disintegration/imaging"
 	"golang.org/x/image/bmp"
-	"golang.org/x/image/webp"
 
 	"github.com/thumbpipe/thumbpipe/pipeline/pixels/jpegdec"
 	"github.com/thumbpipe/thumbpipe/pipeline/pixels/pngdec"
@@ -31,7 +30,7 @@ func init() {
 			// imaging.Encode hands image/jpeg an opaque *image.NRGBA (what
 			// the resampler returns) as the *image.RGBA it equals, so
 			// encoding makes no allocation per pixel.
-			return imaging.Encode(w, flatten(img), imaging.JPEG, imaging.JPEGQuality(opts.Quality))
+			return imaging.Encode(w, flatten(img, opts.Background), imaging.JPEG, imaging.JPEGQuality(opts.Quality))
 		},
 		Unsupported: isErr[jpegdec.UnsupportedError],
 		Metadata:    jpegRights,
@@ -64,12 +63,14 @@ func init() {
 	})
 	Register(Codec{
 		Format: WebP, Name: "WebP", Ext: ".webp", ContentType: "image/webp",
-		Magic:  []string{"RIFF????WEBP"},
-		Header: webpHeader,
-		Decode: fullSize(webp.Decode),
-
-		Metadata: webpRights,
-		Embed:    embedWebP,
+		Magic:       []string{"RIFF????WEBP"},
+		Header:      webpHeader,
+		Decode:      decodeWebP,
+		Memory:      webpMemory,
+		Encode:      encodeWebP,
+		Unsupported: isErr[webpTooManyFrames],
+		Metadata:    webpRights,
+		Embed:       embedWebP,
 	})
 	Register(Codec{
 		Format: TIFF, Name: "TIFF", Ext: ".tiff", ContentType: "image/tiff",

@@ -141,6 +141,8 @@ func gifBlocks(br *bufio.Reader, fn func([]byte)) error {
 	}
 }
 
+// noEOF turns a clean end of file into an unexpected one: inside a
+// declared structure, running out of bytes is truncation.
 func noEOF(err error) error {
 	if errors.Is(err, io.EOF) {
 		return io.ErrUnexpectedEOF

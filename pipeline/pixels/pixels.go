@@ -14,7 +14,8 @@
 // # Formats
 //
 // JPEG (baseline, progressive, CMYK/YCCK), PNG (8/16-bit, palette, alpha),
-// GIF (first frame), WebP, TIFF and BMP are decoded; JPEG, PNG and GIF are
+// GIF (first frame), WebP (the first frame of an animation), TIFF and BMP
+// are decoded; JPEG, PNG, GIF and WebP (lossy or lossless, with alpha) are
 // written. Each format is one [Codec] in a table, added by one call to
 // [Register]: its magic bytes, header reader, decoder, encoder (if
 // written), extension, content type and error classes.
@@ -144,6 +145,10 @@ type Config struct {
 	// MetadataIgnored says which metadata blocks were ignored as broken
 	// or too large; "" otherwise.
 	MetadataIgnored string
+	// Lossless reports an image stored losslessly where its format has
+	// both kinds (a lossless WebP), which its decoder holds whole at four
+	// bytes a pixel.
+	Lossless bool
 }
 
 // Pixels returns Width×Height as an int64, so it cannot overflow.
@@ -357,29 +362,41 @@ func Orient(img image.Image, orientation int) image.Image {
 // Swaps reports whether an EXIF orientation swaps width and height.
 func Swaps(orientation int) bool { return orientation >= 5 && orientation <= 8 }
 
-// Encode writes img to w in format f, with the encoder its codec
-// registered. JPEG output flattens transparency on white; quality is used
-// by JPEG only.
+// Encode writes img to w in format f at the given quality (for the lossy
+// formats), with the encoder its codec registered: [EncodeWith] with
+// default options otherwise.
 func Encode(w io.Writer, img image.Image, f Format, quality int) error {
+	return EncodeWith(w, img, f, EncodeOptions{Quality: quality})
+}
+
+// EncodeWith writes img to w in format f with the encoder its codec
+// registered, told opts. Formats without alpha (JPEG) flatten transparency
+// on opts.Background; the others keep it.
+func EncodeWith(w io.Writer, img image.Image, f Format, opts EncodeOptions) error {
 	codec := lookup(f)
 	if codec == nil || codec.Encode == nil {
 		return fmt.Errorf("%w: cannot write %q", ErrUnsupported, f)
 	}
-	if err := codec.Encode(w, img, EncodeOptions{Quality: quality}); err != nil {
+	if err := codec.Encode(w, img, opts); err != nil {
 		return fmt.Errorf("encode %s: %w", f, err)
 	}
 	return nil
 }
 
-// flatten draws img over opaque white when it may have transparent pixels,
-// since JPEG has no alpha and would otherwise turn them black.
-func flatten(img image.Image) image.Image {
+// flatten draws img over an opaque background (white when bg is nil) when
+// it may have transparent pixels, since JPEG has no alpha and would
+// otherwise turn them black.
+func flatten(img image.Image, bg color.Color) image.Image {
 	if opaque, ok := img.(interface{ Opaque() bool }); ok && opaque.Opaque() {
 		return img
 	}
-	b := img.Bounds()
-	dst := image.NewRGBA(image.Rect(0, 0, b.Dx(), b.Dy()))
-	draw.Draw(dst, dst.Bounds(), image.NewUniform(color.White), image.Point{}, draw.Src)
-	draw.Draw(dst, dst.Bounds(), img, b.Min, draw.Over)
+	if bg == nil {
+		bg = color.White
+	}
+	r, g, b, _ := bg.RGBA()
+	bounds := img.Bounds()
+	dst := image.NewRGBA(image.Rect(0, 0, bounds.Dx(), bounds.Dy()))
+	draw.Draw(dst, dst.Bounds(), image.NewUniform(color.RGBA64{R: uint16(r), G: uint16(g), B: uint16(b), A: 0xffff}), image.Point{}, draw.Src)
+	draw.Draw(dst, dst.Bounds(), img, bounds.Min, draw.Over)
 	return dst
 }

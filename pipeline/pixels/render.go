@@ -110,7 +110,7 @@ func Render(r io.Reader, c Config, outs []Output, emit func(Rendered) error) err
 			}
 		}
 		buf.Reset()
-		if err := Encode(&buf, thumb, o.Format, o.Encode.Quality); err != nil {
+		if err := EncodeWith(&buf, thumb, o.Format, o.Encode); err != nil {
 			return err
 		}
 		var e Embedding

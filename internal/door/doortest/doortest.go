@@ -13,8 +13,11 @@
 package doortest
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"image"
+	"image/color"
 	"io"
 	"strings"
 	"sync"
@@ -27,6 +30,7 @@ import (
 	"github.com/thumbpipe/thumbpipe/pipeline"
 	"github.com/thumbpipe/thumbpipe/pipeline/pipelinetest"
 	"github.com/thumbpipe/thumbpipe/pipeline/pipelinetest/faultblob"
+	"github.com/thumbpipe/thumbpipe/pipeline/pixels"
 	"github.com/thumbpipe/thumbpipe/pipeline/pixels/pixeltest"
 )
 
@@ -73,6 +77,7 @@ func Run(t *testing.T, newDoor Maker) {
 	t.Run("Deliveries", func(t *testing.T) { testDeliveries(t, newDoor) })
 	t.Run("TransientFailureIsRetried", func(t *testing.T) { testTransient(t, newDoor) })
 	t.Run("PermanentFailureIsAcknowledged", func(t *testing.T) { testPermanent(t, newDoor) })
+	t.Run("WebPWithAlpha", func(t *testing.T) { testWebP(t, newDoor) })
 }
 
 // The two versions of the object: their 64x64 thumbnails are 64 and 48
@@ -197,6 +202,46 @@ func testPermanent(t *testing.T, newDoor Maker) {
 		t.Errorf("the corrupt image again: answered %+v, want it acknowledged", a)
 	}
 	CheckThumbnails(t, b, 0)
+}
+
+// WebPKey is the key of the WebP source of the WebP case.
+const WebPKey = "uploads/w.webp"
+
+// testWebP: a translucent WebP source gets WebP thumbnails (auto keeps
+// WebP), under keys that keep its name, with Content-Type image/webp and
+// its transparency.
+func testWebP(t *testing.T, newDoor Maker) {
+	b := memblob.OpenBucket(nil)
+	t.Cleanup(func() { b.Close() })
+	d := newDoor(t, b)
+	src := image.NewNRGBA(image.Rect(0, 0, 160, 120))
+	for y := range 120 {
+		for x := 80; x < 160; x++ { // the left half transparent
+			src.SetNRGBA(x, y, color.NRGBA{G: 200, A: 255})
+		}
+	}
+	var data bytes.Buffer
+	if err := pixels.EncodeWith(&data, src, pixels.WebP, pixels.EncodeOptions{Lossless: true}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.WriteAll(context.Background(), WebPKey, data.Bytes(), &blob.WriterOptions{ContentType: "image/webp"}); err != nil {
+		t.Fatal(err)
+	}
+	if a := d.Deliver(t, Delivery{Action: door.Created, Key: WebPKey, Version: "v1"}); a.Retry || a.Failed != "" || a.Written != 2 {
+		t.Fatalf("a WebP: answered %+v, want 2 thumbnails written and acknowledged", a)
+	}
+	for _, size := range []struct {
+		box   string
+		w, h  int
+		exact bool
+	}{{"64x64", 64, 48, true}, {"32x32", 32, 32, true}} {
+		img := pipelinetest.CheckVariant(t, b, "thumbnails/"+size.box+"/"+WebPKey, WebPKey, "image/webp", size.w, size.h, size.exact)
+		left := color.NRGBAModel.Convert(img.At(1, 1)).(color.NRGBA)
+		right := color.NRGBAModel.Convert(img.At(img.Bounds().Dx()-2, 1)).(color.NRGBA)
+		if left.A != 0 || right.A != 255 {
+			t.Errorf("%s thumbnail: alpha %d on the transparent side, %d on the opaque one; want 0 and 255", size.box, left.A, right.A)
+		}
+	}
 }
 
 // Put writes data at key.

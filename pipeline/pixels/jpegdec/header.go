@@ -3,6 +3,8 @@ package jpegdec
 import (
 	"fmt"
 	"io"
+
+	"github.com/thumbpipe/thumbpipe/pipeline/pixels/metadata"
 )
 
 // Marker codes (the byte after 0xFF).
@@ -348,56 +350,10 @@ func (d *decoder) processAPP1(n int) error {
 		return nil
 	}
 	d.exifSeen = true
-	if o := exifOrientation(p[6:]); o >= 1 && o <= 8 {
+	if o := metadata.Orientation(p[6:]); o >= 1 && o <= 8 {
 		d.orientation = o
 	}
 	return nil
-}
-
-// exifOrientation returns the Orientation tag (0x0112) of IFD0 in a TIFF
-// structure, or 0.
-func exifOrientation(t []byte) int {
-	if len(t) < 8 {
-		return 0
-	}
-	var u16 func([]byte) uint16
-	var u32 func([]byte) uint32
-	switch string(t[:2]) {
-	case "II":
-		u16 = func(b []byte) uint16 { return uint16(b[0]) | uint16(b[1])<<8 }
-		u32 = func(b []byte) uint32 { return uint32(u16(b)) | uint32(u16(b[2:]))<<16 }
-	case "MM":
-		u16 = func(b []byte) uint16 { return uint16(b[1]) | uint16(b[0])<<8 }
-		u32 = func(b []byte) uint32 { return uint32(u16(b))<<16 | uint32(u16(b[2:])) }
-	default:
-		return 0
-	}
-	if u16(t[2:]) != 42 {
-		return 0
-	}
-	off := u32(t[4:])
-	if off < 8 || uint64(off)+2 > uint64(len(t)) {
-		return 0
-	}
-	cnt := int(u16(t[off:]))
-	e := t[off+2:]
-	for i := 0; i < cnt && len(e) >= 12; i, e = i+1, e[12:] {
-		if u16(e) != 0x0112 {
-			continue
-		}
-		typ, count := u16(e[2:]), u32(e[4:])
-		if count != 1 {
-			return 0
-		}
-		switch typ {
-		case 3: // SHORT
-			return int(u16(e[8:]))
-		case 4: // LONG, seen in some broken writers
-			return int(u32(e[8:]))
-		}
-		return 0
-	}
-	return 0
 }
 
 // maxZig returns the largest zig-zag index of the coefficients in the

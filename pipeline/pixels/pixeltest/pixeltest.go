@@ -156,6 +156,13 @@ func Stored(u *image.NRGBA, o int) *image.NRGBA {
 // WithOrientation inserts an EXIF APP1 segment carrying orientation o right
 // after the SOI marker of a JPEG. bigEndian picks the TIFF byte order.
 func WithOrientation(jpg []byte, o int, bigEndian bool) []byte {
+	return insertAPP(jpg, 0xE1, append([]byte("Exif\x00\x00"), EXIFOrientation(o, bigEndian)...))
+}
+
+// EXIFOrientation returns an EXIF TIFF structure whose IFD0 has one entry,
+// orientation o: what a JPEG's APP1, a PNG's eXIf or a WebP's EXIF chunk
+// carries. bigEndian picks the byte order.
+func EXIFOrientation(o int, bigEndian bool) []byte {
 	var bo binary.AppendByteOrder = binary.LittleEndian
 	order := "II"
 	if bigEndian {
@@ -170,8 +177,7 @@ func WithOrientation(jpg []byte, o int, bigEndian bool) []byte {
 	t = bo.AppendUint32(t, 1)         // count
 	t = bo.AppendUint16(t, uint16(o)) // value
 	t = bo.AppendUint16(t, 0)         // padding
-	t = bo.AppendUint32(t, 0)         // no next IFD
-	return insertAPP(jpg, 0xE1, append([]byte("Exif\x00\x00"), t...))
+	return bo.AppendUint32(t, 0)      // no next IFD
 }
 
 // WithAPP inserts an application segment (marker 0xE0 to 0xEF) of any
