@@ -13,6 +13,7 @@ import (
 
 	"github.com/thumbpipe/thumbpipe/pipeline"
 	"github.com/thumbpipe/thumbpipe/pipeline/pipelinetest"
+	"github.com/thumbpipe/thumbpipe/pipeline/pixels"
 	"github.com/thumbpipe/thumbpipe/pipeline/pixels/pixeltest"
 )
 
@@ -56,6 +57,8 @@ func hostileCorpus() []hostile {
 		{"interlaced.png", pixeltest.File("interlaced.png"), nil},
 		{"bad-huffman.jpg", pixeltest.BadHuffman(), pipeline.ErrCorrupt},
 		{"jpeg-only-soi.jpg", []byte{0xFF, 0xD8, 0xFF}, pipeline.ErrCorrupt},
+		// 200×1 fitted into 200×200: decoded at 1/8.
+		{"progressive-cmyk-65535x399.jpg", pixeltest.ProgressiveCMYK(65535, 399), nil},
 	}
 	for _, cut := range []int{3, 20, 200, len(photo) / 2, len(photo) - 200} {
 		corpus = append(corpus, hostile{fmt.Sprintf("jpeg-cut-at-%d.jpg", cut), photo[:cut], pipeline.ErrCorrupt})
@@ -132,4 +135,60 @@ func TestHostileCorpus(t *testing.T) {
 func peakHeap(t *testing.T, fn func()) uint64 {
 	t.Helper()
 	return pixeltest.PeakHeap(fn)
+}
+
+// TestHostileWideJPEG makes thumbnails of very wide progressive CMYK JPEGs
+// in two sizes, as the pixel limit allows them: each size is a sliver, so
+// the decoder reduces them eightfold and the heap stays within
+// hostileHeapBound of its baseline. Filled, a box needs the full height:
+// the decode budget refuses it from the header.
+func TestHostileWideJPEG(t *testing.T) {
+	ctx := context.Background()
+	b := memblob.OpenBucket(nil)
+	defer b.Close()
+	cfg := pipeline.DefaultConfig()
+	cfg.Sizes = []pipeline.Size{{Width: 200, Height: 200, Mode: pixels.Fit}, {Width: 800, Height: 800, Mode: pixels.Fit}}
+	fit, err := pipeline.NewThumbnailer(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Sizes = []pipeline.Size{{Width: 800, Height: 800, Mode: pixels.Fill}}
+	fill, err := pipeline.NewThumbnailer(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		w, h uint16
+		th   *pipeline.Thumbnailer
+		want error
+	}{
+		{31250, 1599, fit, nil},
+		{65535, 399, fit, nil},
+		{31250, 1599, fill, pipeline.ErrTooExpensive},
+	} {
+		key := fmt.Sprintf("wide/%dx%d.jpg", tc.w, tc.h)
+		if err := b.WriteAll(ctx, key, pixeltest.ProgressiveCMYK(tc.w, tc.h), nil); err != nil {
+			t.Fatal(err)
+		}
+		var res pipeline.Result
+		peak := peakHeap(t, func() { res, err = tc.th.Process(ctx, b, key) })
+		t.Logf("%s: peak heap %.1f MiB above baseline; %v", key, float64(peak)/(1<<20), err)
+		if peak > hostileHeapBound {
+			t.Errorf("%s: peak heap rose %d MiB above baseline; bound %d MiB", key, peak>>20, hostileHeapBound>>20)
+		}
+		if tc.want != nil {
+			if !errors.Is(err, tc.want) || pipeline.Retryable(err) {
+				t.Errorf("%s: got %v; want a permanent %v", key, err, tc.want)
+			}
+			continue
+		}
+		if err != nil || res.Written() != len(res.Variants) {
+			t.Fatalf("%s: want every thumbnail, got %+v, %v", key, res, err)
+		}
+		for _, v := range res.Variants {
+			if v.Width != v.Size.Width || v.Height < 1 || v.Height > 1+v.Size.Width*int(tc.h)/int(tc.w) {
+				t.Errorf("%s: %s thumbnail is %dx%d", key, v.Size.Box(), v.Width, v.Height)
+			}
+		}
+	}
 }

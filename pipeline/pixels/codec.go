@@ -53,6 +53,14 @@ type DecodeOptions struct {
 	// Width and Height are the box the decoded image must still cover, in
 	// the image's stored orientation; 0 (either) means full size.
 	Width, Height int
+	// MinWidth and MinHeight are the least size the decoded image must
+	// have for every thumbnail to be made at full quality, in the stored
+	// orientation: a Fit thumbnail's own size (the image fitted into its
+	// box), a Fill thumbnail's box. A decoder that reduces on load by
+	// powers of two (JPEG) picks its scale from them, so an image far
+	// wider than its box is reduced as far as its thumbnail allows; 0
+	// (either) means Width and Height.
+	MinWidth, MinHeight int
 	// MaxPixels, when positive, refuses an image whose pixels (width ×
 	// height) are more, where the decoder can tell before it allocates.
 	MaxPixels int64
