@@ -59,6 +59,12 @@ func hostileCorpus() []hostile {
 		{"jpeg-only-soi.jpg", []byte{0xFF, 0xD8, 0xFF}, pipeline.ErrCorrupt},
 		// 200×1 fitted into 200×200: decoded at 1/8.
 		{"progressive-cmyk-65535x399.jpg", pixeltest.ProgressiveCMYK(65535, 399), nil},
+		// 45,000 repeats of one scan: a bogus progression.
+		{"scan-bomb.jpg", pixeltest.ScanBomb(4096, 4096, 45000), pipeline.ErrCorrupt},
+		// A refinement of a bit already sent.
+		{"progression-bomb.jpg", pixeltest.ProgressionBomb(4096, 4096, 1000), pipeline.ErrCorrupt},
+		// 882 scans that each add a bit: over the scan limit.
+		{"many-scans.jpg", pixeltest.ManyScans(4096, 4096, 882), pipeline.ErrTooExpensive},
 	}
 	for _, cut := range []int{3, 20, 200, len(photo) / 2, len(photo) - 200} {
 		corpus = append(corpus, hostile{fmt.Sprintf("jpeg-cut-at-%d.jpg", cut), photo[:cut], pipeline.ErrCorrupt})

@@ -285,7 +285,7 @@ func (t *Thumbnailer) render(ctx context.Context, bucket *blob.Bucket, key strin
 		return fmt.Errorf("%w: decoding %s %dx%d needs about %d bytes (%.1f MiB), the limit is %d (%.1f MiB)",
 			ErrTooExpensive, cfg.Format, cfg.Width, cfg.Height, need, mib(need), t.cfg.MaxDecodeMemory, mib(t.cfg.MaxDecodeMemory))
 	}
-	err = pixels.Render(stream, cfg, outs, func(r pixels.Rendered) error {
+	err = pixels.RenderContext(ctx, stream, cfg, outs, func(r pixels.Rendered) error {
 		p.res.SourceBytes = src.n
 		p.res.ColorNote = r.ColorNote
 		// The decoder is done: a failed or overlong read is not an image.

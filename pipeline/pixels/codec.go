@@ -1,6 +1,7 @@
 package pixels
 
 import (
+	"context"
 	"fmt"
 	"image"
 	"io"
@@ -46,6 +47,10 @@ type Codec struct {
 	// file uses a feature the decoder lacks (ErrUnsupported) rather than
 	// that it is broken (ErrCorrupt); nil means every error is ErrCorrupt.
 	Unsupported func(err error) bool
+	// TooExpensive reports whether an error of Decode means the file
+	// would cost more than the decoder's bounds allow (ErrTooExpensive),
+	// such as a JPEG of too many scans; nil means none does.
+	TooExpensive func(err error) bool
 }
 
 // DecodeOptions are what a [Codec]'s decoder is told.
@@ -68,6 +73,9 @@ type DecodeOptions struct {
 	// no ink), for its colour profile to convert, where the decoder would
 	// otherwise convert it to RGB itself.
 	CMYK bool
+	// Context, when set, stops a decoder that checks it (JPEG, before
+	// each scan) with the context's error once it is done.
+	Context context.Context
 }
 
 // EncodeOptions are what a [Codec]'s encoder is told.

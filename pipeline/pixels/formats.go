@@ -1,6 +1,7 @@
 package pixels
 
 import (
+	"context"
 	"errors"
 	"image"
 	"image/color"
@@ -24,10 +25,15 @@ func init() {
 		Magic:  []string{"\xff\xd8\xff"},
 		Header: jpegHeader,
 		Decode: func(r io.Reader, c Config, opts DecodeOptions) (image.Image, error) {
-			img, _, err := jpegdec.Decode(r, jpegdec.Options{Scale: jpegScale(c, opts), MaxPixels: opts.MaxPixels, CMYK: opts.CMYK})
+			ctx := opts.Context
+			if ctx == nil {
+				ctx = context.Background()
+			}
+			img, _, err := jpegdec.DecodeContext(ctx, r, jpegdec.Options{Scale: jpegScale(c, opts), MaxPixels: opts.MaxPixels, CMYK: opts.CMYK})
 			return img, err
 		},
-		Memory: jpegMemory,
+		Memory:       jpegMemory,
+		TooExpensive: func(err error) bool { return errors.Is(err, jpegdec.ErrTooManyScans) },
 		Encode: func(w io.Writer, img image.Image, opts EncodeOptions) error {
 			// imaging.Encode hands image/jpeg an opaque *image.NRGBA (what
 			// the resampler returns) as the *image.RGBA it equals, so

@@ -2,6 +2,7 @@ package pixels
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"image"
 	"io"
@@ -59,6 +60,13 @@ type Rendered struct {
 // an output in a format no codec writes is refused before anything is
 // read.
 func Render(r io.Reader, c Config, outs []Output, emit func(Rendered) error) error {
+	return RenderContext(context.Background(), r, c, outs, emit)
+}
+
+// RenderContext is [Render] whose decoder stops, with ctx's error, once
+// ctx is done, where it can (a JPEG before each of its scans): a file of
+// many scans does not outlive the request that asked for it.
+func RenderContext(ctx context.Context, r io.Reader, c Config, outs []Output, emit func(Rendered) error) error {
 	if len(outs) == 0 {
 		return nil
 	}
@@ -75,6 +83,7 @@ func Render(r io.Reader, c Config, outs []Output, emit func(Rendered) error) err
 	})
 	color := planColor(c)
 	opts.CMYK = color.t != nil && color.t.ColorSpace() == icc.CMYK
+	opts.Context = ctx
 	img, err := decodeFrom(r, c, opts)
 	if err != nil {
 		return err
