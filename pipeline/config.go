@@ -105,6 +105,11 @@ type Config struct {
 	// sRGB and writes no profile, pixels.ColorKeep keeps the pixel values
 	// and embeds the source's RGB profile in JPEG and PNG thumbnails.
 	Color pixels.Color
+	// Admit, when set, admits each decode by its memory estimate, after
+	// the header is read and the estimate checked against
+	// MaxDecodeMemory: a [MemoryGate] shares one budget among the decodes
+	// of a process. Nil admits every decode at once.
+	Admit Admitter
 }
 
 // DefaultConfig returns the documented defaults.

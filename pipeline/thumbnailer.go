@@ -281,9 +281,18 @@ func (t *Thumbnailer) render(ctx context.Context, bucket *blob.Bucket, key strin
 		outs[j] = pixels.Output{Width: s.Width, Height: s.Height, Mode: s.Mode, Format: p.format,
 			Encode: pixels.EncodeOptions{Quality: t.cfg.JPEGQuality}, Color: t.cfg.Color}
 	}
-	if need := pixels.RenderMemory(cfg, outs); need > t.cfg.MaxDecodeMemory {
+	need := pixels.RenderMemory(cfg, outs)
+	if need > t.cfg.MaxDecodeMemory {
 		return fmt.Errorf("%w: decoding %s %dx%d needs about %d bytes (%.1f MiB), the limit is %d (%.1f MiB)",
 			ErrTooExpensive, cfg.Format, cfg.Width, cfg.Height, need, mib(need), t.cfg.MaxDecodeMemory, mib(t.cfg.MaxDecodeMemory))
+	}
+	if t.cfg.Admit != nil {
+		// The memory is held until the last thumbnail is written.
+		release, err := t.cfg.Admit.Admit(ctx, need)
+		if err != nil {
+			return err
+		}
+		defer release()
 	}
 	err = pixels.RenderContext(ctx, stream, cfg, outs, func(r pixels.Rendered) error {
 		p.res.SourceBytes = src.n
