@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -32,9 +31,9 @@ func TestScanBombCPU(t *testing.T) {
 	if err := b.WriteAll(ctx, "scan-bomb.jpg", bomb, nil); err != nil {
 		t.Fatal(err)
 	}
-	before := cpuTime(t)
+	before := pixeltest.CPUTime(t)
 	_, err = th.Process(ctx, b, "scan-bomb.jpg")
-	used := cpuTime(t) - before
+	used := pixeltest.CPUTime(t) - before
 	t.Logf("%d bytes: refused after %v of CPU: %v", len(bomb), used, err)
 	if !errors.Is(err, pipeline.ErrCorrupt) || pipeline.Retryable(err) || !strings.Contains(err.Error(), "bogus progression") {
 		t.Errorf("got %v; want a permanent ErrCorrupt for a bogus progression", err)
@@ -42,14 +41,4 @@ func TestScanBombCPU(t *testing.T) {
 	if used > time.Second {
 		t.Errorf("refusing it took %v of CPU", used)
 	}
-}
-
-// cpuTime is the CPU time, user and system, this process has used so far.
-func cpuTime(t *testing.T) time.Duration {
-	t.Helper()
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		t.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

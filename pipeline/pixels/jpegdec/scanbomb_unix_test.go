@@ -6,22 +6,11 @@ import (
 	"bytes"
 	"errors"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/thumbpipe/thumbpipe/pipeline/pixels/pixeltest"
 )
-
-// cpuTime is the CPU time, user and system, this process has used so far.
-func cpuTime(t *testing.T) time.Duration {
-	t.Helper()
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		t.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
 
 // TestScanBomb: 45,000 repeats of one AC first scan are refused as a
 // bogus progression at the second, at every scale, for well under a
@@ -31,9 +20,9 @@ func TestScanBomb(t *testing.T) {
 	bomb := pixeltest.ScanBomb(4096, 4096, 45000)
 	t.Logf("scan bomb: %d bytes", len(bomb))
 	for _, scale := range []int{1, 8} {
-		before := cpuTime(t)
+		before := pixeltest.CPUTime(t)
 		_, _, err := Decode(bytes.NewReader(bomb), Options{Scale: scale})
-		used := cpuTime(t) - before
+		used := pixeltest.CPUTime(t) - before
 		var fe FormatError
 		if !errors.As(err, &fe) || !strings.Contains(err.Error(), "sent again") {
 			t.Errorf("at 1/%d: got %v, want a bogus progression", scale, err)

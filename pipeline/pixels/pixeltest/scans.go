@@ -71,11 +71,7 @@ func progressiveHeader(w, h uint16) []byte {
 	be := binary.BigEndian
 	b := []byte{0xFF, 0xD8}
 	b = jpegSegment(b, 0xE0, []byte("JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"))
-	q := make([]byte, 65)
-	for i := 1; i < len(q); i++ {
-		q[i] = 1
-	}
-	b = jpegSegment(b, 0xDB, q)
+	b = jpegSegment(b, 0xDB, unitQuant())
 	sof := []byte{8}
 	sof = be.AppendUint16(sof, h)
 	sof = be.AppendUint16(sof, w)
@@ -152,6 +148,16 @@ func (w *jpegBits) flush() []byte {
 		w.acc, w.nacc = 0, 0
 	}
 	return w.out
+}
+
+// unitQuant is the payload of a DQT segment of table 0, 8-bit, every
+// step 1.
+func unitQuant() []byte {
+	q := make([]byte, 65)
+	for i := 1; i < len(q); i++ {
+		q[i] = 1
+	}
+	return q
 }
 
 // jpegSegment appends a marker segment with its length.
