@@ -43,7 +43,8 @@ type Rendered struct {
 
 // Render makes every output of one image: it decodes the image r yields
 // once ([DecodeFrom], with the header c from [ReadConfig]) at the smallest
-// size that still covers the largest box, then, one output at a time and
+// size that still covers the largest box (a JPEG: that still has the
+// pixels of every thumbnail, [NeededSize]), then, one output at a time and
 // largest first, resizes, turns it upright by c's orientation and encodes
 // it, handing each result to emit before the next is made. So only the
 // decoded image and one thumbnail are held at a time.
