@@ -186,6 +186,11 @@ type Config struct {
 	// pixels.MetadataCopyright only the creator and rights fields, in the
 	// formats that carry metadata (JPEG, PNG, WebP; not GIF).
 	Metadata pixels.Metadata
+	// Admit, when set, admits each decode by its memory estimate, after
+	// the header is read and the estimate checked against
+	// MaxDecodeMemory: a [MemoryGate] shares one budget among the decodes
+	// of a process. Nil admits every decode at once.
+	Admit Admitter
 }
 
 // DefaultConfig returns the documented defaults.

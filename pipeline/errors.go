@@ -18,8 +18,9 @@ var (
 	// ErrTooManyPixels means the image declares more pixels than Config.MaxPixels.
 	ErrTooManyPixels = errors.New("image has too many pixels")
 	// ErrTooExpensive means decoding the image would need more memory
-	// than Config.MaxDecodeMemory, by its header.
-	ErrTooExpensive = errors.New("image too expensive to decode")
+	// than Config.MaxDecodeMemory, by its header, or more work than the
+	// decoder allows (a JPEG of more scans than jpegdec.DefaultMaxScans).
+	ErrTooExpensive = pixels.ErrTooExpensive
 	// ErrUnsupported means the bytes are not an image thumbpipe reads.
 	ErrUnsupported = pixels.ErrUnsupported
 	// ErrCorrupt means the bytes start like an image but do not decode.

@@ -42,10 +42,6 @@ func costlySide() uint32 {
 // costlyWant is the outcome of the files of pixeltest.CostlyFiles that do
 // not make a thumbnail.
 var costlyWant = map[string]error{
-	// Refused by the default decode budget from its header: jpegdec holds
-	// every coefficient of a progressive CMYK image. The JPEG scale and
-	// scan limits make it a thumbnail within hostileHeapBound.
-	"progressive-cmyk-65535x399.jpg": pipeline.ErrTooExpensive,
 	// A lossless WebP is decoded whole, up to 7 bytes a pixel: 335 MiB at
 	// 7071², over the default decode budget (at the race run's 2500², 42
 	// MiB, within it and within the bound).
@@ -105,6 +101,12 @@ func hostileCorpus() []hostile {
 		{"interlaced.png", pixeltest.File("interlaced.png"), nil},
 		{"bad-huffman.jpg", pixeltest.BadHuffman(), pipeline.ErrCorrupt},
 		{"jpeg-only-soi.jpg", []byte{0xFF, 0xD8, 0xFF}, pipeline.ErrCorrupt},
+		// 45,000 repeats of one scan: a bogus progression.
+		{"scan-bomb.jpg", pixeltest.ScanBomb(4096, 4096, 45000), pipeline.ErrCorrupt},
+		// A refinement of a bit already sent.
+		{"progression-bomb.jpg", pixeltest.ProgressionBomb(4096, 4096, 1000), pipeline.ErrCorrupt},
+		// 882 scans that each add a bit: over the scan limit.
+		{"many-scans.jpg", pixeltest.ManyScans(4096, 4096, 882), pipeline.ErrTooExpensive},
 	}
 	corpus = append(corpus, costlyCorpus()...)
 	for _, cut := range []int{3, 20, 200, len(photo) / 2, len(photo) - 200} {
@@ -195,4 +197,60 @@ func TestHostileCorpus(t *testing.T) {
 func peakHeap(t *testing.T, fn func()) uint64 {
 	t.Helper()
 	return pixeltest.PeakHeap(fn)
+}
+
+// TestHostileWideJPEG makes thumbnails of very wide progressive CMYK JPEGs
+// in two sizes, as the pixel limit allows them: each size is a sliver, so
+// the decoder reduces them eightfold and the heap stays within
+// hostileHeapBound of its baseline. Filled, a box needs the full height:
+// the decode budget refuses it from the header.
+func TestHostileWideJPEG(t *testing.T) {
+	ctx := context.Background()
+	b := memblob.OpenBucket(nil)
+	defer b.Close()
+	cfg := pipeline.DefaultConfig()
+	cfg.Sizes = []pipeline.Size{{Width: 200, Height: 200, Mode: pixels.Fit}, {Width: 800, Height: 800, Mode: pixels.Fit}}
+	fit, err := pipeline.NewThumbnailer(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Sizes = []pipeline.Size{{Width: 800, Height: 800, Mode: pixels.Fill}}
+	fill, err := pipeline.NewThumbnailer(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		w, h uint16
+		th   *pipeline.Thumbnailer
+		want error
+	}{
+		{31250, 1599, fit, nil},
+		{65535, 399, fit, nil},
+		{31250, 1599, fill, pipeline.ErrTooExpensive},
+	} {
+		key := fmt.Sprintf("wide/%dx%d.jpg", tc.w, tc.h)
+		if err := b.WriteAll(ctx, key, pixeltest.ProgressiveCMYK(tc.w, tc.h), nil); err != nil {
+			t.Fatal(err)
+		}
+		var res pipeline.Result
+		peak := peakHeap(t, func() { res, err = tc.th.Process(ctx, b, key) })
+		t.Logf("%s: peak heap %.1f MiB above baseline; %v", key, float64(peak)/(1<<20), err)
+		if peak > hostileHeapBound {
+			t.Errorf("%s: peak heap rose %d MiB above baseline; bound %d MiB", key, peak>>20, hostileHeapBound>>20)
+		}
+		if tc.want != nil {
+			if !errors.Is(err, tc.want) || pipeline.Retryable(err) {
+				t.Errorf("%s: got %v; want a permanent %v", key, err, tc.want)
+			}
+			continue
+		}
+		if err != nil || res.Written() != len(res.Variants) {
+			t.Fatalf("%s: want every thumbnail, got %+v, %v", key, res, err)
+		}
+		for _, v := range res.Variants {
+			if v.Width != v.Size.Width || v.Height < 1 || v.Height > 1+v.Size.Width*int(tc.h)/int(tc.w) {
+				t.Errorf("%s: %s thumbnail is %dx%d", key, v.Size.Box(), v.Width, v.Height)
+			}
+		}
+	}
 }

@@ -296,7 +296,15 @@ func (t *Thumbnailer) render(ctx context.Context, bucket *blob.Bucket, key strin
 		return fmt.Errorf("%w: decoding %s %dx%d needs about %d bytes (%.1f MiB) from a file of %d bytes, over %d times its size: a decompression bomb",
 			ErrTooExpensive, cfg.Format, cfg.Width, cfg.Height, need, mib(need), p.attrs.Size, MaxDecodeRatio)
 	}
-	err = pixels.Render(stream, cfg, outs, func(r pixels.Rendered) error {
+	if t.cfg.Admit != nil {
+		// The memory is held until the last thumbnail is written.
+		release, err := t.cfg.Admit.Admit(ctx, need)
+		if err != nil {
+			return err
+		}
+		defer release()
+	}
+	err = pixels.RenderContext(ctx, stream, cfg, outs, func(r pixels.Rendered) error {
 		p.res.SourceBytes = src.n
 		p.res.ColorNote = r.ColorNote
 		p.res.MetadataNote = r.MetadataNote

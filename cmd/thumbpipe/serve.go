@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime/debug"
 	"time"
 
 	"github.com/mattn/go-isatty"
@@ -18,6 +19,7 @@ import (
 	"github.com/thumbpipe/thumbpipe/functions/miniohook"
 	"github.com/thumbpipe/thumbpipe/internal/buckets"
 	"github.com/thumbpipe/thumbpipe/internal/envconfig"
+	"github.com/thumbpipe/thumbpipe/pipeline"
 )
 
 // serve's fixed timings; its settings are in internal/envconfig.
@@ -25,6 +27,10 @@ const (
 	shutdownGrace      = 5 * time.Second
 	idleTimeout        = 2 * time.Minute
 	healthcheckTimeout = 3 * time.Second
+	// memoryWait is how long a request's decode waits for its share of
+	// THUMBPIPE_MAX_DECODE_MEMORY before the request gets 503: about one
+	// large decode, short enough that MinIO's retry comes soon.
+	memoryWait = 2 * time.Second
 )
 
 // minTokenLength is the shortest webhook token serve accepts.
@@ -68,6 +74,11 @@ func runServe(ctx context.Context, args []string, e env) error {
 	if err := errors.Join(err, webhookProblems(hcfg)); err != nil {
 		return fmt.Errorf("%w: %w", errUsage, err)
 	}
+	if st.MemoryLimit > 0 {
+		debug.SetMemoryLimit(st.MemoryLimit)
+	}
+	// The decodes of the requests in flight share the decode budget.
+	st.Pipeline.Admit = pipeline.NewMemoryGate(st.Pipeline.MaxDecodeMemory, memoryWait)
 	cache := &buckets.Cache{}
 	defer cache.Close()
 	th, err := buckets.NewThumbnailer(ctx, st.Pipeline, st.OutputBucket, cache)
@@ -123,7 +134,8 @@ func runServe(ctx context.Context, args []string, e env) error {
 		log.Warn("/metrics is open on the main port: set THUMBPIPE_METRICS_TOKEN or THUMBPIPE_METRICS_LISTEN to close it")
 	}
 	attrs := []any{"addr", ln.Addr().String(), "buckets", hcfg.Buckets, "workers", hcfg.Workers,
-		"sizes", fmt.Sprint(st.Pipeline.Sizes), "bucket_url", hcfg.BucketURL}
+		"sizes", fmt.Sprint(st.Pipeline.Sizes), "bucket_url", hcfg.BucketURL,
+		"decode_memory", st.Pipeline.MaxDecodeMemory, "memory_limit", debug.SetMemoryLimit(-1)}
 	if mln != nil {
 		attrs = append(attrs, "metrics_addr", mln.Addr().String())
 	}

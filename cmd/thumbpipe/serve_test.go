@@ -116,6 +116,7 @@ func TestServeRefusesBadConfig(t *testing.T) {
 		{"bad metrics address", map[string]string{"THUMBPIPE_METRICS_LISTEN": "256.0.0.1:1"}, nil, "listen for metrics"},
 		{"bad attempts", map[string]string{"THUMBPIPE_MAX_ATTEMPTS": "0"}, nil, "THUMBPIPE_MAX_ATTEMPTS"},
 		{"bad event age", map[string]string{"THUMBPIPE_MAX_EVENT_AGE": "-1h"}, nil, "THUMBPIPE_MAX_EVENT_AGE"},
+		{"bad memory limit", map[string]string{"THUMBPIPE_MEMORY_LIMIT": "0"}, nil, "THUMBPIPE_MEMORY_LIMIT"},
 		{"a problem of the settings and one of the webhook", map[string]string{"THUMBPIPE_MAX_RECORDS": "none", "THUMBPIPE_BUCKETS": ""}, nil,
 			"THUMBPIPE_BUCKETS (--buckets: the buckets whose events are accepted): the bucket allow-list is empty"},
 	}

@@ -36,7 +36,9 @@
 // refused and logged; storage is not touched. Each record logs one line
 // and each request one summary line. When
 // Config.Workers requests are being processed, the next one gets 503 at
-// once.
+// once; so does a request whose decode could not get its memory in time
+// from the Thumbnailer's pipeline.Config.Admit (pipeline.ErrBusy), unless
+// another of its records failed otherwise (500).
 package miniohook
 
 import (
@@ -316,8 +318,15 @@ func (h *Handler) webhook(w http.ResponseWriter, r *http.Request) {
 	status := http.StatusOK
 	counts := map[Outcome]int{}
 	for _, rec := range ev.Records {
-		res := h.handle(ctx, rec)
-		if res.Outcome == FailedTransient {
+		res, busy := h.handle(ctx, rec)
+		switch {
+		case res.Outcome != FailedTransient:
+		case busy && status == http.StatusOK:
+			// Only the decode memory was short, as when every worker is
+			// busy: MinIO sends the event again.
+			status = http.StatusServiceUnavailable
+			w.Header().Set("Retry-After", "1")
+		case !busy:
 			status = http.StatusInternalServerError
 		}
 		counts[res.Outcome]++
@@ -379,7 +388,9 @@ func newDoor(cfg *Config, th *pipeline.Thumbnailer, open Opener) (*door.Door, er
 }
 
 // handle passes one record through the door and records its metrics.
-func (h *Handler) handle(ctx context.Context, rec s3event.Record) RecordResult {
+// handle processes one record. busy reports a record that failed only
+// because the decode memory was in use (pipeline.ErrBusy).
+func (h *Handler) handle(ctx context.Context, rec s3event.Record) (res RecordResult, busy bool) {
 	ev, err := rec.Event()
 	var o door.Outcome
 	if err != nil && ev.Action != door.Other { // events MinIO sends about anything else are ignored, whatever their key
@@ -387,7 +398,7 @@ func (h *Handler) handle(ctx context.Context, rec s3event.Record) RecordResult {
 	} else {
 		o = h.door.Handle(ctx, ev)
 	}
-	res := RecordResult{Bucket: door.Clip(o.Bucket, 255), Key: door.Clip(o.Key, 1024), Event: door.Clip(o.Name, 255),
+	res = RecordResult{Bucket: door.Clip(o.Bucket, 255), Key: door.Clip(o.Key, 1024), Event: door.Clip(o.Name, 255),
 		Outcome: outcomeOf(o), Variants: o.Written() + len(o.Removed)}
 	if o.Reason != "" && o.Status != door.Done && o.Status != door.UpToDate {
 		res.Error = door.Clip(o.Reason, 2048)
@@ -402,7 +413,7 @@ func (h *Handler) handle(ctx context.Context, rec s3event.Record) RecordResult {
 	}
 	h.metrics.variantsWritten.Add(float64(o.Written()))
 	h.metrics.variantsDeleted.Add(float64(len(o.Removed)))
-	return res
+	return res, o.Status == door.FailedTransient && errors.Is(o.Err, pipeline.ErrBusy)
 }
 
 // outcomeOf names a door outcome in the webhook's words.

@@ -54,6 +54,13 @@ func (o faultyOpener) Open(ctx context.Context, url string) (*blob.Bucket, error
 
 func newFixture(t *testing.T, edit func(*miniohook.Config)) *fixture {
 	t.Helper()
+	return newFixtureWith(t, edit, nil)
+}
+
+// newFixtureWith is newFixture whose thumbnailer's config editPipeline
+// changes, when it is not nil.
+func newFixtureWith(t *testing.T, edit func(*miniohook.Config), editPipeline func(*pipeline.Config)) *fixture {
+	t.Helper()
 	f := &fixture{cache: &buckets.Cache{}, logs: &testserver.Buffer{}, faults: faultblob.New(1)}
 	t.Cleanup(func() { f.cache.Close() })
 	cfg := miniohook.Config{
@@ -68,6 +75,9 @@ func newFixture(t *testing.T, edit func(*miniohook.Config)) *fixture {
 	}
 	pc := pipeline.DefaultConfig()
 	pc.Sizes = []pipeline.Size{{Width: 64, Height: 64, Mode: "fit"}, {Width: 32, Height: 32, Mode: "fill"}}
+	if editPipeline != nil {
+		editPipeline(&pc)
+	}
 	th, err := pipeline.NewThumbnailer(pc, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -498,6 +508,31 @@ func TestBusy(t *testing.T) {
 	}
 	if got := metric(t, f.h, `thumbpipe_events_total{outcome="busy"}`); got != "1" {
 		t.Errorf("busy = %s, want 1", got)
+	}
+}
+
+// TestMemoryBusy: a record whose decode cannot get its memory in time is
+// answered 503 with Retry-After, as when every worker is busy, and is
+// processed once the memory is free.
+func TestMemoryBusy(t *testing.T) {
+	gate := pipeline.NewMemoryGate(1<<20, 0)
+	f := newFixtureWith(t, nil, func(c *pipeline.Config) { c.Admit = gate })
+	f.put(t, "images", "a.jpg", pixeltest.JPEG(pixeltest.Photo(64, 48, 1), 85))
+	hold, err := gate.Admit(context.Background(), 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := event(record{"s3:ObjectCreated:Put", "images", "a.jpg"})
+	req := httptest.NewRequest(http.MethodPost, "/webhook", bytes.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+token)
+	rec := httptest.NewRecorder()
+	f.h.ServeHTTP(rec, req)
+	if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") == "" || !strings.Contains(rec.Body.String(), "busy") {
+		t.Errorf("memory held: %d %q (Retry-After %q), want 503 saying busy", rec.Code, rec.Body.String(), rec.Header().Get("Retry-After"))
+	}
+	hold()
+	if status, resp := f.post(t, "Bearer "+token, body); status != http.StatusOK || outcomes(resp)[0] != miniohook.Processed {
+		t.Errorf("memory free: %d %+v, want 200 processed", status, resp)
 	}
 }
 

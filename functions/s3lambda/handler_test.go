@@ -526,6 +526,31 @@ func TestFromEnv(t *testing.T) {
 	}
 }
 
+// TestDecodeBudget: without THUMBPIPE_MAX_DECODE_MEMORY the decode
+// budget is half the function's memory; with it, the setting's.
+func TestDecodeBudget(t *testing.T) {
+	tests := []struct {
+		env  map[string]string
+		want int64
+	}{
+		{map[string]string{"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "512"}, 256 << 20},
+		{map[string]string{"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128"}, 64 << 20},
+		{map[string]string{"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "3008"}, 1504 << 20},
+		{map[string]string{"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "3008", "THUMBPIPE_MAX_DECODE_MEMORY": "100MiB"}, 100 << 20},
+		{map[string]string{}, pipeline.DefaultMaxDecodeMemory},
+		{map[string]string{"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "lots"}, pipeline.DefaultMaxDecodeMemory},
+	}
+	for _, tc := range tests {
+		h, err := fromEnv(func(k string) string { return tc.env[k] }, slog.Default())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := h.door.Config().Pipeline.MaxDecodeMemory; got != tc.want {
+			t.Errorf("%v: decode budget %d, want %d", tc.env, got, tc.want)
+		}
+	}
+}
+
 func TestMemoryLimit(t *testing.T) {
 	tests := []struct {
 		env  map[string]string

@@ -39,7 +39,9 @@
 // requests use path-style addressing, which those servers need.
 // THUMBPIPE_OUTPUT_BUCKET, when set, is s3://<name> of a separate bucket for
 // the thumbnails. When GOMEMLIMIT is unset, the Go heap is kept within 90% of
-// the function's memory.
+// the function's memory; when THUMBPIPE_MAX_DECODE_MEMORY is unset, an image
+// whose decode needs more than half the function's memory, by its header,
+// is refused (a permanent failure) before it is decoded.
 package main
 
 import (

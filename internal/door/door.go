@@ -24,7 +24,8 @@
 //  6. A failure is classified by [pipeline.Retryable]: FailedTransient (the
 //     platform should deliver the event again) or FailedPermanent
 //     (acknowledged). An event that has failed transiently
-//     Config.MaxAttempts times is Dropped instead.
+//     Config.MaxAttempts times is Dropped instead; waiting too long for
+//     decode memory (pipeline.ErrBusy) is transient and not counted.
 //
 // # Logs
 //
@@ -310,6 +311,10 @@ func (d *Door) handle(ctx context.Context, ev Event) Outcome {
 	case !pipeline.Retryable(err):
 		d.shared.attempts.forget(ev)
 		return end(FailedPermanent, "", err)
+	case errors.Is(err, pipeline.ErrBusy):
+		// Other decodes held the memory: not a failure of this event,
+		// so it does not count towards MaxAttempts.
+		return end(FailedTransient, "", err)
 	}
 	if n := d.shared.attempts.failed(ev, d.cfg.MaxAttempts); n > 0 {
 		return end(Dropped, fmt.Sprintf("failed %d times, the most allowed; last: %v", n, err), err)

@@ -161,6 +161,29 @@ func TestMaxAttempts(t *testing.T) {
 	}
 }
 
+// busy is an Admitter whose memory is always in use.
+type busy struct{}
+
+func (busy) Admit(context.Context, int64) (func(), error) {
+	return nil, fmt.Errorf("%w: held by another decode", pipeline.ErrBusy)
+}
+
+// TestBusyNotCounted: an event whose decode could not get its memory fails
+// transiently, however often, and is never dropped for it.
+func TestBusyNotCounted(t *testing.T) {
+	r := newRig(t, func(c *Config) { c.MaxAttempts = 2; c.Pipeline.Admit = busy{} })
+	ctx := context.Background()
+	if err := r.src.WriteAll(ctx, "a.jpg", photo, nil); err != nil {
+		t.Fatal(err)
+	}
+	ev := Event{Bucket: "photos", Key: "a.jpg", Action: Created, ID: "etag-1/seq-1"}
+	for i := range 5 {
+		if o := r.d.Handle(ctx, ev); o.Status != FailedTransient || !errors.Is(o.Err, pipeline.ErrBusy) {
+			t.Fatalf("attempt %d: %s (%v), want a transient ErrBusy", i+1, o.Status, o.Err)
+		}
+	}
+}
+
 // TestAttemptMemoryBounded: however many events fail, only the most recent
 // AttemptMemory are remembered.
 func TestAttemptMemoryBounded(t *testing.T) {

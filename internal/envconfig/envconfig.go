@@ -146,6 +146,9 @@ type Settings struct {
 	Workers int
 	// MaxBodyBytes bounds a webhook request's body.
 	MaxBodyBytes int64
+	// MemoryLimit, when positive, is the Go heap's soft limit serve sets
+	// (debug.SetMemoryLimit); 0 leaves GOMEMLIMIT's.
+	MemoryLimit int64
 	// ProcessTimeout bounds the work on one request.
 	ProcessTimeout time.Duration
 	// ReadHeaderTimeout and ReadTimeout bound how long a client may take
@@ -252,7 +255,7 @@ var Vars = []Var{
 		Doc: "largest image decoded, width × height, checked from the header before any pixel is decoded",
 		set: func(s *Settings, v string) error { return setInt64(&s.Pipeline.MaxPixels, v) }},
 	{Name: "THUMBPIPE_MAX_DECODE_MEMORY", Flag: "max-decode-memory", Default: "256MiB", Group: GroupPipeline, Programs: Thumbnailers,
-		Doc: "most memory one decode may need (bytes, or with `KiB`/`MiB`/`GiB`), estimated from the header; an image over it is refused before decoding. The default lets two decodes share a 512 MB Lambda",
+		Doc: "most memory one decode may need (bytes, or with `KiB`/`MiB`/`GiB`), estimated from the header; an image over it is refused before decoding. `serve` shares it among the requests in flight. On Lambda, when unset: half the function's memory (`AWS_LAMBDA_FUNCTION_MEMORY_SIZE`), 256 MiB of 512 MB",
 		set: func(s *Settings, v string) error { return setBytes(&s.Pipeline.MaxDecodeMemory, v) }},
 	{Name: "THUMBPIPE_CACHE_CONTROL", Flag: "cache-control", DefaultDoc: "(the source's)", Group: GroupPipeline, Programs: Thumbnailers,
 		Doc: "Cache-Control written on every thumbnail",
@@ -303,6 +306,17 @@ var Vars = []Var{
 				return err
 			}
 			if s.MaxBodyBytes < 1 {
+				return fmt.Errorf("%q is not a positive byte count", v)
+			}
+			return nil
+		}},
+	{Name: "THUMBPIPE_MEMORY_LIMIT", Flag: "memory-limit", DefaultDoc: "(`GOMEMLIMIT`, else none)", Group: GroupServe, Programs: Serve,
+		Doc: "the Go heap's soft limit (bytes, or with `KiB`/`MiB`/`GiB`), set as `GOMEMLIMIT` would: keep it under the container's memory. The decodes of the requests in flight share `THUMBPIPE_MAX_DECODE_MEMORY`: a request whose image does not fit waits for memory, then gets 503",
+		set: func(s *Settings, v string) error {
+			if err := setBytes(&s.MemoryLimit, v); err != nil {
+				return err
+			}
+			if s.MemoryLimit < 1 {
 				return fmt.Errorf("%q is not a positive byte count", v)
 			}
 			return nil
@@ -406,8 +420,32 @@ func Names(p Program) []string {
 // empty. It validates the pipeline's config for the output bucket the
 // settings name, and reports every problem at once. The settings come back
 // even with an error, each setting that did not parse left at its default.
+//
+// For the Lambda function (p is S3Lambda), an unset
+// THUMBPIPE_MAX_DECODE_MEMORY is half the function's memory, as
+// AWS_LAMBDA_FUNCTION_MEMORY_SIZE gives it, when Lambda sets it.
 func Read(p Program, getenv func(string) string) (Settings, error) {
-	return read(func(v Var) bool { return v.Programs&p != 0 }, p&Thumbnailers != 0, getenv)
+	s, err := read(func(v Var) bool { return v.Programs&p != 0 }, p&Thumbnailers != 0, getenv)
+	if p == S3Lambda && strings.TrimSpace(getenv("THUMBPIPE_MAX_DECODE_MEMORY")) == "" {
+		if budget := lambdaDecodeMemory(getenv); budget > 0 {
+			s.Pipeline.MaxDecodeMemory = budget
+		}
+	}
+	return s, err
+}
+
+// lambdaDecodeMemory returns the decode budget of a Lambda function whose
+// THUMBPIPE_MAX_DECODE_MEMORY is unset: half its memory
+// (AWS_LAMBDA_FUNCTION_MEMORY_SIZE, in MB), since a decode's estimate
+// leaves out the runtime, the resized image and the encoder, and the heap
+// may reach twice its live size between collections: 256 MiB of 512 MB,
+// the default elsewhere. 0 when the size is unknown.
+func lambdaDecodeMemory(getenv func(string) string) int64 {
+	mb, err := strconv.ParseInt(strings.TrimSpace(getenv("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")), 10, 64)
+	if err != nil || mb <= 0 {
+		return 0
+	}
+	return mb << 20 / 2
 }
 
 // Load reads the pipeline's config from getenv, as [Read] does for a

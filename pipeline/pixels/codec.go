@@ -1,6 +1,7 @@
 package pixels
 
 import (
+	"context"
 	"fmt"
 	"image"
 	"image/color"
@@ -59,6 +60,10 @@ type Codec struct {
 	// wrote, returning the new file; nil for a format that carries
 	// neither (its thumbnails are converted to sRGB and carry nothing).
 	Embed func(data []byte, e Embedding) ([]byte, error)
+	// TooExpensive reports whether an error of Decode means the file
+	// would cost more than the decoder's bounds allow (ErrTooExpensive),
+	// such as a JPEG of too many scans; nil means none does.
+	TooExpensive func(err error) bool
 }
 
 // DecodeOptions are what a [Codec]'s decoder is told.
@@ -66,6 +71,14 @@ type DecodeOptions struct {
 	// Width and Height are the box the decoded image must still cover, in
 	// the image's stored orientation; 0 (either) means full size.
 	Width, Height int
+	// MinWidth and MinHeight are the least size the decoded image must
+	// have for every thumbnail to be made at full quality, in the stored
+	// orientation: a Fit thumbnail's own size (the image fitted into its
+	// box), a Fill thumbnail's box. A decoder that reduces on load by
+	// powers of two (JPEG) picks its scale from them, so an image far
+	// wider than its box is reduced as far as its thumbnail allows; 0
+	// (either) means Width and Height.
+	MinWidth, MinHeight int
 	// MaxPixels, when positive, refuses an image whose pixels (width ×
 	// height) are more, where the decoder can tell before it allocates.
 	MaxPixels int64
@@ -73,6 +86,9 @@ type DecodeOptions struct {
 	// no ink), for its colour profile to convert, where the decoder would
 	// otherwise convert it to RGB itself.
 	CMYK bool
+	// Context, when set, stops a decoder that checks it (JPEG, before
+	// each scan) with the context's error once it is done.
+	Context context.Context
 }
 
 // EncodeOptions are what a [Codec]'s encoder is told.

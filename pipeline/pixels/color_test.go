@@ -57,7 +57,13 @@ func unconverted(t *testing.T, data []byte, o pixels.Output) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	img, err := pixels.Decode(data, cfg, o.Width, o.Height)
+	// Render decodes a JPEG for the size its thumbnails need, any other
+	// format for the box.
+	w, h := o.Width, o.Height
+	if cfg.Format == pixels.JPEG {
+		w, h = pixels.NeededSize(cfg, []pixels.Output{o})
+	}
+	img, err := pixels.Decode(data, cfg, w, h)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package pixels
 
 import (
+	"context"
 	"errors"
 	"image"
 	"image/color"
@@ -22,10 +23,15 @@ func init() {
 		Magic:  []string{"\xff\xd8\xff"},
 		Header: jpegHeader,
 		Decode: func(r io.Reader, c Config, opts DecodeOptions) (image.Image, error) {
-			img, _, err := jpegdec.Decode(r, jpegdec.Options{Scale: jpegScale(c, opts), MaxPixels: opts.MaxPixels, CMYK: opts.CMYK})
+			ctx := opts.Context
+			if ctx == nil {
+				ctx = context.Background()
+			}
+			img, _, err := jpegdec.DecodeContext(ctx, r, jpegdec.Options{Scale: jpegScale(c, opts), MaxPixels: opts.MaxPixels, CMYK: opts.CMYK})
 			return img, err
 		},
-		Memory: jpegMemory,
+		Memory:       jpegMemory,
+		TooExpensive: func(err error) bool { return errors.Is(err, jpegdec.ErrTooManyScans) },
 		Encode: func(w io.Writer, img image.Image, opts EncodeOptions) error {
 			// imaging.Encode hands image/jpeg an opaque *image.NRGBA (what
 			// the resampler returns) as the *image.RGBA it equals, so
@@ -175,43 +181,25 @@ func pngConfig(c Config) pngdec.Config {
 }
 
 // jpegScale is the reduction jpegdec decodes an image with header c at
-// for opts' box.
+// for opts: the largest that still gives the size every thumbnail needs
+// (opts.MinWidth×MinHeight), or else covers the box.
 func jpegScale(c Config, opts DecodeOptions) int {
+	if opts.MinWidth > 0 && opts.MinHeight > 0 {
+		return jpegdec.ScaleFor(c.Width, c.Height, opts.MinWidth, opts.MinHeight)
+	}
 	if opts.Width > 0 && opts.Height > 0 {
 		return jpegdec.ScaleFor(c.Width, c.Height, opts.Width, opts.Height)
 	}
 	return 1
 }
 
-// jpegCoefs is how many coefficients of a block jpegdec keeps for a
-// progressive image at each scale: those of the top-left 8/scale square,
-// in zig-zag order up to its last.
-var jpegCoefs = map[int]int64{1: 64, 2: 25, 4: 5, 8: 1}
-
-// jpegOverhead is what jpegdec allocates whatever the image's size: its
-// input buffer, Huffman tables and state (measured: about 220 KB).
-const jpegOverhead = 256 << 10
-
-// jpegMemory estimates jpegdec's allocations at the scale opts' box picks,
-// counting every component at full resolution, its blocks padded to 16
-// pixels (the largest MCU): the scaled sample planes, the NRGBA image a
-// four-component file is converted into and, for a progressive file, the
-// coefficients kept between scans (two bytes each) and a mask word a block,
-// on top of jpegOverhead.
+// jpegMemory estimates jpegdec's allocations at the scale opts picks
+// (jpegdec.MemoryEstimate, which counts the costliest sampling factors): a
+// 65535×399 progressive CMYK image fitted into 200×200 is decoded at 1/8,
+// in under 16 MB.
 func jpegMemory(c Config, opts DecodeOptions) int64 {
-	s := int64(jpegScale(c, opts))
-	comps := int64(max(1, c.Channels))
-	bx, by := (int64(c.Width)+15)/16*2, (int64(c.Height)+15)/16*2
-	side := 8 / s
-	n := jpegOverhead + comps*bx*side*by*side
-	if comps == 4 {
-		ow, oh := (int64(c.Width)+s-1)/s, (int64(c.Height)+s-1)/s
-		n += 4 * ow * oh
-	}
-	if c.Progressive {
-		n += comps * bx * by * (2*jpegCoefs[int(s)] + 8)
-	}
-	return n
+	jc := jpegdec.Config{Width: c.Width, Height: c.Height, Components: c.Channels, Progressive: c.Progressive}
+	return jpegdec.MemoryEstimate(jc, jpegdec.Options{Scale: jpegScale(c, opts), CMYK: opts.CMYK})
 }
 
 // stdHeader adapts a standard DecodeConfig: the depth and channels come

@@ -8,11 +8,17 @@ package pixels
 // sample × channels × pixels. It returns 0 for a format that is not
 // registered.
 func DecodeMemory(c Config, w, h int) int64 {
+	return decodeMemory(c, DecodeOptions{Width: w, Height: h})
+}
+
+// decodeMemory is DecodeMemory for a decoder told opts; the pixel limit
+// is c's.
+func decodeMemory(c Config, opts DecodeOptions) int64 {
 	codec := lookup(c.Format)
 	if codec == nil {
 		return 0
 	}
-	opts := DecodeOptions{Width: w, Height: h, MaxPixels: c.Pixels()}
+	opts.MaxPixels = c.Pixels()
 	if codec.Memory == nil {
 		return fullSizeMemory(c)
 	}
@@ -21,10 +27,11 @@ func DecodeMemory(c Config, w, h int) int64 {
 
 // RenderMemory estimates the bytes [Render] allocates to decode the image
 // whose header is c for outs: [DecodeMemory] for the box Render decodes
-// for, the largest of outs' boxes.
+// for, the largest of outs' boxes, and the least size that makes each
+// thumbnail at full quality (the fitted thumbnail for Fit), which a
+// decoder that reduces on load (JPEG) decodes at.
 func RenderMemory(c Config, outs []Output) int64 {
-	w, h := decodeBox(outs, c.Orientation)
-	return DecodeMemory(c, w, h)
+	return decodeMemory(c, decodeOptions(c, outs))
 }
 
 // fullSizeMemory is the memory of the decoded image at full size: bytes

@@ -111,6 +111,10 @@ var (
 	ErrUnsupported = errors.New("unsupported image format")
 	// ErrCorrupt means the bytes start like an image but do not decode.
 	ErrCorrupt = errors.New("corrupt image")
+	// ErrTooExpensive means decoding the image would cost more than the
+	// bounds allow: more memory than a budget, or more scans than the
+	// JPEG decoder reads.
+	ErrTooExpensive = errors.New("image too expensive to decode")
 )
 
 // Config is what the header of an image says, before any pixel is decoded.
@@ -288,16 +292,24 @@ func decodeFrom(r io.Reader, c Config, opts DecodeOptions) (image.Image, error) 
 	opts.MaxPixels = c.Pixels()
 	img, err := codec.Decode(r, c, opts)
 	if err != nil {
+		if opts.Context != nil && opts.Context.Err() != nil && errors.Is(err, opts.Context.Err()) {
+			// Stopped, not refused: the same bytes may decode next time.
+			return nil, fmt.Errorf("decode %s: %w", c.Format, err)
+		}
 		return nil, codec.classify(err)
 	}
 	return img, nil
 }
 
 // classify classes a decoder's error: a feature the decoder lacks is
-// ErrUnsupported, anything else ErrCorrupt.
+// ErrUnsupported, a file beyond the decoder's bounds ErrTooExpensive,
+// anything else ErrCorrupt.
 func (c *Codec) classify(err error) error {
 	if c.Unsupported != nil && c.Unsupported(err) {
 		return fmt.Errorf("%w: %s: %v", ErrUnsupported, c.Format, err)
+	}
+	if c.TooExpensive != nil && c.TooExpensive(err) {
+		return fmt.Errorf("%w: %s: %v", ErrTooExpensive, c.Format, err)
 	}
 	return fmt.Errorf("%w: %s: %v", ErrCorrupt, c.Format, err)
 }

@@ -375,3 +375,30 @@ func TestRender(t *testing.T) {
 		t.Errorf("no outputs: %v; want nothing read, nil", err)
 	}
 }
+
+// TestNeededSize: a Fit thumbnail needs its own size, a Fill thumbnail its
+// box, both in the stored orientation, the largest over the outputs.
+func TestNeededSize(t *testing.T) {
+	fit := func(w, h int) pixels.Output { return pixels.Output{Width: w, Height: h, Mode: pixels.Fit} }
+	fill := func(w, h int) pixels.Output { return pixels.Output{Width: w, Height: h, Mode: pixels.Fill} }
+	tests := []struct {
+		name         string
+		c            pixels.Config
+		outs         []pixels.Output
+		wantW, wantH int
+	}{
+		{"wide into a square", pixels.Config{Width: 65535, Height: 399}, []pixels.Output{fit(200, 200)}, 200, 1},
+		{"two sizes", pixels.Config{Width: 31250, Height: 1599}, []pixels.Output{fit(200, 200), fit(800, 800)}, 800, 41},
+		{"tall", pixels.Config{Width: 300, Height: 4000}, []pixels.Output{fit(200, 200)}, 15, 200},
+		{"landscape photo", pixels.Config{Width: 4000, Height: 3000}, []pixels.Output{fit(200, 200)}, 200, 150},
+		{"smaller than the box", pixels.Config{Width: 120, Height: 90}, []pixels.Output{fit(200, 200)}, 120, 90},
+		{"fill needs the box", pixels.Config{Width: 65535, Height: 399}, []pixels.Output{fill(200, 200)}, 200, 200},
+		{"fit and fill", pixels.Config{Width: 4000, Height: 3000}, []pixels.Output{fit(800, 800), fill(100, 300)}, 800, 600},
+		{"quarter turn swaps the box", pixels.Config{Width: 4000, Height: 3000, Orientation: 6}, []pixels.Output{fit(200, 100)}, 100, 75},
+	}
+	for _, tt := range tests {
+		if w, h := pixels.NeededSize(tt.c, tt.outs); w != tt.wantW || h != tt.wantH {
+			t.Errorf("%s: NeededSize = %dx%d, want %dx%d", tt.name, w, h, tt.wantW, tt.wantH)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package pixels
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"image"
 	"io"
@@ -49,7 +50,8 @@ type Rendered struct {
 
 // Render makes every output of one image: it decodes the image r yields
 // once ([DecodeFrom], with the header c from [ReadConfig]) at the smallest
-// size that still covers the largest box, then, one output at a time and
+// size that still covers the largest box (a JPEG: that still has the
+// pixels of every thumbnail, [NeededSize]), then, one output at a time and
 // largest first, resizes, turns it upright by c's orientation and encodes
 // it, handing each result to emit before the next is made. So only the
 // decoded image and one thumbnail are held at a time.
@@ -69,6 +71,13 @@ type Rendered struct {
 // an output in a format no codec writes is refused before anything is
 // read.
 func Render(r io.Reader, c Config, outs []Output, emit func(Rendered) error) error {
+	return RenderContext(context.Background(), r, c, outs, emit)
+}
+
+// RenderContext is [Render] whose decoder stops, with ctx's error, once
+// ctx is done, where it can (a JPEG before each of its scans): a file of
+// many scans does not outlive the request that asked for it.
+func RenderContext(ctx context.Context, r io.Reader, c Config, outs []Output, emit func(Rendered) error) error {
 	if len(outs) == 0 {
 		return nil
 	}
@@ -79,13 +88,14 @@ func Render(r io.Reader, c Config, outs []Output, emit func(Rendered) error) err
 		}
 		order[i] = i
 	}
-	boxW, boxH := decodeBox(outs, c.Orientation)
+	opts := decodeOptions(c, outs)
 	sort.SliceStable(order, func(a, b int) bool {
 		return outs[order[a]].Width*outs[order[a]].Height > outs[order[b]].Width*outs[order[b]].Height
 	})
 	color := planColor(c)
-	img, err := decodeFrom(r, c, DecodeOptions{Width: boxW, Height: boxH,
-		CMYK: color.t != nil && color.t.ColorSpace() == icc.CMYK})
+	opts.CMYK = color.t != nil && color.t.ColorSpace() == icc.CMYK
+	opts.Context = ctx
+	img, err := decodeFrom(r, c, opts)
 	if err != nil {
 		return err
 	}
@@ -142,6 +152,53 @@ func decodeBox(outs []Output, orientation int) (w, h int) {
 		w, h = max(w, ow), max(h, oh)
 	}
 	return w, h
+}
+
+// decodeOptions returns what the decoder of the image with header c is
+// told to make every one of outs: the box it must cover (decodeBox) and
+// the least size that makes each thumbnail at full quality (NeededSize).
+func decodeOptions(c Config, outs []Output) DecodeOptions {
+	var opts DecodeOptions
+	opts.Width, opts.Height = decodeBox(outs, c.Orientation)
+	opts.MinWidth, opts.MinHeight = NeededSize(c, outs)
+	return opts
+}
+
+// NeededSize returns the least size, in the image's stored orientation,
+// the image with header c must be decoded at for [Render] to make every
+// one of outs at full quality: the largest width and height of the
+// thumbnails (a Fit output's image fitted into its box, never enlarged; a
+// Fill output's box). JPEGs are decoded at the smallest of 1, 1/2, 1/4
+// and 1/8 of their size that still has it: a 65535×399 image fitted into
+// 200×200 is 200×1, so it is decoded at 1/8.
+func NeededSize(c Config, outs []Output) (w, h int) {
+	for _, o := range outs {
+		ow, oh := fittedSize(c, o)
+		w, h = max(w, ow), max(h, oh)
+	}
+	return w, h
+}
+
+// fittedSize returns the size, in the stored orientation, the image with
+// header c is resized to before o's thumbnail is cut from it: for Fit,
+// the thumbnail itself (the image fitted into the box, never enlarged,
+// rounded as the resampler rounds); for Fill, the box, which the image
+// scaled to cover it covers. A 65535×399 image fitted into 200×200 is
+// 200×1, so a decoder may reduce it eightfold.
+func fittedSize(c Config, o Output) (w, h int) {
+	bw, bh := storedBox(o, c.Orientation)
+	sw, sh := int64(c.Width), int64(c.Height)
+	if o.Mode == Fill || sw <= 0 || sh <= 0 || bw <= 0 || bh <= 0 {
+		return bw, bh
+	}
+	if sw <= int64(bw) && sh <= int64(bh) {
+		return c.Width, c.Height
+	}
+	if sw*int64(bh) > sh*int64(bw) {
+		// Wider than the box: the width is the box's.
+		return bw, int(max(1, (sh*int64(bw)+sw/2)/sw))
+	}
+	return int(max(1, (sw*int64(bh)+sh/2)/sh)), bh
 }
 
 // thumbnail resizes img, stored with the given EXIF orientation, into o's

@@ -187,21 +187,32 @@ func testTransient(t *testing.T, newDoor Maker) {
 	}
 }
 
-// testPermanent: a corrupt image is acknowledged with its failure, and
-// redelivering it is acknowledged again and writes nothing.
+// testPermanent: a corrupt image, a JPEG whose scans break their
+// progression and one of more scans than the decoder reads are each
+// acknowledged with their failure, and redelivering one is acknowledged
+// again and writes nothing.
 func testPermanent(t *testing.T, newDoor Maker) {
-	b := memblob.OpenBucket(nil)
-	t.Cleanup(func() { b.Close() })
-	d := newDoor(t, b)
-	Put(t, b, Key, landscape[:len(landscape)/3])
-	if a := d.Deliver(t, created("v1")); a.Retry || a.Failed == "" || a.Written != 0 {
-		t.Errorf("a corrupt image: answered %+v, want a permanent failure, acknowledged", a)
+	for _, tc := range []struct {
+		name string
+		data []byte
+	}{
+		{"a corrupt image", landscape[:len(landscape)/3]},
+		{"a JPEG of one scan repeated", pixeltest.ScanBomb(256, 256, 1000)},
+		{"a JPEG of too many scans", pixeltest.ManyScans(64, 64, 600)},
+	} {
+		b := memblob.OpenBucket(nil)
+		t.Cleanup(func() { b.Close() })
+		d := newDoor(t, b)
+		Put(t, b, Key, tc.data)
+		if a := d.Deliver(t, created("v1")); a.Retry || a.Failed == "" || a.Written != 0 {
+			t.Errorf("%s: answered %+v, want a permanent failure, acknowledged", tc.name, a)
+		}
+		// A door may remember the failure (watch does) or fail again.
+		if a := d.Deliver(t, created("v1")); a.Retry || a.Written != 0 {
+			t.Errorf("%s again: answered %+v, want it acknowledged", tc.name, a)
+		}
+		CheckThumbnails(t, b, 0)
 	}
-	// A door may remember the failure (watch does) or fail again.
-	if a := d.Deliver(t, created("v1")); a.Retry || a.Written != 0 {
-		t.Errorf("the corrupt image again: answered %+v, want it acknowledged", a)
-	}
-	CheckThumbnails(t, b, 0)
 }
 
 // WebPKey is the key of the WebP source of the WebP case.

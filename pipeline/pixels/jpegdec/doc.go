@@ -61,4 +61,15 @@
 // data that breaks the Huffman code yield an error, never a panic or a
 // partial image. Corruption that still decodes validly cannot be detected
 // and gives wrong pixels, as with any JPEG decoder.
+//
+// Each scan costs a pass over its components' blocks, whatever its size
+// in the file, so scans are bounded too: a progressive image must follow
+// its progression (JPEG G.1.1.1: a coefficient sent once by a first scan,
+// then refined one bit at a time from the bit last sent), which libjpeg
+// only warns about, and a component of a sequential image has one scan;
+// other files are refused with a FormatError that says how they break it.
+// At most Options.MaxScans scans are read (DefaultMaxScans, as
+// libjpeg-turbo's scan limit), more give ErrTooManyScans. [DecodeContext]
+// checks its context before every scan. [MemoryEstimate] bounds the
+// memory Decode allocates from the header alone.
 package jpegdec

@@ -1,6 +1,7 @@
 package jpegdec
 
 import (
+	"context"
 	"fmt"
 	"io"
 
@@ -66,6 +67,14 @@ type decoder struct {
 
 	scale     int
 	maxPixels int64
+	ctx       context.Context // checked before each scan; nil for DecodeConfig
+	maxScans  int             // negative: no bound
+	scans     int             // SOS segments read so far
+
+	// sa records, per component and coefficient, the successive
+	// approximation state of a progressive image: 0 before any scan has
+	// sent the coefficient, else 1 + the Al of the last scan that did.
+	sa [4][64]uint8
 
 	sofSeen     bool
 	progressive bool

@@ -10,7 +10,12 @@ import (
 	"testing"
 
 	"github.com/thumbpipe/thumbpipe/pipeline/pixels/icc"
+	"github.com/thumbpipe/thumbpipe/pipeline/pixels/pixeltest"
 )
+
+// fuzzMaxScans is the scan limit checkDecode decodes with: low, so that
+// the fuzzer reaches it.
+const fuzzMaxScans = 32
 
 func TestTruncated(t *testing.T) {
 	for _, name := range []string{"base420.jpg", "restart420.jpg", "prog420.jpg", "progcustom420.jpg", "gray.jpg"} {
@@ -202,7 +207,7 @@ func checkDecode(t *testing.T, data []byte, maxPixels int64) {
 	t.Helper()
 	cfg, cerr := DecodeConfig(bytes.NewReader(data))
 	for _, s := range []int{1, 2, 4, 8} {
-		img, dcfg, err := Decode(bytes.NewReader(data), Options{Scale: s, MaxPixels: maxPixels})
+		img, dcfg, err := Decode(bytes.NewReader(data), Options{Scale: s, MaxPixels: maxPixels, MaxScans: fuzzMaxScans})
 		if err != nil {
 			if img != nil {
 				t.Fatalf("error %v with non-nil image", err)
@@ -227,7 +232,7 @@ func checkDecode(t *testing.T, data []byte, maxPixels int64) {
 		}
 		if s == 8 {
 			// CMYK ink output: the same size, whatever the colour space.
-			ink, _, err := Decode(bytes.NewReader(data), Options{Scale: s, MaxPixels: maxPixels, CMYK: true})
+			ink, _, err := Decode(bytes.NewReader(data), Options{Scale: s, MaxPixels: maxPixels, MaxScans: fuzzMaxScans, CMYK: true})
 			if err != nil {
 				t.Fatalf("1/%d with CMYK: %v", s, err)
 			}
@@ -259,6 +264,11 @@ func FuzzDecode(f *testing.F) {
 	f.Add(withSegments(base, app2(1, 2, []byte("first")), app2(2, 2, []byte("second"))))
 	f.Add(withSegments(base, app2(2, 2, []byte("second")), app2(1, 2, []byte("first"))))
 	f.Add(withSegments(base, app2(2, 3, []byte("second"))))
+	// Progressions: a first scan repeated, a bit refined twice, a file of
+	// many valid scans (refused by the limit of checkDecode's options).
+	f.Add(pixeltest.ScanBomb(32, 32, 3))
+	f.Add(pixeltest.ProgressionBomb(32, 32, 2))
+	f.Add(pixeltest.ManyScans(32, 32, 40))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		checkDecode(t, data, 1<<20)
 	})

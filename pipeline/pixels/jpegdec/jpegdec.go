@@ -1,6 +1,7 @@
 package jpegdec
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"image"
@@ -77,7 +78,19 @@ type Options struct {
 	// does, for a CMYK ICC profile to convert. Otherwise they are
 	// converted with the naive formula of color.CMYKToRGB.
 	CMYK bool
+	// MaxScans bounds the scans (SOS segments) Decode reads: an image with
+	// more is refused with ErrTooManyScans before the next one is decoded.
+	// 0 means DefaultMaxScans; a negative value, no bound.
+	MaxScans int
 }
+
+// DefaultMaxScans is the scan limit when Options.MaxScans is 0, the one
+// libjpeg-turbo's TurboJPEG applied for its LIMITSCANS flag. Encoders
+// write about 10 scans (libjpeg's default progression) and rarely more
+// than a few dozen, while each scan costs a pass over its components'
+// blocks: a small file of tens of thousands of scans would otherwise cost
+// minutes of CPU.
+const DefaultMaxScans = 500
 
 // FormatError reports that the input is not a valid JPEG.
 type FormatError string
@@ -92,6 +105,10 @@ func (e UnsupportedError) Error() string { return "jpegdec: unsupported feature:
 
 // ErrTooLarge is returned (wrapped) when the image exceeds Options.MaxPixels.
 var ErrTooLarge = errors.New("jpegdec: image exceeds pixel limit")
+
+// ErrTooManyScans is returned (wrapped, with the file's count of scans
+// and the limit) when the image has more scans than Options.MaxScans.
+var ErrTooManyScans = errors.New("jpegdec: too many scans")
 
 // errTruncated is returned when the input ends inside the image data.
 var errTruncated = fmt.Errorf("jpegdec: %w", io.ErrUnexpectedEOF)
@@ -120,6 +137,12 @@ func DecodeConfig(r io.Reader) (Config, error) {
 // corrupt entropy-coded data. A missing EOI marker after a complete
 // baseline image is tolerated.
 func Decode(r io.Reader, opts Options) (image.Image, Config, error) {
+	return DecodeContext(context.Background(), r, opts)
+}
+
+// DecodeContext is [Decode] that stops, with ctx's error, when ctx is
+// done: it is checked before every scan.
+func DecodeContext(ctx context.Context, r io.Reader, opts Options) (image.Image, Config, error) {
 	scale := opts.Scale
 	if scale == 0 {
 		scale = 1
@@ -132,6 +155,11 @@ func Decode(r io.Reader, opts Options) (image.Image, Config, error) {
 	d.scale = scale
 	d.maxPixels = opts.MaxPixels
 	d.cmykInk = opts.CMYK
+	d.ctx = ctx
+	d.maxScans = opts.MaxScans
+	if d.maxScans == 0 {
+		d.maxScans = DefaultMaxScans
+	}
 	if err := d.readHeaders(false); err != nil {
 		if d.sofSeen {
 			return nil, d.config(), err
@@ -189,6 +217,7 @@ func putDecoder(d *decoder) {
 		c.plane, c.coefs, c.mask = nil, nil, nil
 	}
 	d.r = nil
+	d.ctx = nil
 	d.seg = d.seg[:0]
 	decoderPool.Put(d)
 }

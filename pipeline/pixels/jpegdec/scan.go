@@ -1,5 +1,7 @@
 package jpegdec
 
+import "fmt"
+
 // unzig maps zig-zag order to natural (row-major) order.
 var unzig = [64]uint8{
 	0, 1, 8, 16, 9, 2, 3, 10,
@@ -34,6 +36,15 @@ const (
 func (d *decoder) processSOS(n int) error {
 	if !d.sofSeen {
 		return FormatError("missing frame header")
+	}
+	if d.ctx != nil {
+		if err := d.ctx.Err(); err != nil {
+			return err
+		}
+	}
+	d.scans++
+	if d.maxScans >= 0 && d.scans > d.maxScans {
+		return d.tooManyScans()
 	}
 	if n < 6 {
 		return FormatError("short SOS segment")
@@ -88,6 +99,9 @@ func (d *decoder) processSOS(n int) error {
 		if ss > se || se > 63 || (ss == 0 && se != 0) || (ss > 0 && ns != 1) || al > 13 || ah > 13 {
 			return FormatError("bad progressive scan parameters")
 		}
+		if err := d.progress(sc[:ns], ss, se, ah, al); err != nil {
+			return err
+		}
 		switch {
 		case ss == 0 && ah == 0:
 			mode = modeDCFirst
@@ -107,6 +121,11 @@ func (d *decoder) processSOS(n int) error {
 	}
 	for i := 0; i < ns; i++ {
 		s := &sc[i]
+		if mode == modeBaseline && s.c.done {
+			// Each component has one scan in sequential mode: a repeated
+			// one would only cost another pass over its blocks.
+			return FormatError(fmt.Sprintf("component %d in a second sequential scan", s.ci))
+		}
 		if !d.quantSet[s.c.tq] {
 			return FormatError("undefined quantization table")
 		}
@@ -126,6 +145,69 @@ func (d *decoder) processSOS(n int) error {
 		}
 	}
 	return nil
+}
+
+// progress checks a progressive scan against what earlier scans sent
+// (JPEG G.1.1.1) and records it: a coefficient's first scan must be its
+// only first scan, and each refinement must add the one bit below the
+// last (Ah equal to the last scan's Al, Al = Ah-1). So every scan adds
+// something and a file cannot make the decoder pass over the same band
+// again and again; libjpeg only warns about such files.
+func (d *decoder) progress(sc []scanComp, ss, se int, ah, al uint) error {
+	if ah != 0 && al+1 != ah {
+		return FormatError(fmt.Sprintf("bogus progression: a refinement from bit %d to bit %d", ah, al))
+	}
+	for _, s := range sc {
+		sa := &d.sa[s.ci]
+		for k := ss; k <= se; k++ {
+			switch last := uint(sa[k]); {
+			case ah == 0 && last != 0:
+				return FormatError(fmt.Sprintf("bogus progression: coefficient %d of component %d sent again", k, s.ci))
+			case ah != 0 && last == 0:
+				return FormatError(fmt.Sprintf("bogus progression: coefficient %d of component %d refined before it was sent", k, s.ci))
+			case ah != 0 && last-1 != ah:
+				return FormatError(fmt.Sprintf("bogus progression: coefficient %d of component %d refined at bit %d after bit %d", k, s.ci, al, last-1))
+			}
+		}
+	}
+	for _, s := range sc {
+		for k := ss; k <= se; k++ {
+			d.sa[s.ci][k] = uint8(al + 1)
+		}
+	}
+	return nil
+}
+
+// tooManyScans returns the error for a file with more than d.maxScans
+// scans, counting the scans that follow (their entropy-coded data is
+// skipped, not decoded) so that the message gives the file's count.
+func (d *decoder) tooManyScans() error {
+	n, more := d.scans, ""
+	for {
+		m, err := d.nextMarker()
+		if err != nil || m == mEOI {
+			if err != nil {
+				more = " or more"
+			}
+			break
+		}
+		if m >= mRST0 && m <= mRST7 || m == 0x01 || m == mSOI {
+			continue
+		}
+		length, err := d.readU16()
+		if err == nil {
+			err = d.skip(length - 2)
+		}
+		if err == nil && m == mSOS {
+			n++
+			err = d.skipEntropy()
+		}
+		if err != nil || length < 2 {
+			more = " or more"
+			break
+		}
+	}
+	return fmt.Errorf("%w: JPEG has %d%s scans, limit %d", ErrTooManyScans, n, more, d.maxScans)
 }
 
 func (d *decoder) decodeScan(sc []scanComp, mode scanMode, ss, se int, ah, al uint) error {

@@ -205,18 +205,10 @@ func (w *bitWriter) bytes() []byte { return w.buf }
 // zero: one bit a block, so 65535×399 takes about 200 KB.
 func ProgressiveCMYK(w, h uint16) []byte {
 	be := binary.BigEndian
-	seg := func(b []byte, marker byte, payload []byte) []byte {
-		b = append(b, 0xFF, marker)
-		b = be.AppendUint16(b, uint16(len(payload)+2))
-		return append(b, payload...)
-	}
+	seg := jpegSegment
 	b := []byte{0xFF, 0xD8}
 	b = seg(b, 0xEE, []byte("Adobe\x00\x64\x00\x00\x00\x00\x00")) // transform 0: CMYK
-	q := make([]byte, 65)
-	for i := 1; i < len(q); i++ {
-		q[i] = 1
-	}
-	b = seg(b, 0xDB, q)
+	b = seg(b, 0xDB, unitQuant())
 	sof := []byte{8}
 	sof = be.AppendUint16(sof, h)
 	sof = be.AppendUint16(sof, w)
