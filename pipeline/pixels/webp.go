@@ -12,8 +12,8 @@ import (
 	webpenc "github.com/gen2brain/webp"
 	"golang.org/x/image/webp"
 
-	"github.com/thumbpipe/thumbpipe/pipeline/pixels/metadata"
 	"github.com/thumbpipe/thumbpipe/pipeline/pixels/icc"
+	"github.com/thumbpipe/thumbpipe/pipeline/pixels/metadata"
 )
 
 // WebP is read by walking its RIFF chunks ourselves and decoding the image
