@@ -116,6 +116,13 @@ type Outcome struct {
 	Variants []pipeline.Variant
 	// Removed are the thumbnails deleted for a removed source.
 	Removed []string
+	// Manifest is what was made of a created source (written, or found
+	// current), or the manifest removed with a removed source's
+	// thumbnails; nil otherwise.
+	Manifest *pipeline.Manifest
+	// Failure is the failure record written for a FailedPermanent
+	// created source; nil otherwise.
+	Failure *pipeline.Failure
 	// SourceBytes counts the source bytes read to decode it.
 	SourceBytes int64
 	// Err is the failure of a FailedPermanent, FailedTransient or Dropped
@@ -345,15 +352,19 @@ func (d *Door) run(ctx context.Context, o *Outcome) error {
 		return fmt.Errorf("cannot open the output bucket: %w", err)
 	}
 	if o.Action == Removed {
-		o.Removed, err = th.Delete(ctx, b, o.Key)
+		del, err := th.DeleteSource(ctx, b, o.Key)
+		o.Removed, o.Manifest = del.Removed, del.Manifest
 		return err
 	}
-	process := th.Process
+	var res pipeline.Result
 	if d.cfg.DryRun {
-		process = th.Plan
+		res, err = th.Plan(ctx, b, o.Key)
+	} else {
+		// This attempt, after those that failed transiently.
+		res, err = th.ProcessAttempt(ctx, b, o.Key, d.shared.attempts.count(o.Event)+1)
 	}
-	res, err := process(ctx, b, o.Key)
 	o.Variants, o.SourceBytes, o.Reason = res.Variants, res.SourceBytes, res.Skipped
+	o.Manifest, o.Failure = res.Manifest, res.Failure
 	return err
 }
 
@@ -468,6 +479,19 @@ func (a *attempts) failed(ev Event, limit int) int {
 	delete(a.byKey, k)
 	a.order.Remove(e)
 	return at.n
+}
+
+// count returns how many times ev has failed transiently, as remembered.
+func (a *attempts) count(ev Event) int {
+	if ev.ID == "" {
+		return 0
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if e, ok := a.byKey[attemptKey(ev)]; ok {
+		return e.Value.(*attempt).n
+	}
+	return 0
 }
 
 // forget drops what is remembered of ev.
