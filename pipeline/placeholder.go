@@ -63,11 +63,13 @@ func toNRGBA(img image.Image) *image.NRGBA {
 }
 
 // dominantColor returns the colour most pixels of img are close to: the
-// mean of the most populated cell of a 16×16×16 colour grid (transparent
-// pixels left out), as "#rrggbb".
+// mean of the most populated cell of an 8×8×8 colour grid (transparent
+// pixels left out), as "#rrggbb". Cells 32 levels wide keep a smooth
+// gradient in a few cells, where finer ones would scatter it and let a
+// small flat patch win.
 func dominantColor(img *image.NRGBA) string {
 	type cell struct{ n, r, g, b int }
-	var cells [16 * 16 * 16]cell
+	var cells [8 * 8 * 8]cell
 	best := -1
 	for y := 0; y < img.Rect.Dy(); y++ {
 		row := img.Pix[y*img.Stride : y*img.Stride+img.Rect.Dx()*4]
@@ -76,7 +78,7 @@ func dominantColor(img *image.NRGBA) string {
 			if a < 128 {
 				continue
 			}
-			k := r>>4<<8 | g>>4<<4 | b>>4
+			k := r>>5<<6 | g>>5<<3 | b>>5
 			c := &cells[k]
 			c.n++
 			c.r += r
