@@ -25,6 +25,9 @@
 //     platform should deliver the event again) or FailedPermanent
 //     (acknowledged). An event that has failed transiently
 //     Config.MaxAttempts times is Dropped instead.
+//  7. The Outcome carries the source's manifest (written, found current, or
+//     removed with its thumbnails) or, on a permanent failure, the failure
+//     record the pipeline wrote, whose attempts are this door's count.
 //
 // # Logs
 //
@@ -354,6 +357,7 @@ func (d *Door) run(ctx context.Context, o *Outcome) error {
 	if o.Action == Removed {
 		del, err := th.DeleteSource(ctx, b, o.Key)
 		o.Removed, o.Manifest = del.Removed, del.Manifest
+		o.setBucket()
 		return err
 	}
 	var res pipeline.Result
@@ -365,7 +369,26 @@ func (d *Door) run(ctx context.Context, o *Outcome) error {
 	}
 	o.Variants, o.SourceBytes, o.Reason = res.Variants, res.SourceBytes, res.Skipped
 	o.Manifest, o.Failure = res.Manifest, res.Failure
+	o.setBucket()
 	return err
+}
+
+// setBucket names the event's bucket in copies of the manifest and the
+// failure record: the pipeline does not know bucket names, a door does.
+func (o *Outcome) setBucket() {
+	if o.Bucket == "" {
+		return
+	}
+	if o.Manifest != nil {
+		m := *o.Manifest
+		m.Bucket = o.Bucket
+		o.Manifest = &m
+	}
+	if o.Failure != nil {
+		f := *o.Failure
+		f.Bucket = o.Bucket
+		o.Failure = &f
+	}
 }
 
 // messages are the log messages of each status.
