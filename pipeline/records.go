@@ -191,9 +191,14 @@ func (t *Thumbnailer) RecordFailure(ctx context.Context, bucket *blob.Bucket, ke
 	if attempts < 1 {
 		attempts = 1
 	}
+	reason := err
+	var pe *Error
+	if errors.As(err, &pe) && pe.Key == key {
+		reason = pe.Err // the record names the key
+	}
 	f := &Failure{
 		Schema: FailureSchema, Key: key, Version: sourceVersion(attrs),
-		Reason: err.Error(), Class: ErrorClass(err), Attempts: attempts, Time: time.Now().UTC(),
+		Reason: reason.Error(), Class: ErrorClass(err), Attempts: attempts, Time: time.Now().UTC(),
 	}
 	out := t.output(bucket)
 	if werr := writeRecord(ctx, out, t.cfg.FailureKey(key), f, t.recordMeta(key, f.Version, KindFailure, "")); werr != nil {

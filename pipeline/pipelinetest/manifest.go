@@ -310,7 +310,7 @@ func testFailureRecord(t *testing.T, open Opener) {
 		t.Errorf("Process returned failure %+v, stored %+v", res.Failure, f)
 	}
 	if f.Schema != pipeline.FailureSchema || f.Key != "f/up.jpg" || f.Class != "corrupt" || f.Attempts != 3 ||
-		!strings.Contains(f.Reason, "f/up.jpg") || f.Time.IsZero() || sa.ETag != "" && f.Version != sa.ETag {
+		!strings.Contains(f.Reason, "corrupt image") || f.Time.IsZero() || sa.ETag != "" && f.Version != sa.ETag {
 		t.Errorf("failure record %+v", f)
 	}
 	var listed []string

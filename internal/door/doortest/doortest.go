@@ -197,6 +197,29 @@ func testPermanent(t *testing.T, newDoor Maker) {
 		t.Errorf("the corrupt image again: answered %+v, want it acknowledged", a)
 	}
 	CheckThumbnails(t, b, 0)
+	CheckFailure(t, b, "corrupt")
+}
+
+// CheckFailure checks that b holds the failure record of Key, of class,
+// made from its current version.
+func CheckFailure(t *testing.T, b *blob.Bucket, class string) {
+	t.Helper()
+	ctx := context.Background()
+	th, err := pipeline.NewThumbnailer(pipeline.DefaultConfig(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := th.ReadFailure(ctx, b, Key)
+	if err != nil {
+		t.Fatalf("no failure record: %v", err)
+	}
+	src, err := b.Attributes(ctx, Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Key != Key || f.Class != class || f.Attempts < 1 || !strings.Contains(src.ETag, f.Version) {
+		t.Errorf("failure record %+v, want %s's, class %s, version %s", f, Key, class, src.ETag)
+	}
 }
 
 // Put writes data at key.
@@ -207,9 +230,10 @@ func Put(t *testing.T, b *blob.Bucket, key string, data []byte) {
 	}
 }
 
-// CheckThumbnails checks that b holds exactly the two thumbnails of Key,
-// made from its current version, with a 64x64 thumbnail wantW wide; or, with
-// wantW 0, no thumbnail at all.
+// CheckThumbnails checks that b holds exactly the two thumbnails of Key and
+// its manifest, made from its current version, with a 64x64 thumbnail wantW
+// wide; or, with wantW 0, no thumbnail and no manifest at all. Failure
+// records (under thumbnails/failures/) are left to [CheckFailure].
 func CheckThumbnails(t *testing.T, b *blob.Bucket, wantW int) {
 	t.Helper()
 	ctx := context.Background()
@@ -223,7 +247,9 @@ func CheckThumbnails(t *testing.T, b *blob.Bucket, wantW int) {
 			}
 			break
 		}
-		thumbs = append(thumbs, obj.Key)
+		if !strings.HasPrefix(obj.Key, "thumbnails/"+pipeline.FailureDir) {
+			thumbs = append(thumbs, obj.Key)
+		}
 	}
 	if wantW == 0 {
 		if len(thumbs) != 0 {
@@ -231,7 +257,8 @@ func CheckThumbnails(t *testing.T, b *blob.Bucket, wantW int) {
 		}
 		return
 	}
-	if want := []string{"thumbnails/32x32/" + Key, "thumbnails/64x64/" + Key}; strings.Join(thumbs, ",") != strings.Join(want, ",") {
+	manifest := "thumbnails/" + pipeline.ManifestDir + Key + ".json"
+	if want := []string{"thumbnails/32x32/" + Key, "thumbnails/64x64/" + Key, manifest}; strings.Join(thumbs, ",") != strings.Join(want, ",") {
 		t.Fatalf("thumbnails %q, want %q", thumbs, want)
 	}
 	img := pipelinetest.CheckVariant(t, b, "thumbnails/64x64/"+Key, Key, "image/jpeg", 64, 64, false)
@@ -242,6 +269,13 @@ func CheckThumbnails(t *testing.T, b *blob.Bucket, wantW int) {
 	src, err := b.Attributes(ctx, Key)
 	if err != nil {
 		t.Fatal(err)
+	}
+	th, err := pipeline.NewThumbnailer(pipeline.DefaultConfig(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := pipelinetest.CheckManifest(t, th, b, b, Key); len(m.Variants) != 2 || m.Variants[0].Width != wantW {
+		t.Errorf("manifest lists %+v, want two thumbnails, the 64x64 one %d wide", m.Variants, wantW)
 	}
 	for _, k := range thumbs {
 		a, err := b.Attributes(ctx, k)
