@@ -326,6 +326,9 @@ func (c Config) sampleOutputKeys() []string {
 			keys = append(keys, c.variantKeys(name, s)...)
 		}
 	}
+	for _, name := range []string{"a.jpg", "a/b.png", "a"} {
+		keys = append(keys, c.ManifestKey(name), c.FailureKey(name))
+	}
 	return keys
 }
 

@@ -74,7 +74,7 @@ func TestDuplicateEventsConcurrent(t *testing.T) {
 	for err := range errs {
 		t.Error(err)
 	}
-	assertKeys(t, b, "thumbnails/", "thumbnails/200x200/c.jpg", "thumbnails/64x64/c.jpg")
+	assertKeys(t, b, "thumbnails/", "thumbnails/200x200/c.jpg", "thumbnails/64x64/c.jpg", "thumbnails/manifests/c.jpg.json")
 	pipelinetest.CheckVariant(t, b, "thumbnails/64x64/c.jpg", "c.jpg", "image/jpeg", 64, 64, true)
 	res, err := th.Process(ctx, b, "c.jpg")
 	if err != nil || res.Written() != 0 {

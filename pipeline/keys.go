@@ -148,7 +148,8 @@ func CheckKey(key string) error {
 
 // CheckThumbnailKeys reports, with an error wrapping [ErrKeyTooLong],
 // whether the longest key a thumbnail of key may have, in any configured
-// size and output format, is longer than [MaxKeyBytes]. Process refuses such
+// size and output format, is longer than [MaxKeyBytes] (a manifest's and a
+// failure record's keys always fit: see [Config.ManifestKey]). Process refuses such
 // a source before reading it: its thumbnails could never be written.
 func (c Config) CheckThumbnailKeys(key string) error {
 	longest := ""

@@ -66,6 +66,13 @@ type Result struct {
 	// (pixels.MetadataCopyright): they carry the rights of the other
 	// blocks. "" otherwise.
 	MetadataNote string
+	// Manifest is what was made of the source, as written (or found
+	// current) after its thumbnails; nil when the source was skipped or
+	// failed, and in a dry run.
+	Manifest *Manifest
+	// Failure is the failure record written for a permanent failure; nil
+	// otherwise (see [Thumbnailer.RecordFailure]).
+	Failure *Failure
 }
 
 // Written counts the variants written in this call.
@@ -122,12 +129,30 @@ func (t *Thumbnailer) output(src *blob.Bucket) *blob.Bucket {
 // own event may already have been handled), it starts over, at most
 // maxRounds times; if the source was deleted meanwhile, the thumbnails just
 // written are removed again.
+//
+// After the thumbnails, Process writes the source's manifest (see
+// [Config.ManifestKey]) unless a current one is there, and removes its
+// failure record. A permanent failure writes the failure record instead
+// (see [Thumbnailer.RecordFailure]) and returns it in Result.Failure.
 func (t *Thumbnailer) Process(ctx context.Context, bucket *blob.Bucket, key string) (Result, error) {
-	res, err := t.process(ctx, bucket, key)
-	if err != nil {
-		return res, &Error{Op: "process", Key: key, Err: err}
+	return t.ProcessAttempt(ctx, bucket, key, 1)
+}
+
+// ProcessAttempt is Process for a caller that counts its attempts at one
+// event: a failure record says how many there were.
+func (t *Thumbnailer) ProcessAttempt(ctx context.Context, bucket *blob.Bucket, key string, attempts int) (Result, error) {
+	res, perr := t.process(ctx, bucket, key)
+	if perr == nil {
+		return res, nil
 	}
-	return res, nil
+	err := &Error{Op: "process", Key: key, Err: perr}
+	f, ferr := t.RecordFailure(ctx, bucket, key, err, attempts)
+	if ferr != nil {
+		// Not recorded: the event must come again, to record it.
+		return res, &Error{Op: "process", Key: key, Err: fmt.Errorf("%v; and its failure record: %w", perr, ferr)}
+	}
+	res.Failure = f
+	return res, err
 }
 
 // Plan reports what Process would do with key without decoding the source
@@ -157,24 +182,37 @@ func (t *Thumbnailer) process(ctx context.Context, bucket *blob.Bucket, key stri
 	var read int64 // source bytes read over every round
 	for round := 1; ; round++ {
 		p, err := t.plan(ctx, bucket, key)
-		if err != nil || len(p.todo) == 0 {
+		if err != nil || p.res.Skipped != "" {
 			p.res.SourceBytes = read
 			return p.res, err
 		}
-		err = t.render(ctx, bucket, key, &p)
-		read += p.res.SourceBytes
-		p.res.SourceBytes = read
+		var smallest []byte // the smallest variant, when written now
+		if len(p.todo) > 0 {
+			p.smallest = &smallest
+			err = t.render(ctx, bucket, key, &p)
+			read += p.res.SourceBytes
+			p.res.SourceBytes = read
+			if err != nil {
+				return p.res, err
+			}
+		}
+		m, wrote, err := t.manifest(ctx, key, &p, smallest)
 		if err != nil {
-			return p.res, err
+			return p.res, fmt.Errorf("manifest: %w", err)
+		}
+		p.res.Manifest = m
+		if len(p.todo) == 0 && !wrote {
+			return p.res, nil // nothing written: nothing to check
 		}
 		now, err := bucket.Attributes(ctx, key)
 		switch {
 		case err == nil && sourceVersion(now) == p.version:
 			return p.res, nil
 		case gcerrors.Code(err) == gcerrors.NotFound:
+			p.res.Manifest = nil
 			// Deleted while its thumbnails were made: its delete event may
 			// have come and gone, so remove them here.
-			if _, err := t.removeThumbnails(ctx, p.out, key); err != nil {
+			if _, err := t.removeThumbnails(ctx, p.out, key, nil); err != nil {
 				return p.res, err
 			}
 			if back, err := bucket.Exists(ctx, key); err != nil || !back {
@@ -198,10 +236,18 @@ func (t *Thumbnailer) process(ctx context.Context, bucket *blob.Bucket, key stri
 type plan struct {
 	res     Result
 	attrs   *blob.Attributes
-	version string   // of the source, as the thumbnails' marker records it
-	hashes  []string // Config.Hash of each variant
-	todo    []int    // indexes into res.Variants still to write
+	version string             // of the source, as the thumbnails' marker records it
+	hashes  []string           // Config.Hash of each variant
+	vattrs  []*blob.Attributes // of each variant as planned; nil if missing
+	todo    []int              // indexes into res.Variants still to write
 	out     *blob.Bucket
+	src     *blob.Bucket
+
+	srcFormat           pixels.Format // sniffed from the source's bytes
+	srcWidth, srcHeight int           // as shown; 0 until its header is read
+	// smallest, when set, receives a copy of the smallest variant's bytes
+	// if it is written.
+	smallest *[]byte
 }
 
 func (t *Thumbnailer) plan(ctx context.Context, bucket *blob.Bucket, key string) (plan, error) {
@@ -238,6 +284,7 @@ func (t *Thumbnailer) plan(ctx context.Context, bucket *blob.Bucket, key string)
 		return p, sourceErr(err)
 	}
 	format := pixels.Sniff(head)
+	p.srcFormat, p.src = format, bucket
 	if format == pixels.Unknown {
 		return p, fmt.Errorf("%w: the bytes are not %s (whatever the name or Content-Type says)", ErrUnsupported, pixels.Readable())
 	}
@@ -247,10 +294,11 @@ func (t *Thumbnailer) plan(ctx context.Context, bucket *blob.Bucket, key string)
 		out := t.cfg.SizeFormat(s, format)
 		v := Variant{Size: s, Key: t.cfg.VariantKey(key, s, out), Format: out, Status: UpToDate}
 		p.hashes[i] = t.cfg.Hash(s, out)
-		fresh, err := t.fresh(ctx, p.out, v.Key, key, p.version, p.hashes[i])
+		a, fresh, err := t.fresh(ctx, p.out, v.Key, key, p.version, p.hashes[i])
 		if err != nil {
 			return p, err
 		}
+		p.vattrs = append(p.vattrs, a)
 		if !fresh {
 			v.Status = WouldWrite
 			p.todo = append(p.todo, len(p.res.Variants))
@@ -276,6 +324,10 @@ func (t *Thumbnailer) render(ctx context.Context, bucket *blob.Bucket, key strin
 	p.res.SourceBytes = src.n
 	if err := src.check(err); err != nil {
 		return err
+	}
+	p.srcWidth, p.srcHeight = cfg.Width, cfg.Height
+	if pixels.Swaps(cfg.Orientation) {
+		p.srcWidth, p.srcHeight = cfg.Height, cfg.Width
 	}
 	if cfg.Pixels() > t.cfg.MaxPixels {
 		return fmt.Errorf("%w: %s declares %dx%d = %d pixels, the limit is %d",
@@ -329,9 +381,12 @@ func (t *Thumbnailer) writeVariant(ctx context.Context, key string, p *plan, i i
 		cacheControl = p.attrs.CacheControl
 	}
 	meta := map[string]string{
-		MetaSource: url.PathEscape(key),
-		MetaETag:   p.version,
-		MetaConfig: p.hashes[i],
+		MetaSource:     url.PathEscape(key),
+		MetaETag:       p.version,
+		MetaConfig:     p.hashes[i],
+		MetaWidth:      strconv.Itoa(r.Width),
+		MetaHeight:     strconv.Itoa(r.Height),
+		MetaSourceSize: sourceSizeMeta(p.srcWidth, p.srcHeight),
 	}
 	opts := &blob.WriterOptions{ContentType: v.Format.ContentType(), CacheControl: cacheControl, Metadata: meta}
 	if err := write(ctx, p.out, v.Key, r.Data, opts); err != nil {
@@ -339,16 +394,20 @@ func (t *Thumbnailer) writeVariant(ctx context.Context, key string, p *plan, i i
 	}
 	v.Status = Written
 	v.Width, v.Height, v.Bytes = r.Width, r.Height, len(r.Data)
+	if p.smallest != nil && i == len(p.res.Variants)-1 {
+		*p.smallest = append([]byte(nil), r.Data...)
+	}
 	return nil
 }
 
-// fresh reports whether the thumbnail at vkey was made from this version of
+// fresh returns the attributes of the thumbnail at vkey (nil if there is
+// none) and reports whether it was made from this version of
 // source with the settings hash names. A thumbnail of another source at vkey is an
 // ErrCollision: it is never overwritten.
-func (t *Thumbnailer) fresh(ctx context.Context, out *blob.Bucket, vkey, source, version, hash string) (bool, error) {
+func (t *Thumbnailer) fresh(ctx context.Context, out *blob.Bucket, vkey, source, version, hash string) (*blob.Attributes, bool, error) {
 	a, err := thumbnailAt(ctx, out, vkey)
 	if a == nil || err != nil {
-		return false, err
+		return nil, false, err
 	}
 	owner, marked := a.Metadata[MetaSource]
 	if !marked || unescape(owner) != source {
@@ -356,79 +415,165 @@ func (t *Thumbnailer) fresh(ctx context.Context, out *blob.Bucket, vkey, source,
 		if marked {
 			what = "the thumbnail of " + strconv.Quote(unescape(owner))
 		}
-		return false, fmt.Errorf("%w: %q holds %s", ErrCollision, vkey, what)
+		return nil, false, fmt.Errorf("%w: %q holds %s", ErrCollision, vkey, what)
 	}
-	return a.Metadata[MetaETag] == version && a.Metadata[MetaConfig] == hash, nil
+	return a, a.Metadata[MetaETag] == version && a.Metadata[MetaConfig] == hash, nil
 }
 
-// Delete removes every thumbnail of key, in every size and output format.
-// A thumbnail is removed only if its marker names key, and none is removed
-// while key itself still exists (a late delete event after a new upload).
-// If key exists again once they are removed (a new upload whose event was
-// handled meanwhile, its thumbnails removed too), its thumbnails are made
-// again. It returns the keys it removed.
+// Delete removes every thumbnail of key: those its manifest lists, whatever
+// the configuration says now (a size since removed, another format or
+// output prefix), and those of every configured size and output format;
+// then the manifest and any failure record. A thumbnail is removed only if
+// its marker names key, and none is removed while key itself still exists
+// (a late delete event after a new upload). If key exists again once they
+// are removed (a new upload whose event was handled meanwhile, its
+// thumbnails removed too), its thumbnails are made again. It returns the
+// thumbnails' keys it removed.
 func (t *Thumbnailer) Delete(ctx context.Context, bucket *blob.Bucket, key string) ([]string, error) {
-	removed, err := t.delete(ctx, bucket, key)
-	if err != nil {
-		return removed, &Error{Op: "delete", Key: key, Err: err}
-	}
-	return removed, nil
+	d, err := t.DeleteSource(ctx, bucket, key)
+	return d.Removed, err
 }
 
-func (t *Thumbnailer) delete(ctx context.Context, bucket *blob.Bucket, key string) ([]string, error) {
+// Deletion is what deleting a source removed.
+type Deletion struct {
+	// Removed are the thumbnails' keys.
+	Removed []string
+	// Manifest is the manifest removed with them; nil when there was none.
+	Manifest *Manifest
+}
+
+// DeleteSource is Delete, returning the removed manifest too.
+func (t *Thumbnailer) DeleteSource(ctx context.Context, bucket *blob.Bucket, key string) (Deletion, error) {
+	d, err := t.delete(ctx, bucket, key)
+	if err != nil {
+		return d, &Error{Op: "delete", Key: key, Err: err}
+	}
+	return d, nil
+}
+
+func (t *Thumbnailer) delete(ctx context.Context, bucket *blob.Bucket, key string) (Deletion, error) {
+	var d Deletion
 	if err := CheckKey(key); err != nil {
-		return nil, err
+		return d, err
 	}
 	if ok, _ := t.cfg.Selects(key); !ok {
-		return nil, nil
+		return d, nil
 	}
 	exists, err := bucket.Exists(ctx, key)
 	if err != nil {
-		return nil, err
+		return d, err
 	}
 	if exists {
-		return nil, nil
+		return d, nil
 	}
-	removed, err := t.removeThumbnails(ctx, t.output(bucket), key)
-	if err != nil || len(removed) == 0 {
-		return removed, err
+	records := 0
+	d.Removed, err = t.removeThumbnails(ctx, t.output(bucket), key, func(m *Manifest, n int) { d.Manifest, records = m, n })
+	if err != nil || len(d.Removed)+records == 0 {
+		return d, err
 	}
 	// A new upload may have been processed between the check above and
 	// the removal, its thumbnails removed with the old ones: make them again.
 	back, err := bucket.Exists(ctx, key)
 	if err != nil || !back {
-		return removed, err
+		return d, err
 	}
 	if _, err := t.process(ctx, bucket, key); err != nil && !errors.Is(err, ErrSourceGone) {
 		// Gone again: its thumbnails went with it, as this delete wants.
-		return removed, fmt.Errorf("remake the thumbnails of the new upload: %w", err)
+		return d, fmt.Errorf("remake the thumbnails of the new upload: %w", err)
+	}
+	return d, nil
+}
+
+// removeThumbnails removes every thumbnail in out whose marker names key:
+// those its manifest lists and those of every configured size and output
+// format; then its manifest and failure record. It returns the thumbnails'
+// keys it removed, and tells records (when not nil) the manifest it
+// removed and how many records it removed.
+func (t *Thumbnailer) removeThumbnails(ctx context.Context, out *blob.Bucket, key string, records func(*Manifest, int)) ([]string, error) {
+	var (
+		removed    []string
+		candidates []string
+		seen       = map[string]bool{}
+	)
+	m, err := t.ownManifest(ctx, out, key)
+	if err != nil {
+		return nil, err
+	}
+	if m != nil {
+		for _, v := range m.Variants {
+			candidates = append(candidates, v.Key)
+		}
+	}
+	for _, s := range t.cfg.Sizes {
+		candidates = append(candidates, t.cfg.variantKeys(key, s)...)
+	}
+	for _, vkey := range candidates {
+		if seen[vkey] {
+			continue
+		}
+		seen[vkey] = true
+		ok, err := removeOwned(ctx, out, vkey, key, "")
+		if err != nil {
+			return removed, err
+		}
+		if ok {
+			removed = append(removed, vkey)
+		}
+	}
+	n := 0
+	for _, r := range []struct{ key, kind string }{{t.cfg.ManifestKey(key), KindManifest}, {t.cfg.FailureKey(key), KindFailure}} {
+		ok, err := removeOwned(ctx, out, r.key, key, r.kind)
+		if err != nil {
+			return removed, err
+		}
+		if ok {
+			n++
+		}
+	}
+	if records != nil {
+		records(m, n)
 	}
 	return removed, nil
 }
 
-// removeThumbnails removes every thumbnail in out whose marker names key,
-// in every size and output format, and returns the keys it removed.
-func (t *Thumbnailer) removeThumbnails(ctx context.Context, out *blob.Bucket, key string) ([]string, error) {
-	var removed []string
-	for _, s := range t.cfg.Sizes {
-		for _, vkey := range t.cfg.variantKeys(key, s) {
-			a, err := thumbnailAt(ctx, out, vkey)
-			if err != nil {
-				return removed, err
-			}
-			if a == nil {
-				continue
-			}
-			if owner, ok := a.Metadata[MetaSource]; !ok || unescape(owner) != key {
-				continue
-			}
-			if err := out.Delete(ctx, vkey); err != nil && gcerrors.Code(err) != gcerrors.NotFound {
-				return removed, fmt.Errorf("delete thumbnail %q: %w", vkey, err)
-			}
-			removed = append(removed, vkey)
-		}
+// ownManifest returns the manifest of key if there is one that its marker
+// says is key's, else nil.
+func (t *Thumbnailer) ownManifest(ctx context.Context, out *blob.Bucket, key string) (*Manifest, error) {
+	mkey := t.cfg.ManifestKey(key)
+	a, err := thumbnailAt(ctx, out, mkey)
+	if a == nil || err != nil {
+		return nil, err
 	}
-	return removed, nil
+	if owner, ok := a.Metadata[MetaSource]; !ok || unescape(owner) != key || a.Metadata[MetaKind] != KindManifest {
+		return nil, nil
+	}
+	var m Manifest
+	if err := readRecord(ctx, out, mkey, &m); err != nil {
+		if errors.Is(err, ErrNoRecord) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	return &m, nil
+}
+
+// removeOwned deletes the object at okey if its marker names source (and,
+// with kind set, its MetaKind is kind), and reports whether it did.
+func removeOwned(ctx context.Context, out *blob.Bucket, okey, source, kind string) (bool, error) {
+	a, err := thumbnailAt(ctx, out, okey)
+	if a == nil || err != nil {
+		return false, err
+	}
+	if owner, ok := a.Metadata[MetaSource]; !ok || unescape(owner) != source || a.Metadata[MetaKind] != kind {
+		return false, nil
+	}
+	if err := out.Delete(ctx, okey); err != nil {
+		if gcerrors.Code(err) == gcerrors.NotFound {
+			return false, nil
+		}
+		return false, fmt.Errorf("delete %q: %w", okey, err)
+	}
+	return true, nil
 }
 
 // thumbnailAt returns the attributes of the object at vkey in out, or nil

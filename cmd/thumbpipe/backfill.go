@@ -40,10 +40,11 @@ func (t tally) String() string {
 }
 
 func runBackfill(ctx context.Context, args []string, e env) error {
-	fs := newFlags("backfill", "--bucket URL [--prefix P] [--dry-run] [--concurrency N] [flags]", e)
+	fs := newFlags("backfill", "--bucket URL [--prefix P] [--dry-run] [--retry-failed] [--concurrency N] [flags]", e)
 	open := bucketFlags(fs, e) // with --prefix and --concurrency
 	dryRun := fs.Bool("dry-run", false, "report what would be written; write nothing")
 	quiet := fs.Bool("quiet", false, "print only failures and the summary")
+	retryFailed := fs.Bool("retry-failed", false, "process only the sources with a failure record (see thumbpipe failures)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -58,7 +59,12 @@ func runBackfill(ctx context.Context, args []string, e env) error {
 	}
 	d := bucketDoor(t.th, t.bucket, *dryRun)
 
-	sources, err := listSources(ctx, t.bucket, t.settings.BackfillPrefix, t.th.Config())
+	var sources []*blob.ListObject
+	if *retryFailed {
+		sources, err = failedSources(ctx, t.th, t.bucket, t.settings.BackfillPrefix)
+	} else {
+		sources, err = listSources(ctx, t.bucket, t.settings.BackfillPrefix, t.th.Config())
+	}
 	if err != nil {
 		return err
 	}

@@ -101,7 +101,8 @@ func TestProcessLeadingSlash(t *testing.T) {
 			t.Errorf("process output lacks %q:\n%s", want, out)
 		}
 	}
-	want := []string{"thumbnails/200x200/uploads/a.png", "thumbnails/200x200/uploads/a.png.attrs", "uploads/a.png"}
+	want := []string{"thumbnails/200x200/uploads/a.png", "thumbnails/200x200/uploads/a.png.attrs",
+		"thumbnails/manifests/uploads/a.png.json", "thumbnails/manifests/uploads/a.png.json.attrs", "uploads/a.png"}
 	if got := files(t, dir); !slices.Equal(got, want) {
 		t.Errorf("folder holds %q, want %q", got, want)
 	}

@@ -78,6 +78,9 @@ var commands = map[string]command{
 	"watch":       {"watch a folder (or bucket) and keep its thumbnails current", runWatch},
 	"serve":       {"serve the MinIO bucket-notification webhook", runServe},
 	"minio-setup": {"create MinIO buckets and point their notifications at the webhook", runMinIOSetup},
+	"manifest":    {"print the manifest of a source: its thumbnails, sizes and placeholder (JSON)", runManifest},
+	"failures":    {"list the sources that failed permanently, with their reasons", runFailures},
+	"prune":       {"remove thumbnails and manifests whose source is gone or no longer lists them", runPrune},
 }
 
 // programs says which settings each command reads.
@@ -87,6 +90,9 @@ var programs = map[string]envconfig.Program{
 	"watch":       envconfig.Watch,
 	"serve":       envconfig.Serve,
 	"minio-setup": envconfig.MinIOSetup,
+	"manifest":    envconfig.Manifest,
+	"failures":    envconfig.Failures,
+	"prune":       envconfig.Prune,
 }
 
 // logsWarnings lists the commands that log the environment's warnings

@@ -241,10 +241,14 @@ func TestWatch(t *testing.T) {
 	thumb := filepath.Join(dir, "thumbnails/200x200/uploads/cat.jpg")
 	writeFile(t, src, pixeltest.JPEG(pixeltest.Photo(1200, 900, 1), 90))
 	waitFor(t, "thumbnail to appear", func() bool { _, err := os.Stat(thumb); return err == nil })
+	// The manifest is written last: the source's processing is over.
+	manifest := filepath.Join(dir, "thumbnails/manifests/uploads/cat.jpg.json")
+	waitFor(t, "manifest to appear", func() bool { _, err := os.Stat(manifest); return err == nil })
 	if err := os.Remove(src); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "thumbnail to go", func() bool { _, err := os.Stat(thumb); return os.IsNotExist(err) })
+	waitFor(t, "manifest to go", func() bool { _, err := os.Stat(manifest); return os.IsNotExist(err) })
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatalf("watch: %v\n%s", err, errb.String())

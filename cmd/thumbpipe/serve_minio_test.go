@@ -580,9 +580,11 @@ func TestComposeStack(t *testing.T) {
 			t.Errorf("variants written = %v, want %v", got, written)
 		}
 		// Each thumbnail written is an upload MinIO tells us about: skipped.
-		awaitFor(t, "the thumbnails' own events", 30*time.Second, func() bool { return s.outcome("skipped") == written })
+		// So is each manifest, and the corrupt upload's failure record.
+		records := float64(len(good) + 1)
+		awaitFor(t, "the thumbnails' own events", 30*time.Second, func() bool { return s.outcome("skipped") == written+records })
 		time.Sleep(300 * time.Millisecond)
-		for o, want := range map[string]float64{"processed": float64(len(good)), "up_to_date": 0, "skipped": written,
+		for o, want := range map[string]float64{"processed": float64(len(good)), "up_to_date": 0, "skipped": written + records,
 			"failed_transient": 0, "unauthorized": 0, "refused": 0} {
 			if got := s.outcome(o); got != want {
 				t.Errorf("events{outcome=%q} = %v, want %v", o, got, want)
@@ -600,9 +602,9 @@ func TestComposeStack(t *testing.T) {
 			}
 			keys = append(keys, obj.Key)
 		}
-		want := []string{corrupt.key}
+		want := []string{corrupt.key, "thumbnails/" + pipeline.FailureDir + corrupt.key + ".json"}
 		for _, u := range good {
-			want = append(append(want, u.key), s.variantKeys(u.key, u.ext)...)
+			want = append(append(want, u.key, "thumbnails/"+pipeline.ManifestDir+u.key+".json"), s.variantKeys(u.key, u.ext)...)
 		}
 		slices.Sort(want)
 		if !slices.Equal(keys, want) {

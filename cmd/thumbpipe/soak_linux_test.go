@@ -625,10 +625,11 @@ func TestSoak(t *testing.T) {
 	if err, _ := uploadErr.Load().(error); err != nil {
 		t.Fatal(err)
 	}
-	// One thumbnail write per size for every version of an object.
+	// One thumbnail write per size for every version of an object, and one
+	// of its manifest (or failure record).
 	writes := 0
 	for _, u := range uploads {
-		writes += len(u.img.variants)
+		writes += len(u.img.variants) + 1
 	}
 	var overwrites, deletes int
 	for _, op := range mutations {
@@ -638,7 +639,7 @@ func TestSoak(t *testing.T) {
 		} else {
 			uploads[op.i].img = op.img
 			overwrites++
-			writes += len(op.img.variants)
+			writes += len(op.img.variants) + 1
 		}
 	}
 	t.Logf("after the uploads: %d objects overwritten, %d deleted", overwrites, deletes)
@@ -735,6 +736,9 @@ func openSoakBucket(t *testing.T, u string) *blob.Bucket {
 
 // soakCount compares the bucket with what the uploads should have made.
 //
+//   - manifests: every upload made has a manifest of its current version
+//     (missing and stale count them too), a refused one may have a failure
+//     record;
 //   - expected: one thumbnail per size for every upload the pipeline can
 //     thumbnail (refused uploads expect none);
 //   - present/missing: expected keys that exist / do not;
@@ -765,6 +769,7 @@ func soakCount(t *testing.T, b *blob.Bucket, uploads []soakUpload) soakResult {
 	// differing thumbnail, for a closer look.
 	keep := os.Getenv("THUMBPIPE_SOAK_KEEP")
 	var checks []check
+	var manifests []string // sources that must have a current manifest
 	expected := map[string]bool{}
 	for _, u := range uploads {
 		if len(u.img.variants) == 0 {
@@ -776,6 +781,13 @@ func soakCount(t *testing.T, b *blob.Bucket, uploads []soakUpload) soakResult {
 		for _, v := range u.img.variants {
 			checks = append(checks, check{v.key(u.key), u.key, u.img.name, v})
 			expected[v.key(u.key)] = true
+		}
+		// Its manifest, or the failure record of a refused upload.
+		if len(u.img.variants) > 0 {
+			expected["thumbnails/"+pipeline.ManifestDir+u.key+".json"] = true
+			manifests = append(manifests, u.key)
+		} else {
+			expected["thumbnails/"+pipeline.FailureDir+u.key+".json"] = true
 		}
 	}
 	res.expected = len(checks)
@@ -850,6 +862,24 @@ func soakCount(t *testing.T, b *blob.Bucket, uploads []soakUpload) soakResult {
 	}
 	close(work)
 	wg.Wait()
+	// Every source made has a manifest of its current version.
+	for _, src := range manifests {
+		mkey := "thumbnails/" + pipeline.ManifestDir + src + ".json"
+		ma, err := b.Attributes(ctx, mkey)
+		if err != nil {
+			res.missing++
+			t.Errorf("missing manifest %s: %v", mkey, err)
+			continue
+		}
+		sa, err := b.Attributes(ctx, src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e := ma.Metadata[pipeline.MetaETag]; e == "" || !strings.Contains(sa.ETag, e) {
+			res.stale++
+			t.Errorf("stale manifest %s: made from %q, the source is %s", mkey, e, sa.ETag)
+		}
+	}
 	return res
 }
 

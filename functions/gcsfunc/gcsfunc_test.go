@@ -426,9 +426,21 @@ func TestAcknowledged(t *testing.T) {
 			if got := len(r.opened) > 0; got != tc.wantOpen {
 				t.Errorf("opened buckets %v, want open=%v", r.opened, tc.wantOpen)
 			}
+			// Nothing but the failure record of a source that is there.
+			var records int
 			iter := r.bucket.List(&blob.ListOptions{Prefix: "thumbnails/"})
-			if obj, err := iter.Next(context.Background()); err == nil {
-				t.Errorf("wrote %s", obj.Key)
+			for {
+				obj, err := iter.Next(context.Background())
+				if err != nil {
+					break
+				}
+				if !strings.HasPrefix(obj.Key, "thumbnails/failures/") || tc.put == nil {
+					t.Errorf("wrote %s", obj.Key)
+				}
+				records++
+			}
+			if tc.wantMsg == "failed permanently; acknowledged" && tc.put != nil && records != 1 {
+				t.Errorf("%d failure records, want 1", records)
 			}
 		})
 	}

@@ -92,7 +92,7 @@ func TestDuplicatesInOneSQSBatch(t *testing.T) {
 	if len(resp.BatchItemFailures) > 0 {
 		t.Errorf("batch item failures: %s", out)
 	}
-	if got, want := thumbnailKeys(t, b), []string{"thumbnails/200x200/uploads/d.jpg", "thumbnails/64x64/uploads/d.jpg"}; !reflect.DeepEqual(got, want) {
+	if got, want := thumbnailKeys(t, b), []string{"thumbnails/200x200/uploads/d.jpg", "thumbnails/64x64/uploads/d.jpg", "thumbnails/manifests/uploads/d.jpg.json"}; !reflect.DeepEqual(got, want) {
 		t.Fatalf("thumbnails %q, want %q", got, want)
 	}
 	img := pipelinetest.CheckVariant(t, b, "thumbnails/200x200/uploads/d.jpg", "uploads/d.jpg", "image/jpeg", 200, 200, false)

@@ -169,7 +169,8 @@ func TestHandle(t *testing.T) {
 			},
 			wantResp: response{Records: []outcome{{Bucket: src, Key: "uploads/2026/beach.jpg", Action: "created", Written: 2,
 				Thumbnails: []string{"thumbnails/200x200/uploads/2026/beach.jpg", "thumbnails/64x64/uploads/2026/beach.jpg"}}}},
-			wantKeys: []string{"thumbnails/200x200/uploads/2026/beach.jpg", "thumbnails/64x64/uploads/2026/beach.jpg", "uploads/2026/beach.jpg"},
+			wantKeys: []string{"thumbnails/200x200/uploads/2026/beach.jpg", "thumbnails/64x64/uploads/2026/beach.jpg",
+				"thumbnails/manifests/uploads/2026/beach.jpg.json", "uploads/2026/beach.jpg"},
 		},
 		{
 			name:    "put, thumbnails already there",
@@ -184,7 +185,8 @@ func TestHandle(t *testing.T) {
 			},
 			wantResp: response{Records: []outcome{{Bucket: src, Key: "uploads/2026/beach.jpg", Action: "created", Written: 0,
 				Thumbnails: []string{"thumbnails/200x200/uploads/2026/beach.jpg", "thumbnails/64x64/uploads/2026/beach.jpg"}}}},
-			wantKeys: []string{"thumbnails/200x200/uploads/2026/beach.jpg", "thumbnails/64x64/uploads/2026/beach.jpg", "uploads/2026/beach.jpg"},
+			wantKeys: []string{"thumbnails/200x200/uploads/2026/beach.jpg", "thumbnails/64x64/uploads/2026/beach.jpg",
+				"thumbnails/manifests/uploads/2026/beach.jpg.json", "uploads/2026/beach.jpg"},
 		},
 		{
 			name:    "put, key with + and %2B",
@@ -194,7 +196,8 @@ func TestHandle(t *testing.T) {
 			},
 			wantResp: response{Records: []outcome{{Bucket: src, Key: "uploads/my photo+1.jpg", Action: "created", Written: 2,
 				Thumbnails: []string{"thumbnails/200x200/uploads/my photo+1.jpg", "thumbnails/64x64/uploads/my photo+1.jpg"}}}},
-			wantKeys: []string{"thumbnails/200x200/uploads/my photo+1.jpg", "thumbnails/64x64/uploads/my photo+1.jpg", "uploads/my photo+1.jpg"},
+			wantKeys: []string{"thumbnails/200x200/uploads/my photo+1.jpg", "thumbnails/64x64/uploads/my photo+1.jpg",
+				"thumbnails/manifests/uploads/my photo+1.jpg.json", "uploads/my photo+1.jpg"},
 		},
 		{
 			name:    "delete",
@@ -229,7 +232,7 @@ func TestHandle(t *testing.T) {
 			wantResp: response{Records: []outcome{{Bucket: src, Key: "uploads/2026/beach.jpg", Action: "created",
 				Thumbnails: []string{"thumbnails/200x200/uploads/2026/beach.jpg", "thumbnails/64x64/uploads/2026/beach.jpg"},
 				Error:      "*"}}},
-			wantKeys:  []string{"uploads/2026/beach.jpg"},
+			wantKeys:  []string{"thumbnails/failures/uploads/2026/beach.jpg.json", "uploads/2026/beach.jpg"},
 			wantLevel: "ERROR",
 		},
 		{
@@ -401,6 +404,7 @@ func TestHandleSQSBatch(t *testing.T) {
 	wantKeys := []string{
 		"thumbnails/200x200/uploads/2026/beach.jpg", "thumbnails/200x200/uploads/my photo+1.jpg",
 		"thumbnails/64x64/uploads/2026/beach.jpg", "thumbnails/64x64/uploads/my photo+1.jpg",
+		"thumbnails/manifests/uploads/2026/beach.jpg.json", "thumbnails/manifests/uploads/my photo+1.jpg.json",
 		"uploads/2026/beach.jpg", "uploads/my photo+1.jpg", "uploads/poison.jpg",
 	}
 	if got := keys(t, mb.bucket(t, "photos-eu")); !reflect.DeepEqual(got, wantKeys) {
@@ -445,7 +449,7 @@ func TestHandleOutputBucket(t *testing.T) {
 	if got, want := keys(t, mb.bucket(t, "photos-eu")), []string{"uploads/2026/beach.jpg"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("source bucket: %q, want %q", got, want)
 	}
-	want := []string{"thumbnails/200x200/uploads/2026/beach.jpg", "thumbnails/64x64/uploads/2026/beach.jpg"}
+	want := []string{"thumbnails/200x200/uploads/2026/beach.jpg", "thumbnails/64x64/uploads/2026/beach.jpg", "thumbnails/manifests/uploads/2026/beach.jpg.json"}
 	if got := keys(t, mb.bucket(t, "photos-eu-thumbs")); !reflect.DeepEqual(got, want) {
 		t.Errorf("output bucket: %q, want %q", got, want)
 	}

@@ -26,6 +26,9 @@
 //     (acknowledged). An event that has failed transiently
 //     Config.MaxAttempts times is Dropped instead; waiting too long for
 //     decode memory (pipeline.ErrBusy) is transient and not counted.
+//  7. The Outcome carries the source's manifest (written, found current, or
+//     removed with its thumbnails) or, on a permanent failure, the failure
+//     record the pipeline wrote, whose attempts are this door's count.
 //
 // # Logs
 //
@@ -117,6 +120,13 @@ type Outcome struct {
 	Variants []pipeline.Variant
 	// Removed are the thumbnails deleted for a removed source.
 	Removed []string
+	// Manifest is what was made of a created source (written, or found
+	// current), or the manifest removed with a removed source's
+	// thumbnails; nil otherwise.
+	Manifest *pipeline.Manifest
+	// Failure is the failure record written for a FailedPermanent
+	// created source; nil otherwise.
+	Failure *pipeline.Failure
 	// SourceBytes counts the source bytes read to decode it.
 	SourceBytes int64
 	// Err is the failure of a FailedPermanent, FailedTransient or Dropped
@@ -350,16 +360,40 @@ func (d *Door) run(ctx context.Context, o *Outcome) error {
 		return fmt.Errorf("cannot open the output bucket: %w", err)
 	}
 	if o.Action == Removed {
-		o.Removed, err = th.Delete(ctx, b, o.Key)
+		del, err := th.DeleteSource(ctx, b, o.Key)
+		o.Removed, o.Manifest = del.Removed, del.Manifest
+		o.setBucket()
 		return err
 	}
-	process := th.Process
+	var res pipeline.Result
 	if d.cfg.DryRun {
-		process = th.Plan
+		res, err = th.Plan(ctx, b, o.Key)
+	} else {
+		// This attempt, after those that failed transiently.
+		res, err = th.ProcessAttempt(ctx, b, o.Key, d.shared.attempts.count(o.Event)+1)
 	}
-	res, err := process(ctx, b, o.Key)
 	o.Variants, o.SourceBytes, o.Reason = res.Variants, res.SourceBytes, res.Skipped
+	o.Manifest, o.Failure = res.Manifest, res.Failure
+	o.setBucket()
 	return err
+}
+
+// setBucket names the event's bucket in copies of the manifest and the
+// failure record: the pipeline does not know bucket names, a door does.
+func (o *Outcome) setBucket() {
+	if o.Bucket == "" {
+		return
+	}
+	if o.Manifest != nil {
+		m := *o.Manifest
+		m.Bucket = o.Bucket
+		o.Manifest = &m
+	}
+	if o.Failure != nil {
+		f := *o.Failure
+		f.Bucket = o.Bucket
+		o.Failure = &f
+	}
 }
 
 // messages are the log messages of each status.
@@ -473,6 +507,19 @@ func (a *attempts) failed(ev Event, limit int) int {
 	delete(a.byKey, k)
 	a.order.Remove(e)
 	return at.n
+}
+
+// count returns how many times ev has failed transiently, as remembered.
+func (a *attempts) count(ev Event) int {
+	if ev.ID == "" {
+		return 0
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if e, ok := a.byKey[attemptKey(ev)]; ok {
+		return e.Value.(*attempt).n
+	}
+	return 0
 }
 
 // forget drops what is remembered of ev.

@@ -49,9 +49,12 @@ const (
 	MinIOSetup                     // thumbpipe minio-setup (serve --minio-setup reads its settings too)
 	S3Lambda                       // functions/s3lambda, the AWS Lambda door
 	GCSFunc                        // functions/gcsfunc, the Cloud Functions door
+	Manifest                       // thumbpipe manifest
+	Failures                       // thumbpipe failures
+	Prune                          // thumbpipe prune
 
 	// CommandLine is thumbpipe's bucket commands.
-	CommandLine = Process | Backfill | Watch
+	CommandLine = Process | Backfill | Watch | Manifest | Failures | Prune
 	// Doors is the programs that turn bucket events into thumbnails.
 	Doors = Serve | S3Lambda | GCSFunc
 	// Thumbnailers is every program that makes thumbnails: each reads the
@@ -67,6 +70,7 @@ var programNames = []struct {
 }{
 	{Process, "process"}, {Backfill, "backfill"}, {Watch, "watch"}, {Serve, "serve"},
 	{MinIOSetup, "minio-setup"}, {S3Lambda, "s3lambda"}, {GCSFunc, "gcsfunc"},
+	{Manifest, "manifest"}, {Failures, "failures"}, {Prune, "prune"},
 }
 
 // String names the programs in p, comma-separated.

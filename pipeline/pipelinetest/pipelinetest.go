@@ -48,6 +48,11 @@ func Run(t *testing.T, open Opener) {
 		{"UploadDuringProcess", testUploadDuringProcess},
 		{"DeleteDuringProcess", testDeleteDuringProcess},
 		{"UploadDuringDelete", testUploadDuringDelete},
+		{"ManifestMatchesVariants", testManifest},
+		{"ManifestIsNeverASource", testManifestNoRecursion},
+		{"DeleteAfterSizeChange", testDeleteAfterSizeChange},
+		{"FailureRecordComesAndGoes", testFailureRecord},
+		{"PruneWhileUploading", testPruneWhileUploading},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open) })

@@ -193,12 +193,13 @@ func testTransient(t *testing.T, newDoor Maker) {
 // again and writes nothing.
 func testPermanent(t *testing.T, newDoor Maker) {
 	for _, tc := range []struct {
-		name string
-		data []byte
+		name  string
+		data  []byte
+		class string
 	}{
-		{"a corrupt image", landscape[:len(landscape)/3]},
-		{"a JPEG of one scan repeated", pixeltest.ScanBomb(256, 256, 1000)},
-		{"a JPEG of too many scans", pixeltest.ManyScans(64, 64, 600)},
+		{"a corrupt image", landscape[:len(landscape)/3], "corrupt"},
+		{"a JPEG of one scan repeated", pixeltest.ScanBomb(256, 256, 1000), "corrupt"},
+		{"a JPEG of too many scans", pixeltest.ManyScans(64, 64, 600), "too-expensive"},
 	} {
 		b := memblob.OpenBucket(nil)
 		t.Cleanup(func() { b.Close() })
@@ -212,6 +213,7 @@ func testPermanent(t *testing.T, newDoor Maker) {
 			t.Errorf("%s again: answered %+v, want it acknowledged", tc.name, a)
 		}
 		CheckThumbnails(t, b, 0)
+		CheckFailure(t, b, tc.class)
 	}
 }
 
@@ -255,6 +257,28 @@ func testWebP(t *testing.T, newDoor Maker) {
 	}
 }
 
+// CheckFailure checks that b holds the failure record of Key, of class,
+// made from its current version.
+func CheckFailure(t *testing.T, b *blob.Bucket, class string) {
+	t.Helper()
+	ctx := context.Background()
+	th, err := pipeline.NewThumbnailer(pipeline.DefaultConfig(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := th.ReadFailure(ctx, b, Key)
+	if err != nil {
+		t.Fatalf("no failure record: %v", err)
+	}
+	src, err := b.Attributes(ctx, Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Key != Key || f.Class != class || f.Attempts < 1 || !strings.Contains(src.ETag, f.Version) {
+		t.Errorf("failure record %+v, want %s's, class %s, version %s", f, Key, class, src.ETag)
+	}
+}
+
 // Put writes data at key.
 func Put(t *testing.T, b *blob.Bucket, key string, data []byte) {
 	t.Helper()
@@ -263,9 +287,10 @@ func Put(t *testing.T, b *blob.Bucket, key string, data []byte) {
 	}
 }
 
-// CheckThumbnails checks that b holds exactly the two thumbnails of Key,
-// made from its current version, with a 64x64 thumbnail wantW wide; or, with
-// wantW 0, no thumbnail at all.
+// CheckThumbnails checks that b holds exactly the two thumbnails of Key and
+// its manifest, made from its current version, with a 64x64 thumbnail wantW
+// wide; or, with wantW 0, no thumbnail and no manifest at all. Failure
+// records (under thumbnails/failures/) are left to [CheckFailure].
 func CheckThumbnails(t *testing.T, b *blob.Bucket, wantW int) {
 	t.Helper()
 	ctx := context.Background()
@@ -279,7 +304,9 @@ func CheckThumbnails(t *testing.T, b *blob.Bucket, wantW int) {
 			}
 			break
 		}
-		thumbs = append(thumbs, obj.Key)
+		if !strings.HasPrefix(obj.Key, "thumbnails/"+pipeline.FailureDir) {
+			thumbs = append(thumbs, obj.Key)
+		}
 	}
 	if wantW == 0 {
 		if len(thumbs) != 0 {
@@ -287,7 +314,8 @@ func CheckThumbnails(t *testing.T, b *blob.Bucket, wantW int) {
 		}
 		return
 	}
-	if want := []string{"thumbnails/32x32/" + Key, "thumbnails/64x64/" + Key}; strings.Join(thumbs, ",") != strings.Join(want, ",") {
+	manifest := "thumbnails/" + pipeline.ManifestDir + Key + ".json"
+	if want := []string{"thumbnails/32x32/" + Key, "thumbnails/64x64/" + Key, manifest}; strings.Join(thumbs, ",") != strings.Join(want, ",") {
 		t.Fatalf("thumbnails %q, want %q", thumbs, want)
 	}
 	img := pipelinetest.CheckVariant(t, b, "thumbnails/64x64/"+Key, Key, "image/jpeg", 64, 64, false)
@@ -298,6 +326,13 @@ func CheckThumbnails(t *testing.T, b *blob.Bucket, wantW int) {
 	src, err := b.Attributes(ctx, Key)
 	if err != nil {
 		t.Fatal(err)
+	}
+	th, err := pipeline.NewThumbnailer(pipeline.DefaultConfig(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := pipelinetest.CheckManifest(t, th, b, b, Key); len(m.Variants) != 2 || m.Variants[0].Width != wantW {
+		t.Errorf("manifest lists %+v, want two thumbnails, the 64x64 one %d wide", m.Variants, wantW)
 	}
 	for _, k := range thumbs {
 		a, err := b.Attributes(ctx, k)
