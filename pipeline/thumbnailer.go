@@ -59,6 +59,12 @@ type Result struct {
 	// (refused as invalid or unsupported, or not fitting the image): the
 	// thumbnails were made as if it had none. "" otherwise.
 	ColorNote string
+	// Manifest is what was made of the source: nil when nothing was (a
+	// skip, a failure, a dry run).
+	Manifest *Manifest
+	// Failure is the record of a source that failed permanently, nil
+	// otherwise.
+	Failure *Failure
 }
 
 // Written counts the variants written in this call.

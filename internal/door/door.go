@@ -25,6 +25,12 @@
 //     platform should deliver the event again) or FailedPermanent
 //     (acknowledged). An event that has failed transiently
 //     Config.MaxAttempts times is Dropped instead.
+//  7. With Config.Events set, the completion event of a source made (Done
+//     or UpToDate, with its manifest), failed for good (with its failure
+//     record) or deleted is published (see internal/events). A publish
+//     that fails makes the event FailedTransient: delivered again, it finds
+//     the thumbnails up to date — they are not made again — and publishes
+//     again. A completion event may so be published more than once.
 //
 // # Logs
 //
@@ -48,6 +54,7 @@ import (
 	"gocloud.dev/blob"
 
 	"github.com/thumbpipe/thumbpipe/internal/buckets"
+	"github.com/thumbpipe/thumbpipe/internal/events"
 	"github.com/thumbpipe/thumbpipe/pipeline"
 )
 
@@ -118,6 +125,13 @@ type Outcome struct {
 	Removed []string
 	// SourceBytes counts the source bytes read to decode it.
 	SourceBytes int64
+	// Manifest is what was made of a created source, as the pipeline
+	// reports it; nil when nothing was.
+	Manifest *pipeline.Manifest
+	// Failure is the failure record of a source that failed permanently.
+	Failure *pipeline.Failure
+	// Published is the type of the completion event published, "" if none.
+	Published string
 	// Err is the failure of a FailedPermanent, FailedTransient or Dropped
 	// event, or why it was refused.
 	Err      error
@@ -182,6 +196,15 @@ type Config struct {
 	Logger *slog.Logger
 	// Now tells the time, for MaxEventAge. Default time.Now.
 	Now func() time.Time
+	// Events publishes the completion events; nil publishes none.
+	Events *events.Publisher
+	// EventBucket names the bucket in the completion events of events
+	// that name none (the command line's).
+	EventBucket string
+
+	// fill, in tests, fills in what the pipeline reports of an outcome
+	// before its event is published.
+	fill func(*Outcome)
 }
 
 // Door handles events. It is safe for concurrent use.
@@ -263,6 +286,14 @@ func (d *Door) Refuse(ctx context.Context, ev Event, err error) Outcome {
 func (d *Door) Handle(ctx context.Context, ev Event) Outcome {
 	start := d.cfg.Now()
 	o := d.handle(ctx, ev)
+	if d.cfg.fill != nil {
+		d.cfg.fill(&o)
+	}
+	d.publish(ctx, &o)
+	if o.Status != FailedTransient {
+		// Done with, for good: its count of failures goes.
+		d.shared.attempts.forget(ev)
+	}
 	o.Duration = d.cfg.Now().Sub(start)
 	d.logOutcome(ctx, o)
 	return o
@@ -299,7 +330,6 @@ func (d *Door) handle(ctx context.Context, ev Event) Outcome {
 	err := d.run(ctx, &o)
 	switch {
 	case err == nil:
-		d.shared.attempts.forget(ev)
 		switch {
 		case o.Reason != "":
 			return end(Skipped, o.Reason, nil)
@@ -308,7 +338,6 @@ func (d *Door) handle(ctx context.Context, ev Event) Outcome {
 		}
 		return end(UpToDate, "", nil)
 	case !pipeline.Retryable(err):
-		d.shared.attempts.forget(ev)
 		return end(FailedPermanent, "", err)
 	}
 	if n := d.shared.attempts.failed(ev, d.cfg.MaxAttempts); n > 0 {
@@ -354,7 +383,66 @@ func (d *Door) run(ctx context.Context, o *Outcome) error {
 	}
 	res, err := process(ctx, b, o.Key)
 	o.Variants, o.SourceBytes, o.Reason = res.Variants, res.SourceBytes, res.Skipped
+	o.Manifest, o.Failure = res.Manifest, res.Failure
 	return err
+}
+
+// publish publishes o's completion event, if it has one. A publish that
+// fails turns o into a transient failure (or Dropped, once it has failed
+// Config.MaxAttempts times), so that the platform delivers it again.
+func (d *Door) publish(ctx context.Context, o *Outcome) {
+	if d.cfg.Events == nil || d.cfg.DryRun {
+		return
+	}
+	ev, ok, err := d.event(o)
+	if !ok {
+		return
+	}
+	if err == nil {
+		err = d.cfg.Events.Publish(ctx, ev)
+	}
+	if err == nil {
+		o.Published = ev.Type
+		return
+	}
+	o.Err = fmt.Errorf("completion event not published: %w", err)
+	o.Status, o.Reason = FailedTransient, o.Err.Error()
+	if n := d.shared.attempts.failed(o.Event, d.cfg.MaxAttempts); n > 0 {
+		o.Status, o.Reason = Dropped, fmt.Sprintf("failed %d times, the most allowed; last: %v", n, o.Err)
+	}
+}
+
+// event returns o's completion event, and false when it has none: a
+// created source made or up to date with its manifest, a permanent
+// failure with its record, a removed source's thumbnails deleted.
+func (d *Door) event(o *Outcome) (events.Event, bool, error) {
+	bucket := o.Bucket
+	if bucket == "" {
+		bucket = d.cfg.EventBucket
+	}
+	var (
+		ev  events.Event
+		err error
+	)
+	switch {
+	case o.Action == Created && (o.Status == Done || o.Status == UpToDate) && o.Manifest != nil:
+		m := *o.Manifest
+		if m.Bucket == "" {
+			m.Bucket = bucket
+		}
+		ev, err = events.Created(bucket, &m)
+	case o.Action == Created && o.Status == FailedPermanent && o.Failure != nil:
+		f := *o.Failure
+		if f.Bucket == "" {
+			f.Bucket = bucket
+		}
+		ev, err = events.Failed(bucket, &f)
+	case o.Action == Removed && o.Status == Done:
+		ev, err = events.Deleted(bucket, o.Key, o.ID, o.Removed, d.cfg.Now())
+	default:
+		return events.Event{}, false, nil
+	}
+	return ev, true, err
 }
 
 // messages are the log messages of each status.
@@ -395,6 +483,9 @@ func (d *Door) logOutcome(ctx context.Context, o Outcome) {
 		attrs = append(attrs, slog.Int("written", o.Written()), slog.Int("thumbnails", len(o.Variants)))
 	case o.Action == Removed && o.Err == nil && o.Status == Done:
 		attrs = append(attrs, slog.Int("removed", len(o.Removed)), slog.Any("keys", o.Removed))
+	}
+	if o.Published != "" {
+		attrs = append(attrs, slog.String("published", o.Published))
 	}
 	if o.Err != nil {
 		attrs = append(attrs, slog.String("error", Clip(o.Err.Error(), 2048)))
