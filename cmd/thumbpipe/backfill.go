@@ -56,7 +56,7 @@ func runBackfill(ctx context.Context, args []string, e env) error {
 	if n == 0 {
 		n = runtime.NumCPU()
 	}
-	d := bucketDoor(t.th, t.bucket, *dryRun)
+	d := t.door(*dryRun)
 
 	sources, err := listSources(ctx, t.bucket, t.settings.BackfillPrefix, t.th.Config())
 	if err != nil {
