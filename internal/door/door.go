@@ -36,7 +36,8 @@
 //
 // Each Handle or Refuse logs one line: its message says the status in
 // words, and its fields are bucket, key, action, event, event_id, outcome,
-// ms, and as they apply written, thumbnails, removed, reason and error.
+// ms, and as they apply written, thumbnails, removed, published, reason and
+// error.
 // Done, UpToDate and Skipped are INFO, FailedTransient WARN, and Refused,
 // FailedPermanent and Dropped ERROR: each of those needs a person.
 package door
@@ -132,6 +133,9 @@ type Outcome struct {
 	Failure *pipeline.Failure
 	// Published is the type of the completion event published, "" if none.
 	Published string
+	// exists says a removed source still exists (a late delete event of
+	// an older version): nothing was deleted to tell of.
+	exists bool
 	// Err is the failure of a FailedPermanent, FailedTransient or Dropped
 	// event, or why it was refused.
 	Err      error
@@ -375,6 +379,11 @@ func (d *Door) run(ctx context.Context, o *Outcome) error {
 	}
 	if o.Action == Removed {
 		o.Removed, err = th.Delete(ctx, b, o.Key)
+		if err == nil && len(o.Removed) == 0 && d.cfg.Events != nil && !d.cfg.DryRun {
+			// Delete removes nothing while the key exists: then there is
+			// no deletion to publish.
+			o.exists, _ = b.Exists(ctx, o.Key)
+		}
 		return err
 	}
 	process := th.Process
@@ -414,7 +423,8 @@ func (d *Door) publish(ctx context.Context, o *Outcome) {
 
 // event returns o's completion event, and false when it has none: a
 // created source made or up to date with its manifest, a permanent
-// failure with its record, a removed source's thumbnails deleted.
+// failure with its record, a removed source that is gone (its thumbnails
+// deleted now, or by an earlier delivery).
 func (d *Door) event(o *Outcome) (events.Event, bool, error) {
 	bucket := o.Bucket
 	if bucket == "" {
@@ -437,7 +447,7 @@ func (d *Door) event(o *Outcome) (events.Event, bool, error) {
 			f.Bucket = bucket
 		}
 		ev, err = events.Failed(bucket, &f)
-	case o.Action == Removed && o.Status == Done:
+	case o.Action == Removed && o.Status == Done && !o.exists:
 		ev, err = events.Deleted(bucket, o.Key, o.ID, o.Removed, d.cfg.Now())
 	default:
 		return events.Event{}, false, nil

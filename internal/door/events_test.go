@@ -134,6 +134,7 @@ func TestEvents(t *testing.T) {
 		{"skipped", nil, Event{Bucket: "photos", Key: "thumbnails/200x200/a.jpg", Action: Created}, Skipped},
 		{"refused", nil, Event{Bucket: "x?y", Key: "a.jpg", Action: Created}, Refused},
 		{"transient", nil, Event{Bucket: "elsewhere", Key: "a.jpg", Action: Created}, FailedTransient},
+		{"a delete event for an object that exists", nil, Event{Bucket: "photos", Key: "a.jpg", Action: Removed}, Done},
 	} {
 		t.Run("none when "+tc.name, func(t *testing.T) {
 			r, tp, pub := eventRig(t, tc.edit)
