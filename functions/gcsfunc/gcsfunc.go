@@ -71,7 +71,8 @@ import (
 
 	"github.com/GoogleCloudPlatform/functions-framework-go/functions"
 	"github.com/cloudevents/sdk-go/v2/event"
-	_ "gocloud.dev/blob/gcsblob" // gs:// buckets
+	_ "gocloud.dev/blob/gcsblob"     // gs:// buckets
+	_ "gocloud.dev/pubsub/gcppubsub" // gcppubsub:// event topics
 
 	"github.com/thumbpipe/thumbpipe/internal/buckets"
 	"github.com/thumbpipe/thumbpipe/internal/door"

@@ -53,6 +53,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 	_ "gocloud.dev/blob/s3blob"
+	_ "gocloud.dev/pubsub/awssnssqs" // awssns:// and awssqs:// event topics
 
 	"github.com/thumbpipe/thumbpipe/internal/buckets"
 	"github.com/thumbpipe/thumbpipe/internal/door"

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -13,15 +14,8 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"gocloud.dev/pubsub"
-
-	// The topic drivers THUMBPIPE_EVENTS_TOPIC may name.
-	_ "gocloud.dev/pubsub/awssnssqs"
-	_ "gocloud.dev/pubsub/gcppubsub"
-	_ "gocloud.dev/pubsub/mempubsub"
+	_ "gocloud.dev/pubsub/mempubsub" // mem://, for tests and local runs
 )
-
-// Schemes lists the topic URL schemes [New] accepts.
-var Schemes = []string{"awssns", "awssqs", "gcppubsub", "mem", "nats", "tls"}
 
 // Publisher publishes events to one topic. It connects on the first
 // Publish, so that a program's start does no I/O, and is safe for
@@ -43,11 +37,14 @@ type sender interface {
 // New returns a Publisher to the topic at rawURL, or nil when rawURL is
 // empty (events are off). It checks the URL and does no I/O.
 //
-// Topic URLs are gocloud.dev/pubsub's — awssns:///arn:aws:sns:REGION:ACCOUNT:NAME?region=REGION,
-// awssqs://sqs.REGION.amazonaws.com/ACCOUNT/NAME?region=REGION,
-// gcppubsub://projects/PROJECT/topics/NAME, mem://NAME — and NATS JetStream's
-// nats://[user:password@]host:port/SUBJECT (tls:// for TLS), published
-// with acknowledgements: a stream must capture SUBJECT.
+// Topic URLs are NATS JetStream's nats://[user:password@]host:port/SUBJECT
+// (tls:// for TLS), published with acknowledgements (a stream must capture
+// SUBJECT), and those of the gocloud.dev/pubsub drivers the program
+// imports: mem://NAME always; awssns:///arn:aws:sns:REGION:ACCOUNT:NAME?region=REGION
+// and awssqs://sqs.REGION.amazonaws.com/ACCOUNT/NAME?region=REGION with
+// gocloud.dev/pubsub/awssnssqs; gcppubsub://projects/PROJECT/topics/NAME
+// with gocloud.dev/pubsub/gcppubsub. Each program imports the drivers of
+// its cloud, so that none carries every cloud's SDK.
 func New(rawURL string) (*Publisher, error) {
 	if rawURL == "" {
 		return nil, nil
@@ -61,11 +58,19 @@ func New(rawURL string) (*Publisher, error) {
 		if u.Host == "" || subject(u) == "" {
 			return nil, fmt.Errorf("events topic %q: want nats://host:port/SUBJECT", redacted(u))
 		}
-	case "awssns", "awssqs", "gcppubsub", "mem":
 	default:
-		return nil, fmt.Errorf("events topic %q: scheme %q is not one of %s", redacted(u), u.Scheme, strings.Join(Schemes, ", "))
+		if !pubsub.DefaultURLMux().ValidTopicScheme(u.Scheme) {
+			return nil, fmt.Errorf("events topic %q: scheme %q is not one of %s", redacted(u), u.Scheme, strings.Join(Schemes(), ", "))
+		}
 	}
 	return &Publisher{url: u}, nil
+}
+
+// Schemes lists the topic URL schemes [New] accepts in this program.
+func Schemes() []string {
+	s := append([]string{"nats", "tls"}, pubsub.DefaultURLMux().TopicSchemes()...)
+	slices.Sort(s)
+	return s
 }
 
 // String returns the topic URL without its password.
