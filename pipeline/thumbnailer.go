@@ -52,6 +52,12 @@ type Result struct {
 	Key      string
 	Skipped  string
 	Variants []Variant
+	// Manifest is what was made of the source: nil when nothing was (a
+	// skip, a failure, a dry run).
+	Manifest *Manifest
+	// Failure is the record of a source that failed permanently, nil
+	// otherwise.
+	Failure *Failure
 	// SourceBytes counts the bytes of the source read to decode it: 0 when
 	// it was not decoded (the few bytes sniffed for the format don't count).
 	SourceBytes int64
@@ -59,12 +65,6 @@ type Result struct {
 	// (refused as invalid or unsupported, or not fitting the image): the
 	// thumbnails were made as if it had none. "" otherwise.
 	ColorNote string
-	// Manifest is what was made of the source: nil when nothing was (a
-	// skip, a failure, a dry run).
-	Manifest *Manifest
-	// Failure is the record of a source that failed permanently, nil
-	// otherwise.
-	Failure *Failure
 }
 
 // Written counts the variants written in this call.
