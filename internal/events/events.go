@@ -53,7 +53,7 @@ const ContentType = "application/cloudevents+json"
 
 // SchemaBase is where the JSON Schemas of the events and their data are
 // published: the $id of each file in the repository's schema folder.
-const SchemaBase = "https://raw.githubusercontent.com/thumbpipe/thumbpipe/main/schema/"
+const SchemaBase = "https://github.com/thumbpipe/thumbpipe/schema/"
 
 // The data schemas each type names in its dataschema attribute.
 const (
