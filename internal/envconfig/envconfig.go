@@ -253,9 +253,6 @@ var Vars = []Var{
 		set: func(s *Settings, v string) error { return setPositive(&s.Concurrency, v) }},
 
 	// The doors'.
-	{Name: "THUMBPIPE_BUCKETS", Flag: "buckets", DefaultDoc: "(every bucket; required by `serve`)", Group: GroupDoors, Programs: Doors | MinIOSetup,
-		Doc: "comma-separated buckets whose events are accepted; others are refused (and the buckets `minio-setup` creates)",
-		set: func(s *Settings, v string) error { s.Buckets = SplitList(v); return nil }},
 	{Name: "THUMBPIPE_EVENTS_TOPIC", Flag: "events-topic", DefaultDoc: "(no events)", Group: GroupDoors, Programs: Thumbnailers,
 		Doc: "topic URL the completion events (CloudEvents: thumbnails created, failed, deleted) are published to: `awssns:///ARN?region=R`, `awssqs://sqs.R.amazonaws.com/ACCOUNT/QUEUE?region=R`, `gcppubsub://projects/P/topics/T`, `nats://host:4222/SUBJECT` (JetStream) or `mem://name`",
 		set: func(s *Settings, v string) error {
@@ -265,6 +262,9 @@ var Vars = []Var{
 			s.EventsTopic = v
 			return nil
 		}},
+	{Name: "THUMBPIPE_BUCKETS", Flag: "buckets", DefaultDoc: "(every bucket; required by `serve`)", Group: GroupDoors, Programs: Doors | MinIOSetup,
+		Doc: "comma-separated buckets whose events are accepted; others are refused (and the buckets `minio-setup` creates)",
+		set: func(s *Settings, v string) error { s.Buckets = SplitList(v); return nil }},
 	{Name: "THUMBPIPE_MAX_EVENT_AGE", Flag: "max-event-age", Default: "24h", Group: GroupDoors, Programs: Serve | GCSFunc,
 		Doc: "events older than this are dropped with an ERROR log instead of being retried (`0`: never); run `thumbpipe backfill` afterwards",
 		set: func(s *Settings, v string) error { return setDuration(&s.MaxEventAge, v, true) }},
