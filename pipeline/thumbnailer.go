@@ -52,12 +52,6 @@ type Result struct {
 	Key      string
 	Skipped  string
 	Variants []Variant
-	// Manifest is what was made of the source: nil when nothing was (a
-	// skip, a failure, a dry run).
-	Manifest *Manifest
-	// Failure is the record of a source that failed permanently, nil
-	// otherwise.
-	Failure *Failure
 	// SourceBytes counts the bytes of the source read to decode it: 0 when
 	// it was not decoded (the few bytes sniffed for the format don't count).
 	SourceBytes int64

@@ -25,12 +25,6 @@
 //     platform should deliver the event again) or FailedPermanent
 //     (acknowledged). An event that has failed transiently
 //     Config.MaxAttempts times is Dropped instead.
-//  7. With Config.Events set, the completion event of a source made (Done
-//     or UpToDate, with its manifest), failed for good (with its failure
-//     record) or deleted is published (see internal/events). A publish
-//     that fails makes the event FailedTransient: delivered again, it finds
-//     the thumbnails up to date — they are not made again — and publishes
-//     again. A completion event may so be published more than once.
 //
 // # Logs
 //
@@ -40,6 +34,15 @@
 // error.
 // Done, UpToDate and Skipped are INFO, FailedTransient WARN, and Refused,
 // FailedPermanent and Dropped ERROR: each of those needs a person.
+//
+// # Completion events
+//
+// With Config.Events set, Handle then publishes the completion event of a
+// source made (Done or UpToDate, with its manifest), failed for good (with
+// its failure record) or deleted (see internal/events). A publish that
+// fails makes the event FailedTransient: delivered again, it finds the
+// thumbnails up to date — they are not made again — and publishes again.
+// A completion event may so be published more than once.
 package door
 
 import (
@@ -124,18 +127,17 @@ type Outcome struct {
 	Variants []pipeline.Variant
 	// Removed are the thumbnails deleted for a removed source.
 	Removed []string
+	// Manifest is what was made of a created source (written, or found
+	// current), or the manifest removed with a removed source's
+	// thumbnails; nil otherwise.
+	Manifest *pipeline.Manifest
+	// Failure is the failure record written for a FailedPermanent
+	// created source; nil otherwise.
+	Failure *pipeline.Failure
 	// SourceBytes counts the source bytes read to decode it.
 	SourceBytes int64
-	// Manifest is what was made of a created source, as the pipeline
-	// reports it; nil when nothing was.
-	Manifest *pipeline.Manifest
-	// Failure is the failure record of a source that failed permanently.
-	Failure *pipeline.Failure
 	// Published is the type of the completion event published, "" if none.
 	Published string
-	// exists says a removed source still exists (a late delete event of
-	// an older version): nothing was deleted to tell of.
-	exists bool
 	// Err is the failure of a FailedPermanent, FailedTransient or Dropped
 	// event, or why it was refused.
 	Err      error
@@ -352,6 +354,82 @@ func (d *Door) handle(ctx context.Context, ev Event) Outcome {
 
 func wouldWrite(v pipeline.Variant) bool { return v.Status == pipeline.WouldWrite }
 
+// publish publishes o's completion event, if it has one. A publish that
+// fails turns o into a transient failure (or Dropped, once it has failed
+// Config.MaxAttempts times), so that the platform delivers it again.
+func (d *Door) publish(ctx context.Context, o *Outcome) {
+	if d.cfg.Events == nil || d.cfg.DryRun {
+		return
+	}
+	ev, ok, err := d.event(ctx, o)
+	if !ok {
+		return
+	}
+	if err == nil {
+		err = d.cfg.Events.Publish(ctx, ev)
+	}
+	if err == nil {
+		o.Published = ev.Type
+		return
+	}
+	o.Err = fmt.Errorf("completion event not published: %w", err)
+	o.Status, o.Reason = FailedTransient, o.Err.Error()
+	if n := d.shared.attempts.failed(o.Event, d.cfg.MaxAttempts); n > 0 {
+		o.Status, o.Reason = Dropped, fmt.Sprintf("failed %d times, the most allowed; last: %v", n, o.Err)
+	}
+}
+
+// event returns o's completion event, and false when it has none: a
+// created source made or up to date with its manifest, a permanent
+// failure with its record, a removed source that is gone (its thumbnails
+// deleted now, or by an earlier delivery).
+func (d *Door) event(ctx context.Context, o *Outcome) (events.Event, bool, error) {
+	bucket := o.Bucket
+	if bucket == "" {
+		bucket = d.cfg.EventBucket
+	}
+	var (
+		ev  events.Event
+		err error
+	)
+	switch {
+	case o.Action == Created && (o.Status == Done || o.Status == UpToDate) && o.Manifest != nil:
+		m := *o.Manifest
+		if m.Bucket == "" {
+			m.Bucket = bucket
+		}
+		ev, err = events.Created(bucket, &m)
+	case o.Action == Created && o.Status == FailedPermanent && o.Failure != nil:
+		f := *o.Failure
+		if f.Bucket == "" {
+			f.Bucket = bucket
+		}
+		ev, err = events.Failed(bucket, &f)
+	case o.Action == Removed && o.Status == Done:
+		if len(o.Removed) == 0 {
+			// Nothing is removed while the key exists (a late delete event
+			// of an overwritten version): then nothing was deleted.
+			exists, err := d.exists(ctx, o)
+			if exists || err != nil {
+				return events.Event{}, err != nil, err
+			}
+		}
+		ev, err = events.Deleted(bucket, o.Key, o.ID, o.Removed, d.cfg.Now())
+	default:
+		return events.Event{}, false, nil
+	}
+	return ev, true, err
+}
+
+// exists reports whether o's object exists.
+func (d *Door) exists(ctx context.Context, o *Outcome) (bool, error) {
+	b, err := d.cfg.Open.Open(ctx, d.cfg.BucketURL(o.Bucket))
+	if err != nil {
+		return false, fmt.Errorf("cannot open the bucket: %w", err)
+	}
+	return b.Exists(ctx, o.Key)
+}
+
 // checkBucket applies the naming rules and the allow-list.
 func (d *Door) checkBucket(name string) error {
 	if d.cfg.CheckBucket != nil {
@@ -379,11 +457,6 @@ func (d *Door) run(ctx context.Context, o *Outcome) error {
 	}
 	if o.Action == Removed {
 		o.Removed, err = th.Delete(ctx, b, o.Key)
-		if err == nil && len(o.Removed) == 0 && d.cfg.Events != nil && !d.cfg.DryRun {
-			// Delete removes nothing while the key exists: then there is
-			// no deletion to publish.
-			o.exists, _ = b.Exists(ctx, o.Key)
-		}
 		return err
 	}
 	process := th.Process
@@ -392,67 +465,7 @@ func (d *Door) run(ctx context.Context, o *Outcome) error {
 	}
 	res, err := process(ctx, b, o.Key)
 	o.Variants, o.SourceBytes, o.Reason = res.Variants, res.SourceBytes, res.Skipped
-	o.Manifest, o.Failure = res.Manifest, res.Failure
 	return err
-}
-
-// publish publishes o's completion event, if it has one. A publish that
-// fails turns o into a transient failure (or Dropped, once it has failed
-// Config.MaxAttempts times), so that the platform delivers it again.
-func (d *Door) publish(ctx context.Context, o *Outcome) {
-	if d.cfg.Events == nil || d.cfg.DryRun {
-		return
-	}
-	ev, ok, err := d.event(o)
-	if !ok {
-		return
-	}
-	if err == nil {
-		err = d.cfg.Events.Publish(ctx, ev)
-	}
-	if err == nil {
-		o.Published = ev.Type
-		return
-	}
-	o.Err = fmt.Errorf("completion event not published: %w", err)
-	o.Status, o.Reason = FailedTransient, o.Err.Error()
-	if n := d.shared.attempts.failed(o.Event, d.cfg.MaxAttempts); n > 0 {
-		o.Status, o.Reason = Dropped, fmt.Sprintf("failed %d times, the most allowed; last: %v", n, o.Err)
-	}
-}
-
-// event returns o's completion event, and false when it has none: a
-// created source made or up to date with its manifest, a permanent
-// failure with its record, a removed source that is gone (its thumbnails
-// deleted now, or by an earlier delivery).
-func (d *Door) event(o *Outcome) (events.Event, bool, error) {
-	bucket := o.Bucket
-	if bucket == "" {
-		bucket = d.cfg.EventBucket
-	}
-	var (
-		ev  events.Event
-		err error
-	)
-	switch {
-	case o.Action == Created && (o.Status == Done || o.Status == UpToDate) && o.Manifest != nil:
-		m := *o.Manifest
-		if m.Bucket == "" {
-			m.Bucket = bucket
-		}
-		ev, err = events.Created(bucket, &m)
-	case o.Action == Created && o.Status == FailedPermanent && o.Failure != nil:
-		f := *o.Failure
-		if f.Bucket == "" {
-			f.Bucket = bucket
-		}
-		ev, err = events.Failed(bucket, &f)
-	case o.Action == Removed && o.Status == Done && !o.exists:
-		ev, err = events.Deleted(bucket, o.Key, o.ID, o.Removed, d.cfg.Now())
-	default:
-		return events.Event{}, false, nil
-	}
-	return ev, true, err
 }
 
 // messages are the log messages of each status.
