@@ -132,6 +132,9 @@ type backfiller struct {
 	prefix  string
 	cfg     pipeline.Config
 	workers int
+	// list lists the keys to process, in key order; nil: the sources
+	// under prefix.
+	list iter.Seq2[*blob.ListObject, error]
 	// window bounds the keys dispatched past the oldest unfinished one.
 	// Default DefaultWindow.
 	window int
@@ -229,8 +232,12 @@ func (b *backfiller) run(ctx context.Context) (tally, bool, error) {
 	var listErr error
 	seq := 0
 	passed := b.after == ""
+	list := b.list
+	if list == nil {
+		list = sources(ctx, b.bucket, b.prefix, b.cfg)
+	}
 dispatch:
-	for o, err := range sources(ctx, b.bucket, b.prefix, b.cfg) {
+	for o, err := range list {
 		if err != nil {
 			if ctx.Err() == nil {
 				listErr = err
