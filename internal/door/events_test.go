@@ -19,7 +19,8 @@ func pipelineRecords(r *rig) func(*Outcome) {
 	written := map[string]pipeline.Variant{}
 	return func(o *Outcome) {
 		switch {
-		case o.Action == Created && (o.Status == Done || o.Status == UpToDate) && o.Manifest == nil:
+		case o.Action == Created && (o.Status == Done || o.Status == UpToDate) && o.Manifest == nil &&
+			!slices.ContainsFunc(o.Variants, wouldWrite): // a dry run has no manifest
 			attrs, err := r.src.Attributes(context.Background(), o.Key)
 			if err != nil {
 				panic(err)
