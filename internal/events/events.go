@@ -87,7 +87,9 @@ type Deletion struct {
 	Schema string `json:"schema"`
 	Bucket string `json:"bucket,omitempty"`
 	Key    string `json:"key"`
-	// Removed are the keys deleted, empty when there were none.
+	// Removed are the keys this delivery deleted: empty when there were
+	// none, or when an earlier delivery of the same deletion deleted them
+	// and could not publish its event.
 	Removed []string `json:"removed"`
 }
 
