@@ -1,6 +1,7 @@
 // Package schema holds the JSON Schemas of what thumbpipe tells
-// applications: the manifest of a source's thumbnails and the failure
-// record of a source that failed permanently. Their $ids are stable; a
+// applications: the manifest of a source's thumbnails, the failure record
+// of a source that failed permanently, the record of a deletion, and the
+// completion event (a CloudEvent) that carries one of them. Their $ids are stable; a
 // change that removes or redefines a field gets a new file.
 package schema
 
@@ -17,15 +18,17 @@ import (
 const (
 	ManifestID = "https://github.com/thumbpipe/thumbpipe/schema/manifest.v1.json"
 	FailureID  = "https://github.com/thumbpipe/thumbpipe/schema/failure.v1.json"
+	DeletionID = "https://github.com/thumbpipe/thumbpipe/schema/deletion.v1.json"
+	EventID    = "https://github.com/thumbpipe/thumbpipe/schema/event.v1.json"
 )
 
-// FS holds manifest.v1.json and failure.v1.json.
+// FS holds the schema files.
 //
 //go:embed *.json
 var FS embed.FS
 
 // Compile compiles the schema with $id id (ManifestID, FailureID) for
-// validation, with "format" asserted (a "time" must be a date-time).
+// validation (ManifestID, FailureID, DeletionID, EventID), with "format" asserted (a "time" must be a date-time).
 func Compile(id string) (*jsonschema.Schema, error) {
 	c := jsonschema.NewCompiler()
 	c.AssertFormat()

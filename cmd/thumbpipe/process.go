@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/url"
 	"os"
+	"path"
 	"path/filepath"
 
 	"gocloud.dev/blob"
@@ -16,6 +17,7 @@ import (
 	"github.com/thumbpipe/thumbpipe/internal/buckets"
 	"github.com/thumbpipe/thumbpipe/internal/door"
 	"github.com/thumbpipe/thumbpipe/internal/envconfig"
+	"github.com/thumbpipe/thumbpipe/internal/events"
 	"github.com/thumbpipe/thumbpipe/pipeline"
 )
 
@@ -26,6 +28,10 @@ type target struct {
 	bucket   *blob.Bucket
 	th       *pipeline.Thumbnailer
 	settings envconfig.Settings
+	// events publishes the completion events (nil: none), naming the
+	// bucket as name.
+	events *events.Publisher
+	name   string
 }
 
 // bucketFlags registers the flags of the settings the command fs is named
@@ -44,7 +50,10 @@ func bucketFlags(fs *flag.FlagSet, e env) func(ctx context.Context) (*target, er
 		if err != nil {
 			return nil, err
 		}
-		t := &target{settings: st}
+		t := &target{settings: st, name: bucketName(u)}
+		if t.events, err = events.New(st.EventsTopic); err != nil {
+			return nil, err
+		}
 		if t.bucket, err = t.cache.Open(ctx, u); err != nil {
 			return nil, err
 		}
@@ -56,18 +65,49 @@ func bucketFlags(fs *flag.FlagSet, e env) func(ctx context.Context) (*target, er
 	}
 }
 
-func (t *target) Close() error { return t.cache.Close() }
+// Close flushes the completion events and closes the buckets.
+func (t *target) Close() error { return errors.Join(t.events.Close(), t.cache.Close()) }
+
+// door returns the door the command's events go through, publishing the
+// completion events.
+func (t *target) door(dryRun bool) *door.Door {
+	return eventsDoor(t.th, t.bucket, dryRun, t.events, t.name)
+}
+
+// bucketName names a bucket URL's bucket in completion events: its host
+// (s3://photos), else its last path element (file:///srv/photos).
+func bucketName(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return raw
+	}
+	if u.Host != "" {
+		return u.Host
+	}
+	if b := path.Base(u.Path); b != "/" && b != "." {
+		return b
+	}
+	return u.Scheme
+}
 
 // bucketDoor returns the door the command line's events go through: every
 // event is about bucket b (Event.Bucket stays empty), the door's one line
 // per event is not logged (the commands print their own), and with dryRun
 // nothing is written.
 func bucketDoor(th *pipeline.Thumbnailer, b *blob.Bucket, dryRun bool) *door.Door {
+	return eventsDoor(th, b, dryRun, nil, "")
+}
+
+// eventsDoor is bucketDoor publishing the completion events through pub
+// (nil: none), which name the bucket as name.
+func eventsDoor(th *pipeline.Thumbnailer, b *blob.Bucket, dryRun bool, pub *events.Publisher, name string) *door.Door {
 	d, err := door.New(door.Config{
 		Thumbnailer: th,
 		Open:        buckets.OpenerFunc(func(context.Context, string) (*blob.Bucket, error) { return b, nil }),
 		DryRun:      dryRun,
 		Logger:      slog.New(slog.DiscardHandler),
+		Events:      pub,
+		EventBucket: name,
 	})
 	if err != nil {
 		panic(err) // the opener is set: cannot fail
@@ -90,7 +130,7 @@ func runProcess(ctx context.Context, args []string, e env) error {
 		return err
 	}
 	defer t.Close()
-	d := bucketDoor(t.th, t.bucket, false)
+	d := t.door(false)
 	failed := 0
 	for _, key := range fs.Args() {
 		o := d.Handle(ctx, door.Event{Key: key, Action: door.Created})

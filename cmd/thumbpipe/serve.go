@@ -20,6 +20,7 @@ import (
 	"github.com/thumbpipe/thumbpipe/internal/buckets"
 	"github.com/thumbpipe/thumbpipe/internal/envconfig"
 	"github.com/thumbpipe/thumbpipe/pipeline"
+	"github.com/thumbpipe/thumbpipe/internal/events"
 )
 
 // serve's fixed timings; its settings are in internal/envconfig.
@@ -85,6 +86,10 @@ func runServe(ctx context.Context, args []string, e env) error {
 	if err != nil {
 		return err
 	}
+	if hcfg.Events, err = events.New(st.EventsTopic); err != nil {
+		return err
+	}
+	defer hcfg.Events.Close()
 	h, err := miniohook.New(hcfg, th, cache)
 	if err != nil {
 		return err

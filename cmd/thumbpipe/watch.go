@@ -29,6 +29,7 @@ func runWatch(ctx context.Context, args []string, e env) error {
 	}
 	defer t.Close()
 	w := newWatcher(t.th, t.bucket, e.stdout)
+	w.door = t.door(false)
 	fmt.Fprintf(e.stderr, "watching for images; thumbnails go under %q (Ctrl-C to stop)\n", t.th.Config().Prefix)
 	tick := time.NewTicker(*interval)
 	defer tick.Stop()

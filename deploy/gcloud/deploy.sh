@@ -49,6 +49,10 @@
 #   --trigger-service-account EMAIL
 #                            the identity Eventarc invokes it as (env GCF_TRIGGER_SERVICE_ACCOUNT)
 #   --no-deletes             do not deploy the delete function (env GCF_DELETES=0)
+#   --events-topic NAME      create the Pub/Sub topic NAME in the project when it
+#                            does not exist, and publish the completion events
+#                            (CloudEvents) to it (env GCF_EVENTS_TOPIC; default:
+#                            none, or THUMBPIPE_EVENTS_TOPIC's topic URL)
 #   --stage-dir DIR          stage into DIR (emptied first) and keep it; default:
 #                            a temporary directory removed at exit
 #   --dry-run                print the gcloud commands instead of running them;
@@ -84,6 +88,7 @@ VARS=(
 	THUMBPIPE_CACHE_CONTROL
 	THUMBPIPE_BUCKETS
 	THUMBPIPE_MAX_EVENT_AGE
+	THUMBPIPE_EVENTS_TOPIC
 )
 # THUMBPIPE_* variables that configure tests and tools, not the function
 # (internal/envconfig.TestOnly; a trailing * matches any rest).
@@ -107,6 +112,7 @@ max_instances=${GCF_MAX_INSTANCES:-}
 service_account=${GCF_SERVICE_ACCOUNT:-}
 trigger_service_account=${GCF_TRIGGER_SERVICE_ACCOUNT:-}
 deletes=${GCF_DELETES:-1}
+events_topic=${GCF_EVENTS_TOPIC:-}
 stage_dir=
 dry_run=0
 
@@ -134,6 +140,7 @@ while (($#)); do
 	--trigger-service-account) need "$@"; trigger_service_account=$2; shift ;;
 	--stage-dir) need "$@"; stage_dir=$2; shift ;;
 	--no-deletes) deletes=0 ;;
+	--events-topic) need "$@"; events_topic=$2; shift ;;
 	--dry-run) dry_run=1 ;;
 	--list-vars) printf '%s\n' "${VARS[@]}"; exit 0 ;;
 	-h | --help) usage; exit 0 ;;
@@ -169,6 +176,21 @@ fi
 command -v go >/dev/null || die "go is not on PATH"
 ((dry_run)) || command -v gcloud >/dev/null || die "gcloud is not on PATH (install the Google Cloud CLI, or use --dry-run)"
 
+# Completion events: --events-topic names a Pub/Sub topic of the project,
+# created below; THUMBPIPE_EVENTS_TOPIC, when set, must name the same.
+if [[ -n $events_topic ]]; then
+	[[ $events_topic =~ ^[A-Za-z][A-Za-z0-9._~+%-]{2,254}$ ]] ||
+		die "--events-topic takes a Pub/Sub topic name (not projects/.../topics/...), got $events_topic"
+	if [[ -z $project ]]; then
+		((!dry_run)) || die "--events-topic needs --project (or GCF_PROJECT) in a dry run"
+		project=$(gcloud config get-value project 2>/dev/null)
+		[[ -n $project ]] || die "--events-topic needs a project: pass --project"
+	fi
+	events_url=gcppubsub://projects/$project/topics/$events_topic
+	[[ -z ${THUMBPIPE_EVENTS_TOPIC:-} || $THUMBPIPE_EVENTS_TOPIC == "$events_url" ]] ||
+		die "--events-topic $events_topic and THUMBPIPE_EVENTS_TOPIC=$THUMBPIPE_EVENTS_TOPIC disagree"
+fi
+
 # --- the environment the function gets ---------------------------------------
 
 env_names=()
@@ -182,6 +204,10 @@ done
 if [[ -n $output_bucket && -z ${THUMBPIPE_OUTPUT_BUCKET:-} ]]; then
 	env_names+=(THUMBPIPE_OUTPUT_BUCKET)
 	env_values+=("gs://$output_bucket")
+fi
+if [[ -n $events_topic && -z ${THUMBPIPE_EVENTS_TOPIC:-} ]]; then
+	env_names+=(THUMBPIPE_EVENTS_TOPIC)
+	env_values+=("$events_url")
 fi
 while IFS= read -r v; do
 	known=0
@@ -304,6 +330,16 @@ if [[ -n $output_bucket ]]; then
 	note "thumbnails go to gs://$output_bucket; the function's service account needs roles/storage.objectUser on it"
 else
 	note "warning: thumbnails go to gs://$bucket itself; Eventarc cannot filter on a prefix, so each thumbnail written or deleted invokes the function once more (skipped, but billed): one extra invocation per size per upload"
+fi
+
+if [[ -n $events_topic ]]; then
+	if ((dry_run)); then
+		note "the events topic $events_topic is created if it does not exist"
+		run gcloud pubsub topics create "$events_topic" "${project_flag[@]}"
+	elif ! gcloud pubsub topics describe "$events_topic" "${project_flag[@]}" --format='value(name)' >/dev/null 2>&1; then
+		run gcloud pubsub topics create "$events_topic" "${project_flag[@]}"
+	fi
+	note "completion events go to $events_url; the function's service account needs roles/pubsub.publisher on it"
 fi
 
 deploy() { # deploy NAME EVENT_TYPE

@@ -157,6 +157,7 @@ func TestDeployDryRun(t *testing.T) {
 		"THUMBPIPE_CACHE_CONTROL":     "public, max-age=86400",
 		EnvMaxEventAge:                "30m",
 		"THUMBPIPE_BUCKETS":           "photos",
+		"THUMBPIPE_EVENTS_TOPIC":      "gcppubsub://projects/my-project/topics/thumbnail-events",
 	}
 	for k, v := range set {
 		if _, ok := env[k]; !ok {
@@ -179,7 +180,7 @@ func TestDeployDryRun(t *testing.T) {
 
 	stage := filepath.Join(t.TempDir(), "stage")
 	stdout, stderr, err := runDeploy(t, env, "--dry-run", "--bucket", "photos", "--region=europe-west1",
-		"--trigger-location", "eu", "--stage-dir", stage, "--memory", "2Gi", "--max-instances", "5")
+		"--trigger-location", "eu", "--stage-dir", stage, "--memory", "2Gi", "--max-instances", "5", "--events-topic", "thumbnail-events")
 	if err != nil {
 		t.Fatalf("deploy.sh: %v\n%s", err, stderr)
 	}
@@ -192,7 +193,11 @@ func TestDeployDryRun(t *testing.T) {
 	if len(cmds) == 0 || !slices.Equal(cmds[0][:5], []string{"gcloud", "storage", "buckets", "create", "gs://photos-thumbs"}) {
 		t.Fatalf("the first command does not create the output bucket:\n%s", stdout)
 	}
-	cmds = cmds[1:]
+	// So is the events topic.
+	if len(cmds) < 2 || !slices.Equal(cmds[1], []string{"gcloud", "pubsub", "topics", "create", "thumbnail-events", "--project=my-project"}) {
+		t.Fatalf("the second command does not create the events topic:\n%s", stdout)
+	}
+	cmds = cmds[2:]
 	if len(cmds) != 2 {
 		t.Fatalf("%d commands, want the upload and the delete function:\n%s", len(cmds), stdout)
 	}
@@ -509,6 +514,10 @@ func TestDeployRefuses(t *testing.T) {
 		{"same bucket and an output bucket", nil, []string{"--bucket", "b", "--output-bucket", "t", "--same-bucket", "--dry-run"}, "exclude each other"},
 		{"flag and variable disagree", map[string]string{"THUMBPIPE_OUTPUT_BUCKET": "gs://t"}, []string{"--bucket", "b", "--output-bucket", "u", "--dry-run"}, "disagree"},
 		{"gs URL for the output bucket", nil, []string{"--bucket", "b", "--output-bucket", "gs://t", "--dry-run"}, "without gs://"},
+		{"events topic as a path", nil, []string{"--bucket", "b", "--project", "p", "--events-topic", "projects/p/topics/t", "--dry-run"}, "topic name"},
+		{"events topic without a project", nil, []string{"--bucket", "b", "--events-topic", "events", "--dry-run"}, "--project"},
+		{"events flag and variable disagree", map[string]string{"THUMBPIPE_EVENTS_TOPIC": "mem://events"},
+			[]string{"--bucket", "b", "--project", "p", "--events-topic", "events", "--dry-run"}, "disagree"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

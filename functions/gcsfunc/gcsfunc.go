@@ -71,11 +71,13 @@ import (
 
 	"github.com/GoogleCloudPlatform/functions-framework-go/functions"
 	"github.com/cloudevents/sdk-go/v2/event"
-	_ "gocloud.dev/blob/gcsblob" // gs:// buckets
+	_ "gocloud.dev/blob/gcsblob"     // gs:// buckets
+	_ "gocloud.dev/pubsub/gcppubsub" // gcppubsub:// event topics
 
 	"github.com/thumbpipe/thumbpipe/internal/buckets"
 	"github.com/thumbpipe/thumbpipe/internal/door"
 	"github.com/thumbpipe/thumbpipe/internal/envconfig"
+	"github.com/thumbpipe/thumbpipe/internal/events"
 	"github.com/thumbpipe/thumbpipe/pipeline"
 )
 
@@ -112,6 +114,8 @@ type settings struct {
 	// name follows Cloud Storage's rules (the trigger names the bucket; set
 	// it to that bucket to refuse events about any other).
 	buckets []string
+	// events is the topic URL completion events are published to; "": none.
+	events string
 }
 
 // loadSettings reads the configuration from getenv and reports every
@@ -122,7 +126,7 @@ func loadSettings(getenv func(string) string) (settings, error) {
 	if err != nil {
 		errs = append(errs, err)
 	}
-	s := settings{cfg: st.Pipeline, output: st.OutputBucket, maxAge: st.MaxEventAge, buckets: st.Buckets}
+	s := settings{cfg: st.Pipeline, output: st.OutputBucket, maxAge: st.MaxEventAge, buckets: st.Buckets, events: st.EventsTopic}
 	if h := getenv("STORAGE_EMULATOR_HOST"); strings.Contains(h, "://") {
 		errs = append(errs, fmt.Errorf("STORAGE_EMULATOR_HOST: %q must be host:port, without a scheme", h))
 	}
@@ -141,7 +145,12 @@ type handler struct {
 // log. It does no I/O: the output bucket is opened by the first event.
 func newHandler(s settings, open buckets.Opener, log *slog.Logger) *handler {
 	h := &handler{s: s, log: log, now: time.Now}
+	pub, err := events.New(s.events) // checked by loadSettings; connects on the first event
+	if err != nil {
+		panic(err)
+	}
 	d, err := door.New(door.Config{
+		Events:      pub,
 		Pipeline:    s.cfg,
 		OutputURL:   s.output,
 		Open:        open,

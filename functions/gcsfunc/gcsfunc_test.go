@@ -20,6 +20,8 @@ import (
 	"gocloud.dev/gcerrors"
 
 	"github.com/thumbpipe/thumbpipe/internal/buckets"
+	"github.com/thumbpipe/thumbpipe/internal/events"
+	"github.com/thumbpipe/thumbpipe/internal/events/eventstest"
 	"github.com/thumbpipe/thumbpipe/pipeline"
 	"github.com/thumbpipe/thumbpipe/pipeline/pipelinetest"
 	"github.com/thumbpipe/thumbpipe/pipeline/pipelinetest/faultblob"
@@ -300,6 +302,35 @@ func TestFinalizedAndDeleted(t *testing.T) {
 	}
 	if last := r.lines(t)[len(r.lines(t))-1]; last["msg"] != "done" || last["action"] != "removed" || last["removed"] != 2.0 {
 		t.Errorf("last log line %v", last)
+	}
+}
+
+// TestCompletionEvent: a deleted event for an overwritten object publishes
+// nothing; a real deletion publishes one, with the bucket as its source.
+func TestCompletionEvent(t *testing.T) {
+	tp := eventstest.NewTopic(t)
+	r := newRigWith(t, settings{cfg: smallConfig(), maxAge: DefaultMaxEventAge, events: tp.URL}, nil)
+	t.Cleanup(func() { r.h.door.Config().Events.Close() })
+	ctx := context.Background()
+	const key = "uploads/beach photo+1.jpg"
+	r.put(t, key, pixeltest.JPEG(pixeltest.Photo(160, 120, 3), 90))
+	if err := r.h.handle(ctx, newEvent(t, TypeFinalized, "thumbpipe-demo", key, json.RawMessage(fixture(t, "gcs-finalized.json")))); err != nil {
+		t.Fatal(err)
+	}
+	del := newEvent(t, TypeDeleted, "thumbpipe-demo", key, json.RawMessage(fixture(t, "gcs-deleted.json")))
+	if err := r.h.handle(ctx, del); err != nil { // the object exists: an overwrite
+		t.Fatal(err)
+	}
+	if err := r.bucket.Delete(ctx, key); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.h.handle(ctx, del); err != nil {
+		t.Fatal(err)
+	}
+	ev := tp.Receive(t) // the first event is the real deletion's
+	if ev.Type != events.TypeDeleted || ev.Source != "//thumbpipe/thumbpipe-demo" || ev.Subject != key ||
+		!strings.Contains(string(ev.Data), `"removed":["thumbnails/64x64/uploads/beach photo+1.jpg","thumbnails/32x32/`) {
+		t.Errorf("event %+v %s", ev, ev.Data)
 	}
 }
 

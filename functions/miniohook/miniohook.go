@@ -58,6 +58,7 @@ import (
 	"github.com/thumbpipe/thumbpipe/functions/internal/s3event"
 	"github.com/thumbpipe/thumbpipe/internal/buckets"
 	"github.com/thumbpipe/thumbpipe/internal/door"
+	"github.com/thumbpipe/thumbpipe/internal/events"
 	"github.com/thumbpipe/thumbpipe/pipeline"
 )
 
@@ -121,6 +122,9 @@ type Config struct {
 	// Logger receives one line per record and one per request. Default
 	// slog.Default().
 	Logger *slog.Logger
+	// Events publishes the completion events; nil publishes none. The
+	// caller closes it.
+	Events *events.Publisher
 }
 
 // Opener opens a bucket by URL, keeping it open for the next call;
@@ -384,6 +388,7 @@ func newDoor(cfg *Config, th *pipeline.Thumbnailer, open Opener) (*door.Door, er
 		MaxAttempts:   max(cfg.MaxAttempts, 0),
 		AttemptMemory: cfg.AttemptMemory,
 		Logger:        cfg.Logger,
+		Events:        cfg.Events,
 	})
 }
 

@@ -22,6 +22,8 @@ import (
 	"github.com/thumbpipe/thumbpipe/internal/buckets"
 	"github.com/thumbpipe/thumbpipe/internal/door"
 	"github.com/thumbpipe/thumbpipe/internal/door/doortest"
+	"github.com/thumbpipe/thumbpipe/internal/events"
+	"github.com/thumbpipe/thumbpipe/internal/events/eventstest"
 	"github.com/thumbpipe/thumbpipe/internal/testing/testserver"
 	"github.com/thumbpipe/thumbpipe/pipeline"
 	"github.com/thumbpipe/thumbpipe/pipeline/pipelinetest/faultblob"
@@ -743,5 +745,49 @@ func TestBucketNameRules(t *testing.T) {
 	status, resp := f.post(t, "Bearer "+token, event(record{"s3:ObjectCreated:Put", "Images_2", "a.jpg"}))
 	if status != 200 || fmt.Sprint(outcomes(resp)) != "[refused]" || opened != 0 {
 		t.Errorf("%d %+v, opened %d; want refused before any open", status, resp, opened)
+	}
+}
+
+// TestCompletionEvents: a delete publishes its completion event; while the
+// topic cannot be published to, the record is answered 500, so that MinIO
+// sends it again.
+func TestCompletionEvents(t *testing.T) {
+	tp := eventstest.NewTopic(t)
+	pub, err := events.New(tp.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pub.Close()
+	down, _ := events.New("mem://down")
+	down.Close()
+	for _, tc := range []struct {
+		name   string
+		pub    *events.Publisher
+		status int
+		want   miniohook.Outcome
+	}{
+		{"published", pub, http.StatusOK, miniohook.Deleted},
+		{"topic down", down, http.StatusInternalServerError, miniohook.FailedTransient},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, func(c *miniohook.Config) { c.Events = tc.pub })
+			f.put(t, "images", "dir/a b.jpg", jpeg(3))
+			f.post(t, "Bearer "+token, event(record{"s3:ObjectCreated:Put", "images", "dir/a b.jpg"}))
+			if err := f.bucket(t, "images").Delete(context.Background(), "dir/a b.jpg"); err != nil {
+				t.Fatal(err)
+			}
+			status, resp := f.post(t, "Bearer "+token, event(record{"s3:ObjectRemoved:Delete", "images", "dir/a b.jpg"}))
+			if status != tc.status || resp.Records[0].Outcome != tc.want {
+				t.Fatalf("delete: %d %+v", status, resp)
+			}
+			if tc.pub != pub {
+				return
+			}
+			ev := tp.Receive(t)
+			if ev.Type != events.TypeDeleted || ev.Subject != "dir/a b.jpg" || ev.Source != "//thumbpipe/images" ||
+				!strings.Contains(string(ev.Data), `"removed":["thumbnails/`) {
+				t.Errorf("event %+v %s", ev, ev.Data)
+			}
+		})
 	}
 }

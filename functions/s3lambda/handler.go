@@ -13,6 +13,7 @@ import (
 	"github.com/thumbpipe/thumbpipe/functions/internal/s3event"
 	"github.com/thumbpipe/thumbpipe/internal/buckets"
 	"github.com/thumbpipe/thumbpipe/internal/door"
+	completion "github.com/thumbpipe/thumbpipe/internal/events"
 	"github.com/thumbpipe/thumbpipe/pipeline"
 )
 
@@ -51,6 +52,13 @@ func newHandler(cfg pipeline.Config, open buckets.Opener, bucketURL func(string)
 func (h *handler) setOutput(url string) {
 	cfg := h.door.Config()
 	cfg.OutputURL = url
+	h.newDoor(cfg)
+}
+
+// setEvents publishes the completion events through p (nil: none).
+func (h *handler) setEvents(p *completion.Publisher) {
+	cfg := h.door.Config()
+	cfg.Events = p
 	h.newDoor(cfg)
 }
 

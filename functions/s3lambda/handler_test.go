@@ -22,6 +22,8 @@ import (
 	"gocloud.dev/blob/memblob"
 
 	"github.com/thumbpipe/thumbpipe/internal/buckets"
+	completion "github.com/thumbpipe/thumbpipe/internal/events"
+	"github.com/thumbpipe/thumbpipe/internal/events/eventstest"
 	"github.com/thumbpipe/thumbpipe/pipeline"
 	"github.com/thumbpipe/thumbpipe/pipeline/pipelinetest/faultblob"
 	"github.com/thumbpipe/thumbpipe/pipeline/pixels/pixeltest"
@@ -504,6 +506,10 @@ func TestFromEnv(t *testing.T) {
 			wantErrIn: "THUMBPIPE_OUTPUT_BUCKET"},
 		{name: "invalid config", env: map[string]string{"THUMBPIPE_SIZES": "big", "THUMBPIPE_JPEG_QUALITY": "500"},
 			wantErrIn: "THUMBPIPE_SIZES"},
+		{name: "events topic", env: map[string]string{"THUMBPIPE_EVENTS_TOPIC": "awssns:///arn:aws:sns:eu-west-1:123456789012:t?region=eu-west-1"},
+			wantURL: "s3://photos-eu"},
+		{name: "events topic not a topic URL", env: map[string]string{"THUMBPIPE_EVENTS_TOPIC": "arn:aws:sns:eu-west-1:123456789012:t"},
+			wantErrIn: "THUMBPIPE_EVENTS_TOPIC"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -525,6 +531,9 @@ func TestFromEnv(t *testing.T) {
 			}
 			if h.door.Made() {
 				t.Error("the thumbnailer was made at init")
+			}
+			if got, want := h.door.Config().Events != nil, tc.env["THUMBPIPE_EVENTS_TOPIC"] != ""; got != want {
+				t.Errorf("publishes events: %v, want %v", got, want)
 			}
 		})
 	}
@@ -670,5 +679,35 @@ func TestBucketsRefused(t *testing.T) {
 				t.Errorf("%v %s, opened %d; want refused with %q and nothing opened", err, out, opened, tc.want)
 			}
 		})
+	}
+}
+
+// TestCompletionEvent: a deleted source's thumbnails are removed and the
+// deletion published, with the event's bucket as the source.
+func TestCompletionEvent(t *testing.T) {
+	tp := eventstest.NewTopic(t)
+	pub, err := completion.New(tp.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pub.Close()
+	mb := &memBuckets{}
+	b := mb.bucket(t, "photos-eu")
+	put(t, b, "uploads/beach.jpg", photo)
+	h := newHandler(testConfig(), mb, memURL, nil)
+	h.setEvents(pub)
+	if _, err, _ := invoke(t, h, payload("ObjectCreated:Put", "photos-eu", "uploads/beach.jpg")); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Delete(context.Background(), "uploads/beach.jpg"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err, _ := invoke(t, h, payload("ObjectRemoved:Delete", "photos-eu", "uploads/beach.jpg")); err != nil {
+		t.Fatal(err)
+	}
+	ev := tp.Receive(t)
+	if ev.Type != completion.TypeDeleted || ev.Source != "//thumbpipe/photos-eu" || ev.Subject != "uploads/beach.jpg" ||
+		!strings.Contains(string(ev.Data), "thumbnails/64x64/uploads/beach.jpg") {
+		t.Errorf("event %+v %s", ev, ev.Data)
 	}
 }

@@ -55,10 +55,12 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 	_ "gocloud.dev/blob/s3blob"
+	_ "gocloud.dev/pubsub/awssnssqs" // awssns:// and awssqs:// event topics
 
 	"github.com/thumbpipe/thumbpipe/internal/buckets"
 	"github.com/thumbpipe/thumbpipe/internal/door"
 	"github.com/thumbpipe/thumbpipe/internal/envconfig"
+	"github.com/thumbpipe/thumbpipe/internal/events"
 )
 
 func main() {
@@ -94,6 +96,11 @@ func fromEnv(getenv func(string) string, log *slog.Logger) (*handler, error) {
 	h := newHandler(st.Pipeline, &buckets.Cache{}, bucketURL, log, st.Buckets...)
 	// newHandler's thumbnails go into each source's bucket; these into out.
 	h.setOutput(out)
+	pub, err := events.New(st.EventsTopic) // connects on the first event
+	if err != nil {
+		return nil, err
+	}
+	h.setEvents(pub)
 	h.maxRecords = st.MaxRecords
 	return h, nil
 }

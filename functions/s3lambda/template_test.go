@@ -196,7 +196,9 @@ func TestTemplate(t *testing.T) {
 	tests := []struct {
 		name       string
 		thumbs     string // ThumbnailBucketName
+		events     string // CompletionEvents
 		wantOutput string // THUMBPIPE_OUTPUT_BUCKET
+		wantEvents string // THUMBPIPE_EVENTS_TOPIC
 		wantPolicy []statement
 	}{
 		{
@@ -218,10 +220,25 @@ func TestTemplate(t *testing.T) {
 				{[]string{"s3:ListBucket"}, []string{"arn:aws:s3:::photos-eu-thumbs"}},
 			},
 		},
+		{
+			name:       "completion events",
+			events:     "true",
+			wantEvents: "awssns:///arn:aws:sns:us-east-1:123456789012:goformation-stack-thumbnail-events?region=us-east-1",
+			wantPolicy: []statement{
+				{[]string{"s3:GetObject"}, []string{"arn:aws:s3:::photos-eu/uploads/*"}},
+				{[]string{"s3:ListBucket"}, []string{"arn:aws:s3:::photos-eu"}},
+				{[]string{"s3:AbortMultipartUpload", "s3:DeleteObject", "s3:GetObject", "s3:PutObject"}, []string{"arn:aws:s3:::photos-eu/thumbnails/*"}},
+				{[]string{"sns:Publish"}, []string{"arn:aws:sns:us-east-1:123456789012:goformation-stack-thumbnail-events"}},
+			},
+		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			tmpl := parseTemplate(t, map[string]any{"SourceBucketName": "photos-eu", "ThumbnailBucketName": tc.thumbs})
+			params := map[string]any{"SourceBucketName": "photos-eu", "ThumbnailBucketName": tc.thumbs}
+			if tc.events != "" {
+				params["CompletionEvents"] = tc.events
+			}
+			tmpl := parseTemplate(t, params)
 			fn, err := tmpl.GetServerlessFunctionWithName(functionID)
 			if err != nil {
 				t.Fatal(err)
@@ -289,6 +306,18 @@ func TestTemplate(t *testing.T) {
 			if got := env["THUMBPIPE_OUTPUT_BUCKET"]; got != tc.wantOutput {
 				t.Errorf("THUMBPIPE_OUTPUT_BUCKET = %q, want %q", got, tc.wantOutput)
 			}
+			if got := env["THUMBPIPE_EVENTS_TOPIC"]; got != tc.wantEvents {
+				t.Errorf("THUMBPIPE_EVENTS_TOPIC = %q, want %q", got, tc.wantEvents)
+			}
+			// The topic the function publishes to is the one the stack
+			// makes, only when asked (goformation keeps resources whatever
+			// their condition).
+			topic, err := tmpl.GetSNSTopicWithName("CompletionEventsTopic")
+			if err != nil || topic.AWSCloudFormationCondition != "HasEventsTopic" {
+				t.Errorf("CompletionEventsTopic %+v (%v), want one on the condition HasEventsTopic", topic, err)
+			} else if tc.wantEvents != "" && !strings.HasSuffix(tc.wantEvents, ":"+str(topic.TopicName)+"?region=us-east-1") {
+				t.Errorf("the topic is named %s, THUMBPIPE_EVENTS_TOPIC %s", str(topic.TopicName), tc.wantEvents)
+			}
 			if got := env["THUMBPIPE_BUCKETS"]; got != "photos-eu" {
 				t.Errorf("THUMBPIPE_BUCKETS = %q, want the source bucket photos-eu", got)
 			}
@@ -299,7 +328,7 @@ func TestTemplate(t *testing.T) {
 				t.Errorf("the function would not start: %v", err)
 			}
 			for _, v := range envconfig.Vars { // literals are the documented defaults
-				if got, ok := env[v.Name]; ok && !slices.Contains([]string{"THUMBPIPE_SIZES", "THUMBPIPE_OUTPUT_PREFIX", "THUMBPIPE_OUTPUT_BUCKET", "THUMBPIPE_BUCKETS"}, v.Name) && got != v.Default {
+				if got, ok := env[v.Name]; ok && !slices.Contains([]string{"THUMBPIPE_SIZES", "THUMBPIPE_OUTPUT_PREFIX", "THUMBPIPE_OUTPUT_BUCKET", "THUMBPIPE_BUCKETS", "THUMBPIPE_EVENTS_TOPIC"}, v.Name) && got != v.Default {
 					t.Errorf("%s = %q in the template, the default is %q", v.Name, got, v.Default)
 				}
 			}

@@ -34,9 +34,19 @@
 //
 // Each Handle or Refuse logs one line: its message says the status in
 // words, and its fields are bucket, key, action, event, event_id, outcome,
-// ms, and as they apply written, thumbnails, removed, reason and error.
+// ms, and as they apply written, thumbnails, removed, published, reason and
+// error.
 // Done, UpToDate and Skipped are INFO, FailedTransient WARN, and Refused,
 // FailedPermanent and Dropped ERROR: each of those needs a person.
+//
+// # Completion events
+//
+// With Config.Events set, Handle then publishes the completion event of a
+// source made (Done or UpToDate, with its manifest), failed for good (with
+// its failure record) or deleted (see internal/events). A publish that
+// fails makes the event FailedTransient: delivered again, it finds the
+// thumbnails up to date — they are not made again — and publishes again.
+// A completion event may so be published more than once.
 package door
 
 import (
@@ -52,6 +62,7 @@ import (
 	"gocloud.dev/blob"
 
 	"github.com/thumbpipe/thumbpipe/internal/buckets"
+	"github.com/thumbpipe/thumbpipe/internal/events"
 	"github.com/thumbpipe/thumbpipe/pipeline"
 )
 
@@ -129,6 +140,8 @@ type Outcome struct {
 	Failure *pipeline.Failure
 	// SourceBytes counts the source bytes read to decode it.
 	SourceBytes int64
+	// Published is the type of the completion event published, "" if none.
+	Published string
 	// Err is the failure of a FailedPermanent, FailedTransient or Dropped
 	// event, or why it was refused.
 	Err      error
@@ -193,6 +206,15 @@ type Config struct {
 	Logger *slog.Logger
 	// Now tells the time, for MaxEventAge. Default time.Now.
 	Now func() time.Time
+	// Events publishes the completion events; nil publishes none.
+	Events *events.Publisher
+	// EventBucket names the bucket in the completion events of events
+	// that name none (the command line's).
+	EventBucket string
+
+	// fill, in tests, fills in what the pipeline reports of an outcome
+	// before its event is published.
+	fill func(*Outcome)
 }
 
 // Door handles events. It is safe for concurrent use.
@@ -274,6 +296,14 @@ func (d *Door) Refuse(ctx context.Context, ev Event, err error) Outcome {
 func (d *Door) Handle(ctx context.Context, ev Event) Outcome {
 	start := d.cfg.Now()
 	o := d.handle(ctx, ev)
+	if d.cfg.fill != nil {
+		d.cfg.fill(&o)
+	}
+	d.publish(ctx, &o)
+	if o.Status != FailedTransient {
+		// Done with, for good: its count of failures goes.
+		d.shared.attempts.forget(ev)
+	}
 	o.Duration = d.cfg.Now().Sub(start)
 	d.logOutcome(ctx, o)
 	return o
@@ -310,7 +340,6 @@ func (d *Door) handle(ctx context.Context, ev Event) Outcome {
 	err := d.run(ctx, &o)
 	switch {
 	case err == nil:
-		d.shared.attempts.forget(ev)
 		switch {
 		case o.Reason != "":
 			return end(Skipped, o.Reason, nil)
@@ -319,7 +348,6 @@ func (d *Door) handle(ctx context.Context, ev Event) Outcome {
 		}
 		return end(UpToDate, "", nil)
 	case !pipeline.Retryable(err):
-		d.shared.attempts.forget(ev)
 		return end(FailedPermanent, "", err)
 	case errors.Is(err, pipeline.ErrBusy):
 		// Other decodes held the memory: not a failure of this event,
@@ -333,6 +361,82 @@ func (d *Door) handle(ctx context.Context, ev Event) Outcome {
 }
 
 func wouldWrite(v pipeline.Variant) bool { return v.Status == pipeline.WouldWrite }
+
+// publish publishes o's completion event, if it has one. A publish that
+// fails turns o into a transient failure (or Dropped, once it has failed
+// Config.MaxAttempts times), so that the platform delivers it again.
+func (d *Door) publish(ctx context.Context, o *Outcome) {
+	if d.cfg.Events == nil || d.cfg.DryRun {
+		return
+	}
+	ev, ok, err := d.event(ctx, o)
+	if !ok {
+		return
+	}
+	if err == nil {
+		err = d.cfg.Events.Publish(ctx, ev)
+	}
+	if err == nil {
+		o.Published = ev.Type
+		return
+	}
+	o.Err = fmt.Errorf("completion event not published: %w", err)
+	o.Status, o.Reason = FailedTransient, o.Err.Error()
+	if n := d.shared.attempts.failed(o.Event, d.cfg.MaxAttempts); n > 0 {
+		o.Status, o.Reason = Dropped, fmt.Sprintf("failed %d times, the most allowed; last: %v", n, o.Err)
+	}
+}
+
+// event returns o's completion event, and false when it has none: a
+// created source made or up to date with its manifest, a permanent
+// failure with its record, a removed source that is gone (its thumbnails
+// deleted now, or by an earlier delivery).
+func (d *Door) event(ctx context.Context, o *Outcome) (events.Event, bool, error) {
+	bucket := o.Bucket
+	if bucket == "" {
+		bucket = d.cfg.EventBucket
+	}
+	var (
+		ev  events.Event
+		err error
+	)
+	switch {
+	case o.Action == Created && (o.Status == Done || o.Status == UpToDate) && o.Manifest != nil:
+		m := *o.Manifest
+		if m.Bucket == "" {
+			m.Bucket = bucket
+		}
+		ev, err = events.Created(bucket, &m)
+	case o.Action == Created && o.Status == FailedPermanent && o.Failure != nil:
+		f := *o.Failure
+		if f.Bucket == "" {
+			f.Bucket = bucket
+		}
+		ev, err = events.Failed(bucket, &f)
+	case o.Action == Removed && o.Status == Done:
+		if len(o.Removed) == 0 {
+			// Nothing is removed while the key exists (a late delete event
+			// of an overwritten version): then nothing was deleted.
+			exists, err := d.exists(ctx, o)
+			if exists || err != nil {
+				return events.Event{}, err != nil, err
+			}
+		}
+		ev, err = events.Deleted(bucket, o.Key, o.ID, o.Removed, d.cfg.Now())
+	default:
+		return events.Event{}, false, nil
+	}
+	return ev, true, err
+}
+
+// exists reports whether o's object exists.
+func (d *Door) exists(ctx context.Context, o *Outcome) (bool, error) {
+	b, err := d.cfg.Open.Open(ctx, d.cfg.BucketURL(o.Bucket))
+	if err != nil {
+		return false, fmt.Errorf("cannot open the bucket: %w", err)
+	}
+	return b.Exists(ctx, o.Key)
+}
 
 // checkBucket applies the naming rules and the allow-list.
 func (d *Door) checkBucket(name string) error {
@@ -434,6 +538,9 @@ func (d *Door) logOutcome(ctx context.Context, o Outcome) {
 		attrs = append(attrs, slog.Int("written", o.Written()), slog.Int("thumbnails", len(o.Variants)))
 	case o.Action == Removed && o.Err == nil && o.Status == Done:
 		attrs = append(attrs, slog.Int("removed", len(o.Removed)), slog.Any("keys", o.Removed))
+	}
+	if o.Published != "" {
+		attrs = append(attrs, slog.String("published", o.Published))
 	}
 	if o.Err != nil {
 		attrs = append(attrs, slog.String("error", Clip(o.Err.Error(), 2048)))

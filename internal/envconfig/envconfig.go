@@ -30,6 +30,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/thumbpipe/thumbpipe/internal/events"
 	"github.com/thumbpipe/thumbpipe/pipeline"
 	"github.com/thumbpipe/thumbpipe/pipeline/pixels"
 )
@@ -132,6 +133,9 @@ type Settings struct {
 	// Buckets is the doors' allow-list of bucket names; empty means every
 	// bucket that sends events (serve requires a list).
 	Buckets []string
+	// EventsTopic is the topic URL completion events are published to;
+	// empty means none are.
+	EventsTopic string
 	// MaxEventAge drops events older than it; 0 never drops.
 	MaxEventAge time.Duration
 	// MaxAttempts is how many times one MinIO event is tried before it is
@@ -277,6 +281,15 @@ var Vars = []Var{
 		set: func(s *Settings, v string) error { return setPositive(&s.Concurrency, v) }},
 
 	// The doors'.
+	{Name: "THUMBPIPE_EVENTS_TOPIC", Flag: "events-topic", DefaultDoc: "(no events)", Group: GroupDoors, Programs: Thumbnailers,
+		Doc: "topic URL the completion events (CloudEvents: thumbnails created, failed, deleted) are published to: `awssns:///ARN?region=R`, `awssqs://sqs.R.amazonaws.com/ACCOUNT/QUEUE?region=R`, `gcppubsub://projects/P/topics/T`, `nats://host:4222/SUBJECT` (JetStream) or `mem://name`",
+		set: func(s *Settings, v string) error {
+			if _, err := events.New(v); err != nil {
+				return err
+			}
+			s.EventsTopic = v
+			return nil
+		}},
 	{Name: "THUMBPIPE_BUCKETS", Flag: "buckets", DefaultDoc: "(every bucket; required by `serve`)", Group: GroupDoors, Programs: Doors | MinIOSetup,
 		Doc: "comma-separated buckets whose events are accepted; others are refused (and the buckets `minio-setup` creates)",
 		set: func(s *Settings, v string) error { s.Buckets = SplitList(v); return nil }},
