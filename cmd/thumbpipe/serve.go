@@ -19,8 +19,8 @@ import (
 	"github.com/thumbpipe/thumbpipe/functions/miniohook"
 	"github.com/thumbpipe/thumbpipe/internal/buckets"
 	"github.com/thumbpipe/thumbpipe/internal/envconfig"
-	"github.com/thumbpipe/thumbpipe/pipeline"
 	"github.com/thumbpipe/thumbpipe/internal/events"
+	"github.com/thumbpipe/thumbpipe/pipeline"
 )
 
 // serve's fixed timings; its settings are in internal/envconfig.
