@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/minio/minio-go/v7"
@@ -96,7 +97,10 @@ func locateMinIO(endpoint, template string) (minioTarget, error) {
 }
 
 // minioSetup creates the buckets st names that are missing and points
-// their notifications at the webhook, idempotently. MinIO's credentials are
+// their notifications at the webhook or NATS target st names
+// (arn:minio:sqs::<ID>:webhook or :nats), idempotently. The JetStream
+// stream is not made here: the workers make it, with the consumer they
+// share, so that it is configured in one place. MinIO's credentials are
 // the ones s3blob reads, from getenv.
 func minioSetup(ctx context.Context, st envconfig.Settings, getenv func(string) string, log *slog.Logger) error {
 	target, err := locateMinIO(st.MinIOEndpoint, st.BucketURL)
@@ -122,13 +126,17 @@ func minioSetup(ctx context.Context, st envconfig.Settings, getenv func(string) 
 	if err := waitMinIO(ctx, client, wait); err != nil {
 		return err
 	}
-	arn := notification.NewArn("minio", "sqs", "", st.MinIOWebhookID, "webhook")
+	kind := st.MinIOTarget
+	if kind == "" {
+		kind = envconfig.MinIOTargetWebhook
+	}
+	arn := notification.NewArn("minio", "sqs", "", st.MinIOWebhookID, kind)
 	for _, name := range st.Buckets {
 		created, err := ensureBucket(ctx, client, name, target.region)
 		if err != nil {
 			return err
 		}
-		// MinIO answers before it has registered its webhook targets, so a
+		// MinIO answers before it has registered its targets, so a
 		// target it does not know yet is asked for again until the wait
 		// runs out; a target that is really missing then fails with a hint.
 		deadline := time.Now().Add(wait)
@@ -279,9 +287,9 @@ func encryptForMinIO(password string, data []byte) ([]byte, error) {
 	return out.Bytes(), nil
 }
 
-// errNoTarget means MinIO refused a notification because it has no webhook
-// target of that ID (yet).
-var errNoTarget = errors.New("MinIO has no such webhook target")
+// errNoTarget means MinIO refused a notification because it has no
+// target of that kind and ID (yet).
+var errNoTarget = errors.New("MinIO has no such notification target")
 
 // waitMinIO waits until MinIO answers an authenticated request.
 func waitMinIO(ctx context.Context, client *minio.Client, wait time.Duration) error {
@@ -358,8 +366,8 @@ func ensureNotification(ctx context.Context, client *minio.Client, bucket string
 	kept.AddQueue(want)
 	if err := client.SetBucketNotification(ctx, bucket, kept); err != nil {
 		if minio.ToErrorResponse(err).Code == "InvalidArgument" {
-			return false, fmt.Errorf("bucket %s: set notification to %s: %w: %w (is MINIO_NOTIFY_WEBHOOK_ENABLE_%s=on set on the MinIO server?)",
-				bucket, arn, errNoTarget, err, arn.AccountID)
+			return false, fmt.Errorf("bucket %s: set notification to %s: %w: %w (is MINIO_NOTIFY_%s_ENABLE_%s=on set on the MinIO server?)",
+				bucket, arn, errNoTarget, err, strings.ToUpper(arn.Resource), arn.AccountID)
 		}
 		return false, fmt.Errorf("bucket %s: set notification to %s: %w", bucket, arn, err)
 	}
