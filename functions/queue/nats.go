@@ -194,6 +194,11 @@ func (s *natsSource) KeepAlive() time.Duration { return s.ackWait / 3 }
 
 // Close flushes the acknowledgements sent and closes the connection.
 func (s *natsSource) Close(ctx context.Context) error {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+	}
 	err := s.nc.FlushWithContext(ctx)
 	s.nc.Close()
 	if err != nil {

@@ -214,10 +214,20 @@ func (w *Worker) loop(ctx context.Context) {
 	}
 }
 
+// Result is what Handle did with one message.
+type Result struct {
+	// Outcomes are the door's, one per event of the message.
+	Outcomes []door.Outcome
+	// Acked reports whether the message was acknowledged; Retried whether
+	// it was handed back for a retry.
+	Acked, Retried bool
+	// Err says why a message was not a bucket notification.
+	Err error
+}
+
 // Handle handles one message: decodes it, passes each event through its
-// door, then acknowledges it or hands it back for a retry. It reports
-// whether the message was acknowledged.
-func (w *Worker) Handle(ctx context.Context, d Delivery) bool {
+// door, then acknowledges it or hands it back for a retry.
+func (w *Worker) Handle(ctx context.Context, d Delivery) Result {
 	w.metrics.InFlight.Inc()
 	defer w.metrics.InFlight.Dec()
 	log := w.log.With("message", d.ID())
@@ -229,13 +239,15 @@ func (w *Worker) Handle(ctx context.Context, d Delivery) bool {
 		defer stop()
 	}
 
+	var res Result
 	recs, err := Decode(d.Body(), d.Attributes(), w.cfg.MaxRecords)
 	if err != nil {
 		w.metrics.Count(doormetrics.BadRequest)
 		log.Error("not a bucket notification; acknowledged", "outcome", doormetrics.BadRequest, "error", door.Clip(err.Error(), 2048))
-		return w.ack(d, log)
+		res.Err = err
+		res.Acked = w.ack(d, log)
+		return res
 	}
-	retry := false
 	for _, r := range recs {
 		dr := w.cfg.S3
 		if r.Kind == GCS {
@@ -251,15 +263,17 @@ func (w *Worker) Handle(ctx context.Context, d Delivery) bool {
 			o = dr.With("message", d.ID()).Handle(ctx, r.Event)
 		}
 		w.metrics.Observe(o)
-		retry = retry || o.Retry()
+		res.Outcomes = append(res.Outcomes, o)
+		res.Retried = res.Retried || o.Retry()
 	}
-	if retry {
+	if res.Retried {
 		if err := d.Retry(); err != nil {
 			log.Warn("cannot hand back a message for a retry; the engine redelivers it after its timeout", "error", err)
 		}
-		return false
+		return res
 	}
-	return w.ack(d, log)
+	res.Acked = w.ack(d, log)
+	return res
 }
 
 func (w *Worker) ack(d Delivery, log *slog.Logger) bool {
