@@ -331,9 +331,12 @@ func ensureBucket(ctx context.Context, client *minio.Client, name, region string
 	return true, nil
 }
 
-// ensureNotification makes the bucket's queue configurations for arn
-// exactly one, for notifyEvents with the filters; other configurations are
-// kept. It reports whether it changed anything.
+// ensureNotification makes the bucket's queue configurations for
+// thumbpipe's ID exactly one, to arn, for notifyEvents with the filters: a
+// configuration to the other kind of target of the same ID (the webhook's
+// when arn is the NATS target's, and the other way round) is replaced, so
+// that switching between `serve` and `worker` never notifies both. Other
+// configurations are kept. It reports whether it changed anything.
 func ensureNotification(ctx context.Context, client *minio.Client, bucket string, arn notification.Arn, prefix, suffix string) (bool, error) {
 	cur, err := client.GetBucketNotification(ctx, bucket)
 	if err != nil {
@@ -343,13 +346,13 @@ func ensureNotification(ctx context.Context, client *minio.Client, bucket string
 	kept := cur
 	kept.QueueConfigs = nil
 	for _, q := range cur.QueueConfigs {
-		if sameTarget(q.Queue, arn) {
+		if sameID(q.Queue, arn) {
 			ours = append(ours, q)
 		} else {
 			kept.QueueConfigs = append(kept.QueueConfigs, q)
 		}
 	}
-	if len(ours) == 1 && ours[0].Equal(notifyEvents, prefix, suffix) {
+	if len(ours) == 1 && sameTarget(ours[0].Queue, arn) && ours[0].Equal(notifyEvents, prefix, suffix) {
 		return false, nil
 	}
 	want := notification.NewConfig(arn)
@@ -375,7 +378,7 @@ func ensureNotification(ctx context.Context, client *minio.Client, bucket string
 }
 
 // sameTarget reports whether a queue ARN as MinIO returns it (with its
-// region filled in) names the same webhook target as arn.
+// region filled in) names the same target as arn.
 func sameTarget(queue string, arn notification.Arn) bool {
 	a, err := notification.NewArnFromString(queue)
 	if err != nil {
@@ -383,4 +386,15 @@ func sameTarget(queue string, arn notification.Arn) bool {
 	}
 	return slices.Equal([]string{a.Partition, a.Service, a.AccountID, a.Resource},
 		[]string{arn.Partition, arn.Service, arn.AccountID, arn.Resource})
+}
+
+// sameID reports whether a queue ARN names a webhook or NATS target with
+// arn's ID: one of thumbpipe's.
+func sameID(queue string, arn notification.Arn) bool {
+	a, err := notification.NewArnFromString(queue)
+	if err != nil {
+		return false
+	}
+	return a.Partition == arn.Partition && a.Service == arn.Service && a.AccountID == arn.AccountID &&
+		(a.Resource == envconfig.MinIOTargetWebhook || a.Resource == envconfig.MinIOTargetNATS)
 }
