@@ -100,6 +100,13 @@ func TestComposeScaleFile(t *testing.T) {
 	if err := workerProblems(st); err != nil {
 		t.Errorf("the worker's settings: %v", err)
 	}
+	var environ []string
+	for k, v := range wenv {
+		environ = append(environ, k+"="+v)
+	}
+	if w := envconfig.Unknown(envconfig.Worker, environ); len(w) > 0 {
+		t.Errorf("the worker would warn about its environment: %q", w)
+	}
 	sub, err := queue.ParseNATS(st.Subscription)
 	if err != nil {
 		t.Fatalf("the worker's subscription: %v", err)

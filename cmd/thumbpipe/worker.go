@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime"
 	"strings"
 	"time"
 
@@ -81,11 +82,15 @@ func runWorker(ctx context.Context, args []string, e env) error {
 	defer ln.Close()
 	subURL := withMaxDeliver(st.Subscription, st.MaxAttempts)
 	host, _ := os.Hostname()
-	src, err := queue.Open(ctx, subURL, fmt.Sprintf("thumbpipe worker %s/%d", host, os.Getpid()))
+	concurrency := st.Concurrency
+	if concurrency == 0 {
+		concurrency = runtime.NumCPU()
+	}
+	src, err := queue.Open(ctx, subURL, fmt.Sprintf("thumbpipe worker %s/%d", host, os.Getpid()), concurrency)
 	if err != nil {
 		return err
 	}
-	w, err := queue.New(queue.Config{Source: src, S3: s3Door, GCS: gcsDoor, Concurrency: st.Concurrency,
+	w, err := queue.New(queue.Config{Source: src, S3: s3Door, GCS: gcsDoor, Concurrency: concurrency,
 		ProcessTimeout: st.ProcessTimeout, MaxRecords: st.MaxRecords, Logger: log})
 	if err != nil {
 		src.Close(context.Background())
@@ -107,7 +112,7 @@ func runWorker(ctx context.Context, args []string, e env) error {
 		log.Warn("/metrics is open: set THUMBPIPE_METRICS_TOKEN to close it")
 	}
 	cfg := w.Config()
-	log.Info("consuming", "subscription", redactURL(st.Subscription), "addr", ln.Addr().String(), "concurrency", cfg.Concurrency,
+	log.Info("consuming", "subscription", queue.Redact(st.Subscription), "addr", ln.Addr().String(), "concurrency", cfg.Concurrency,
 		"buckets", st.Buckets, "sizes", fmt.Sprint(st.Pipeline.Sizes), "bucket_url", st.BucketURL)
 
 	runCtx, stop := context.WithCancel(ctx)
@@ -167,14 +172,4 @@ func withMaxDeliver(sub string, attempts int) string {
 		sep = "&"
 	}
 	return fmt.Sprintf("%s%smax_deliver=%d", sub, sep, attempts)
-}
-
-// redactURL hides a URL's password for the logs.
-func redactURL(raw string) string {
-	if i, j := strings.Index(raw, "://"), strings.Index(raw, "@"); i >= 0 && j > i {
-		if k := strings.Index(raw[i+3:j], ":"); k >= 0 {
-			return raw[:i+3+k] + ":xxxxx" + raw[j:]
-		}
-	}
-	return raw
 }

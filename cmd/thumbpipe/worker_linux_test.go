@@ -45,9 +45,10 @@ const (
 	workerAckWait = "5s"
 )
 
-// queueStack is MinIO → NATS JetStream → worker processes.
+// queueStack is MinIO → NATS JetStream → worker processes, or, for the
+// benchmark, MinIO → its webhook → one serve process.
 type queueStack struct {
-	t       *testing.T
+	t       testing.TB
 	minio   *testserver.MinIO
 	nats    *testserver.NATS
 	bin     string
@@ -65,30 +66,54 @@ type workerProc struct {
 
 func (w *workerProc) base() string { return "http://" + w.addr }
 
-// startQueueStack starts NATS, MinIO with its NATS target (queueDir: a
-// queue dir, as the compose file has), and runs minio-setup with
-// THUMBPIPE_MINIO_TARGET=nats. Workers are started with addWorker.
-func startQueueStack(t *testing.T, queueDir bool, settings map[string]string) *queueStack {
+// stackOptions says which stack startQueueStack starts.
+type stackOptions struct {
+	// QueueDir gives MinIO's target a queue dir, as the compose file does.
+	QueueDir bool
+	// Webhook starts MinIO's webhook target instead of its NATS target,
+	// pointed at WebhookAddr (startServe runs serve there).
+	Webhook     bool
+	WebhookAddr string
+}
+
+// webhookToken is the token of the benchmark's webhook stack.
+const webhookToken = "bench-token-0123456789abcdef"
+
+// startQueueStack starts NATS, MinIO with its NATS target, and runs
+// minio-setup with THUMBPIPE_MINIO_TARGET=nats (or, with o.Webhook, MinIO
+// with its webhook target and minio-setup for it). Workers are started with
+// addWorker, serve with startServe.
+func startQueueStack(t testing.TB, o stackOptions, settings map[string]string) *queueStack {
 	t.Helper()
-	ns := testserver.StartNATS(t)
-	menv := map[string]string{
-		"MINIO_NOTIFY_NATS_ENABLE_" + natsTargetID:    "on",
-		"MINIO_NOTIFY_NATS_ADDRESS_" + natsTargetID:   ns.Addr(),
-		"MINIO_NOTIFY_NATS_SUBJECT_" + natsTargetID:   natsSubject,
-		"MINIO_NOTIFY_NATS_JETSTREAM_" + natsTargetID: "on",
+	var ns *testserver.NATS
+	target := "nats"
+	menv := map[string]string{}
+	if o.Webhook {
+		target = "webhook"
+		menv["MINIO_NOTIFY_WEBHOOK_ENABLE_"+natsTargetID] = "on"
+		menv["MINIO_NOTIFY_WEBHOOK_ENDPOINT_"+natsTargetID] = "http://" + o.WebhookAddr + "/webhook"
+		menv["MINIO_NOTIFY_WEBHOOK_AUTH_TOKEN_"+natsTargetID] = webhookToken
+	} else {
+		ns = testserver.StartNATS(t)
+		menv["MINIO_NOTIFY_NATS_ENABLE_"+natsTargetID] = "on"
+		menv["MINIO_NOTIFY_NATS_ADDRESS_"+natsTargetID] = ns.Addr()
+		menv["MINIO_NOTIFY_NATS_SUBJECT_"+natsTargetID] = natsSubject
+		menv["MINIO_NOTIFY_NATS_JETSTREAM_"+natsTargetID] = "on"
 	}
-	if queueDir {
-		menv["MINIO_NOTIFY_NATS_QUEUE_DIR_"+natsTargetID] = t.TempDir()
+	if o.QueueDir {
+		menv["MINIO_NOTIFY_"+strings.ToUpper(target)+"_QUEUE_DIR_"+natsTargetID] = t.TempDir()
 	}
 	m := testserver.StartMinIO(t, testserver.MinIOOptions{Env: menv})
 	s := &queueStack{t: t, minio: m, nats: ns, bin: buildThumbpipe(t)}
 	template := strings.Replace(m.BucketURL("BUCKET"), "BUCKET", "{bucket}", 1)
 	s.env = map[string]string{
-		"THUMBPIPE_SUBSCRIPTION": fmt.Sprintf("%s/%s/%s?subject=%s&ack_wait=%s", ns.URL(), natsStream, natsConsumer, natsSubject, workerAckWait),
 		"THUMBPIPE_BUCKETS":      queueBucket,
 		"THUMBPIPE_BUCKET_URL":   template,
 		"THUMBPIPE_SIZES":        queueSizes,
 		"THUMBPIPE_LOG_FORMAT":   "json",
+	}
+	if ns != nil {
+		s.env["THUMBPIPE_SUBSCRIPTION"] = fmt.Sprintf("%s/%s/%s?subject=%s&ack_wait=%s", ns.URL(), natsStream, natsConsumer, natsSubject, workerAckWait)
 	}
 	maps.Copy(s.env, settings)
 	for _, kv := range m.Env() {
@@ -104,16 +129,17 @@ func startQueueStack(t *testing.T, queueDir bool, settings map[string]string) *q
 	}
 
 	setup := map[string]string{"THUMBPIPE_BUCKETS": queueBucket, "THUMBPIPE_BUCKET_URL": template,
-		"THUMBPIPE_MINIO_TARGET": "nats", "THUMBPIPE_MINIO_WEBHOOK_ID": natsTargetID, "THUMBPIPE_LOG_FORMAT": "json"}
+		"THUMBPIPE_MINIO_TARGET": target, "THUMBPIPE_MINIO_WEBHOOK_ID": natsTargetID, "THUMBPIPE_LOG_FORMAT": "json"}
 	maps.Copy(setup, s.env)
+	delete(setup, "THUMBPIPE_SUBSCRIPTION")
 	var logs testserver.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	if err := run(ctx, []string{"minio-setup"}, func(k string) string { return setup[k] }, io.Discard, &logs); err != nil {
 		t.Fatalf("minio-setup: %v\n%s", err, logs.String())
 	}
-	if !strings.Contains(logs.String(), `"arn":"arn:minio:sqs::`+natsTargetID+`:nats"`) {
-		t.Errorf("minio-setup did not point the bucket at the NATS target:\n%s", logs.String())
+	if !strings.Contains(logs.String(), `"arn":"arn:minio:sqs::`+natsTargetID+`:`+target+`"`) {
+		t.Errorf("minio-setup did not point the bucket at the %s target:\n%s", target, logs.String())
 	}
 
 	m.SetAWSEnv(t)
@@ -129,14 +155,26 @@ func startQueueStack(t *testing.T, queueDir bool, settings map[string]string) *q
 // addWorker starts one more worker process and waits until it serves.
 func (s *queueStack) addWorker(extra ...string) *workerProc {
 	s.t.Helper()
-	w := &workerProc{addr: fmt.Sprintf("127.0.0.1:%d", testserver.FreePort(s.t))}
+	return s.start("worker", fmt.Sprintf("127.0.0.1:%d", testserver.FreePort(s.t)), extra...)
+}
+
+// startServe starts `thumbpipe serve` at addr, where MinIO's webhook
+// target points.
+func (s *queueStack) startServe(addr string, extra ...string) *workerProc {
+	s.t.Helper()
+	return s.start("serve", addr, append([]string{"THUMBPIPE_WEBHOOK_TOKEN=" + webhookToken}, extra...)...)
+}
+
+// start starts `thumbpipe command` listening on addr.
+func (s *queueStack) start(command, addr string, extra ...string) *workerProc {
+	w := &workerProc{addr: addr}
 	env := []string{"THUMBPIPE_LISTEN=" + w.addr}
 	for k, v := range s.env {
 		env = append(env, k+"="+v)
 	}
 	env = append(env, extra...)
-	w.proc = testserver.NewProcess(s.t, testserver.ProcessOptions{Name: fmt.Sprintf("worker%d", len(s.workers)+1), Bin: s.bin,
-		Args: []string{"worker"}, Env: env, ReadyURL: w.base() + "/healthz"})
+	w.proc = testserver.NewProcess(s.t, testserver.ProcessOptions{Name: fmt.Sprintf("%s%d", command, len(s.workers)+1), Bin: s.bin,
+		Args: []string{command}, Env: env, ReadyURL: w.base() + "/healthz"})
 	w.proc.Start()
 	s.workers = append(s.workers, w)
 	return w
@@ -235,7 +273,7 @@ func TestWorkerKill(t *testing.T) {
 	if testing.Short() {
 		n = 100
 	}
-	s := startQueueStack(t, true, map[string]string{"THUMBPIPE_CONCURRENCY": "2"})
+	s := startQueueStack(t, stackOptions{QueueDir: true}, map[string]string{"THUMBPIPE_CONCURRENCY": "2"})
 	for range 3 {
 		s.addWorker()
 	}

@@ -34,21 +34,28 @@ func counter(t *testing.T, m *doormetrics.Metrics, name string) float64 {
 	return 0
 }
 
-// publish publishes body to subject through JetStream, as MinIO does.
-func publish(t *testing.T, url, subject string, body []byte) {
+// jetStream connects to the server at url; the connection closes with
+// the test.
+func jetStream(t *testing.T, url string) jetstream.JetStream {
 	t.Helper()
 	nc, err := nats.Connect(url)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer nc.Close()
+	t.Cleanup(nc.Close)
 	js, err := jetstream.New(nc)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return js
+}
+
+// publish publishes body to subject through JetStream, as MinIO does.
+func publish(t *testing.T, url, subject string, body []byte) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if _, err := js.Publish(ctx, subject, body); err != nil {
+	if _, err := jetStream(t, url).Publish(ctx, subject, body); err != nil {
 		t.Fatalf("publish to %s: %v", subject, err)
 	}
 }
@@ -56,18 +63,9 @@ func publish(t *testing.T, url, subject string, body []byte) {
 // streamMessages counts the messages a stream holds.
 func streamMessages(t *testing.T, url, stream string) uint64 {
 	t.Helper()
-	nc, err := nats.Connect(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	s, err := js.Stream(ctx, stream)
+	s, err := jetStream(t, url).Stream(ctx, stream)
 	if err != nil {
 		t.Fatal(err)
 	}

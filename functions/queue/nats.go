@@ -24,7 +24,8 @@ const (
 	DefaultMaxDeliver = 100
 	// maxRetryDelay bounds the delay before a failed message comes again.
 	maxRetryDelay = 5 * time.Minute
-	// pullWait is how long one pull request waits for a message.
+	// pullWait is how long one pull request waits for messages before the
+	// client makes another.
 	pullWait = 10 * time.Second
 )
 
@@ -42,6 +43,9 @@ type NATSConfig struct {
 	// AckWait, MaxDeliver: see DefaultAckWait and DefaultMaxDeliver.
 	AckWait    time.Duration
 	MaxDeliver int
+	// Prefetch is how many messages the client asks for ahead of the ones
+	// being handled: the worker's concurrency. Default 1.
+	Prefetch int
 }
 
 // ParseNATS reads a subscription URL:
@@ -50,14 +54,14 @@ type NATSConfig struct {
 func ParseNATS(raw string) (NATSConfig, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
-		return NATSConfig{}, fmt.Errorf("subscription %q: %w", redact(raw), err)
+		return NATSConfig{}, fmt.Errorf("subscription %q: %w", Redact(raw), err)
 	}
 	if u.Scheme != "nats" || u.Host == "" {
-		return NATSConfig{}, fmt.Errorf("subscription %q: want nats://host:port/STREAM/CONSUMER", redact(raw))
+		return NATSConfig{}, fmt.Errorf("subscription %q: want nats://host:port/STREAM/CONSUMER", Redact(raw))
 	}
 	parts := strings.Split(strings.Trim(u.Path, "/"), "/")
 	if len(parts) != 2 || !validName(parts[0]) || !validName(parts[1]) {
-		return NATSConfig{}, fmt.Errorf("subscription %q: the path must be /STREAM/CONSUMER, two names without '.', '*', '>' or spaces", redact(raw))
+		return NATSConfig{}, fmt.Errorf("subscription %q: the path must be /STREAM/CONSUMER, two names without '.', '*', '>' or spaces", Redact(raw))
 	}
 	c := NATSConfig{Stream: parts[0], Consumer: parts[1], AckWait: DefaultAckWait, MaxDeliver: DefaultMaxDeliver}
 	q := u.Query()
@@ -87,7 +91,7 @@ func ParseNATS(raw string) (NATSConfig, error) {
 		c.Subject = c.Stream
 	}
 	if err := errors.Join(errs...); err != nil {
-		return NATSConfig{}, fmt.Errorf("subscription %q: %w", redact(raw), err)
+		return NATSConfig{}, fmt.Errorf("subscription %q: %w", Redact(raw), err)
 	}
 	u.Path, u.RawQuery = "", ""
 	c.URL = u.String()
@@ -99,8 +103,8 @@ func validName(s string) bool {
 	return s != "" && !strings.ContainsAny(s, ".*> \t\r\n/\\")
 }
 
-// redact hides a URL's password.
-func redact(raw string) string {
+// Redact returns a URL with its password hidden, for logs and errors.
+func Redact(raw string) string {
 	u, err := url.Parse(raw)
 	if err != nil || u.User == nil {
 		return raw
@@ -108,10 +112,11 @@ func redact(raw string) string {
 	return u.Redacted()
 }
 
-// natsSource is a JetStream durable pull consumer.
+// natsSource is a JetStream durable pull consumer, read through one
+// message iterator that keeps pull requests overlapping.
 type natsSource struct {
 	nc      *nats.Conn
-	cons    jetstream.Consumer
+	it      jetstream.MessagesContext
 	ackWait time.Duration
 }
 
@@ -125,7 +130,7 @@ type natsSource struct {
 func OpenNATS(ctx context.Context, c NATSConfig, name string) (Source, error) {
 	nc, err := nats.Connect(c.URL, nats.Name(name), nats.MaxReconnects(-1), nats.RetryOnFailedConnect(false))
 	if err != nil {
-		return nil, fmt.Errorf("connect to NATS at %s: %w", redact(c.URL), err)
+		return nil, fmt.Errorf("connect to NATS at %s: %w", Redact(c.URL), err)
 	}
 	src, err := openConsumer(ctx, nc, c)
 	if err != nil {
@@ -168,26 +173,25 @@ func openConsumer(ctx context.Context, nc *nats.Conn, c NATSConfig) (*natsSource
 	if err != nil {
 		return nil, fmt.Errorf("consumer %s of stream %s: %w", c.Consumer, c.Stream, err)
 	}
-	return &natsSource{nc: nc, cons: cons, ackWait: c.AckWait}, nil
+	// The client holds at most Prefetch messages it has not handed out, so
+	// none waits in a buffer long enough for its ack wait to pass.
+	it, err := cons.Messages(jetstream.PullMaxMessages(max(c.Prefetch, 1)), jetstream.PullExpiry(pullWait))
+	if err != nil {
+		return nil, fmt.Errorf("consume %s of stream %s: %w", c.Consumer, c.Stream, err)
+	}
+	return &natsSource{nc: nc, it: it, ackWait: c.AckWait}, nil
 }
 
-// Receive waits for a message with one pull request at a time, each
-// bounded so that a lost request is soon replaced.
+// Receive returns the next message.
 func (s *natsSource) Receive(ctx context.Context) (Delivery, error) {
-	for {
-		pctx, cancel := context.WithTimeout(ctx, pullWait)
-		m, err := s.cons.Next(jetstream.FetchContext(pctx))
-		cancel()
-		switch {
-		case err == nil:
-			return natsDelivery{m}, nil
-		case ctx.Err() != nil:
-			return nil, ctx.Err()
-		case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) || errors.Is(err, jetstream.ErrNoMessages):
-			continue
-		}
-		return nil, fmt.Errorf("pull from NATS: %w", err)
+	m, err := s.it.Next(jetstream.NextContext(ctx))
+	switch {
+	case err == nil:
+		return natsDelivery{m}, nil
+	case ctx.Err() != nil:
+		return nil, ctx.Err()
 	}
+	return nil, fmt.Errorf("pull from NATS: %w", err)
 }
 
 func (s *natsSource) KeepAlive() time.Duration { return s.ackWait / 3 }
@@ -198,6 +202,16 @@ func (s *natsSource) Close(ctx context.Context) error {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, 10*time.Second)
 		defer cancel()
+	}
+	// Messages fetched but never handed out go back at once, for another
+	// worker, rather than after their ack wait.
+	s.it.Drain()
+	for {
+		m, err := s.it.Next(jetstream.NextMaxWait(time.Second))
+		if err != nil {
+			break
+		}
+		m.Nak()
 	}
 	err := s.nc.FlushWithContext(ctx)
 	s.nc.Close()

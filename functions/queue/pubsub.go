@@ -12,22 +12,23 @@ import (
 // Open opens a subscription URL: nats:// through [OpenNATS], anything else
 // through gocloud.dev/pubsub (awssqs://, gcppubsub://, mem://), whose
 // drivers the program imports. name names the connection where the engine
-// shows one.
-func Open(ctx context.Context, rawURL, name string) (Source, error) {
+// shows one; concurrency is how many messages the caller handles at once.
+func Open(ctx context.Context, rawURL, name string, concurrency int) (Source, error) {
 	scheme, _, ok := strings.Cut(rawURL, "://")
 	if !ok {
-		return nil, fmt.Errorf("subscription %q: want a URL such as nats://host:4222/STREAM/CONSUMER, awssqs://..., gcppubsub://... or mem://topic", redact(rawURL))
+		return nil, fmt.Errorf("subscription %q: want a URL such as nats://host:4222/STREAM/CONSUMER, awssqs://..., gcppubsub://... or mem://topic", Redact(rawURL))
 	}
 	if scheme == "nats" {
 		c, err := ParseNATS(rawURL)
 		if err != nil {
 			return nil, err
 		}
+		c.Prefetch = concurrency
 		return OpenNATS(ctx, c, name)
 	}
 	sub, err := pubsub.OpenSubscription(ctx, rawURL)
 	if err != nil {
-		return nil, fmt.Errorf("subscription %q: %w", redact(rawURL), err)
+		return nil, fmt.Errorf("subscription %q: %w", Redact(rawURL), err)
 	}
 	return &PubSub{Sub: sub}, nil
 }

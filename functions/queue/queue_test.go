@@ -11,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -343,7 +342,7 @@ func TestRunOnMemTopic(t *testing.T) {
 		<-gate
 		return only(src).Open(ctx, u)
 	})
-	var logs syncBuffer
+	var logs testserver.Buffer
 	log := slog.New(slog.NewJSONHandler(&logs, nil))
 	s3, gcs := newDoors(t, open, log)
 	w, err := queue.New(queue.Config{Source: &queue.PubSub{Sub: sub}, S3: s3, GCS: gcs, Concurrency: 2, Logger: log})
@@ -428,7 +427,7 @@ func TestNATS(t *testing.T) {
 		}
 		return only(src).Open(ctx, u)
 	})
-	var logs syncBuffer
+	var logs testserver.Buffer
 	log := slog.New(slog.NewJSONHandler(&logs, nil))
 	s3, gcs := newDoors(t, open, log)
 	w, err := queue.New(queue.Config{Source: a, S3: s3, GCS: gcs, Concurrency: 2, Logger: log})
@@ -464,22 +463,4 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent writers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
