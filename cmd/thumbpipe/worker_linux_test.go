@@ -107,10 +107,10 @@ func startQueueStack(t testing.TB, o stackOptions, settings map[string]string) *
 	s := &queueStack{t: t, minio: m, nats: ns, bin: buildThumbpipe(t)}
 	template := strings.Replace(m.BucketURL("BUCKET"), "BUCKET", "{bucket}", 1)
 	s.env = map[string]string{
-		"THUMBPIPE_BUCKETS":      queueBucket,
-		"THUMBPIPE_BUCKET_URL":   template,
-		"THUMBPIPE_SIZES":        queueSizes,
-		"THUMBPIPE_LOG_FORMAT":   "json",
+		"THUMBPIPE_BUCKETS":    queueBucket,
+		"THUMBPIPE_BUCKET_URL": template,
+		"THUMBPIPE_SIZES":      queueSizes,
+		"THUMBPIPE_LOG_FORMAT": "json",
 	}
 	if ns != nil {
 		s.env["THUMBPIPE_SUBSCRIPTION"] = fmt.Sprintf("%s/%s/%s?subject=%s&ack_wait=%s", ns.URL(), natsStream, natsConsumer, natsSubject, workerAckWait)
