@@ -324,16 +324,39 @@ func TestKeepAlive(t *testing.T) {
 	}
 }
 
+// counting is a source that counts its deliveries' acknowledgements and
+// retries.
+type counting struct {
+	queue.Source
+	acks, retries atomic.Int32
+}
+
+func (c *counting) Receive(ctx context.Context) (queue.Delivery, error) {
+	d, err := c.Source.Receive(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return countingDelivery{d, c}, nil
+}
+
+type countingDelivery struct {
+	queue.Delivery
+	c *counting
+}
+
+func (d countingDelivery) Ack() error   { d.c.acks.Add(1); return d.Delivery.Ack() }
+func (d countingDelivery) Retry() error { d.c.retries.Add(1); return d.Delivery.Retry() }
+
 // TestRunOnMemTopic runs the worker on an in-memory topic: every upload
-// gets its thumbnails, and a message acknowledged is not delivered again.
+// gets its thumbnails, and each message is acknowledged once.
 // When the context ends, Run finishes the message in flight, acknowledges
 // it and returns.
 func TestRunOnMemTopic(t *testing.T) {
 	ctx := context.Background()
 	topic := mempubsub.NewTopic()
 	defer topic.Shutdown(ctx)
-	const ackDeadline = 200 * time.Millisecond
-	sub := mempubsub.NewSubscription(topic, ackDeadline)
+	// Long enough that nothing comes again unless it was not acknowledged.
+	sub := mempubsub.NewSubscription(topic, time.Minute)
 	src := memblob.OpenBucket(nil)
 	gate := make(chan struct{}, 100)
 	opened := make(chan struct{}, 100)
@@ -345,7 +368,8 @@ func TestRunOnMemTopic(t *testing.T) {
 	var logs testserver.Buffer
 	log := slog.New(slog.NewJSONHandler(&logs, nil))
 	s3, gcs := newDoors(t, open, log)
-	w, err := queue.New(queue.Config{Source: &queue.PubSub{Sub: sub}, S3: s3, GCS: gcs, Concurrency: 2, Logger: log})
+	src2 := &counting{Source: &queue.PubSub{Sub: sub}}
+	w, err := queue.New(queue.Config{Source: src2, S3: s3, GCS: gcs, Concurrency: 2, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -369,9 +393,9 @@ func TestRunOnMemTopic(t *testing.T) {
 	for range keys {
 		<-opened
 	}
-	time.Sleep(3 * ackDeadline)
+	waitFor(t, "the acknowledgements", func() bool { return src2.acks.Load() == int32(len(keys)) })
 	if n := strings.Count(logs.String(), `"msg":"received"`); n != len(keys) {
-		t.Errorf("%d messages received, want %d: acknowledged messages came again", n, len(keys))
+		t.Errorf("%d messages received, want %d", n, len(keys))
 	}
 
 	// One more, held in the door while the worker is told to stop.
@@ -388,8 +412,9 @@ func TestRunOnMemTopic(t *testing.T) {
 	if err := <-ran; err != nil {
 		t.Fatal(err)
 	}
-	if got := counter(t, w.Metrics(), `thumbpipe_events_total{outcome="processed"}`); got != 4 {
-		t.Errorf("processed = %v, want 4: the message in flight was not finished", got)
+	if got := counter(t, w.Metrics(), `thumbpipe_events_total{outcome="processed"}`); got != 4 || src2.acks.Load() != 4 || src2.retries.Load() != 0 {
+		t.Errorf("processed = %v, acknowledged %d, retried %d; want 4, 4, 0: the message in flight was not finished",
+			got, src2.acks.Load(), src2.retries.Load())
 	}
 	if err := sub.Shutdown(ctx); err != nil {
 		t.Fatal(err)
