@@ -6,7 +6,7 @@ GO    ?= go
 export GOTOOLCHAIN := go1.27.3
 export THUMBPIPE_TOOLS_DIR ?= $(HOME)/.cache/thumbpipe/tools
 
-.PHONY: all build run test test-tools lint tidy check-deps vulncheck bench bench-hostile bench-go fuzz soak \
+.PHONY: all build run test test-tools lint tidy check-deps vulncheck bench bench-hostile bench-stacks bench-go fuzz soak \
 	build-lambda build-ThumbnailFunction deploy-sam deploy-gcf image compose-env compose-up compose-config clean
 
 all: build
@@ -56,6 +56,9 @@ bench: build ## thumbpipe vs the naive Go path vs vipsthumbnail, side by side (i
 
 bench-hostile: build ## peak RSS of thumbpipe and vipsthumbnail on each costly file of the hostile corpus (the README's table)
 	scripts/bench.sh bin/thumbpipe -hostile -runs 3
+
+bench-stacks: test-tools ## upload -> thumbnails latency and burst throughput: the webhook stack against NATS with 1 and 2 workers
+	$(GO) test -run '^$$' -bench '^BenchmarkStacks$$' -benchtime 1x -timeout 30m -v ./cmd/thumbpipe
 
 bench-go: ## in-process Go benchmarks of the pipeline
 	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./pipeline/...

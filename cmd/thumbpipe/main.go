@@ -1,6 +1,6 @@
 // Command thumbpipe makes thumbnails of the images in a bucket: it processes
-// keys, backfills whole buckets, watches a local folder, and serves the
-// MinIO webhook.
+// keys, backfills whole buckets, watches a local folder, serves the MinIO
+// webhook, and consumes bucket notifications from a queue.
 //
 // Buckets are gocloud URLs: file:///dir (or a plain directory path),
 // mem://, s3://name (MinIO with ?endpoint=...&use_path_style=true) and
@@ -79,6 +79,7 @@ var commands = map[string]command{
 	"backfill":    {"make the thumbnails of every object in a bucket", runBackfill},
 	"watch":       {"watch a folder (or bucket) and keep its thumbnails current", runWatch},
 	"serve":       {"serve the MinIO bucket-notification webhook", runServe},
+	"worker":      {"consume bucket notifications from NATS JetStream, SQS or Pub/Sub", runWorker},
 	"minio-setup": {"create MinIO buckets and point their notifications at the webhook", runMinIOSetup},
 	"manifest":    {"print the manifest of a source: its thumbnails, sizes and placeholder (JSON)", runManifest},
 	"failures":    {"list the sources that failed permanently, with their reasons", runFailures},
@@ -91,6 +92,7 @@ var programs = map[string]envconfig.Program{
 	"backfill":    envconfig.Backfill,
 	"watch":       envconfig.Watch,
 	"serve":       envconfig.Serve,
+	"worker":      envconfig.Worker,
 	"minio-setup": envconfig.MinIOSetup,
 	"manifest":    envconfig.Manifest,
 	"failures":    envconfig.Failures,
@@ -99,7 +101,7 @@ var programs = map[string]envconfig.Program{
 
 // logsWarnings lists the commands that log the environment's warnings
 // with their own logger; the others get them on stderr before they start.
-var logsWarnings = map[string]bool{"serve": true, "minio-setup": true}
+var logsWarnings = map[string]bool{"serve": true, "worker": true, "minio-setup": true}
 
 var (
 	errUsage = errors.New("usage")

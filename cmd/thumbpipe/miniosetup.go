@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/minio/minio-go/v7"
@@ -96,7 +97,10 @@ func locateMinIO(endpoint, template string) (minioTarget, error) {
 }
 
 // minioSetup creates the buckets st names that are missing and points
-// their notifications at the webhook, idempotently. MinIO's credentials are
+// their notifications at the webhook or NATS target st names
+// (arn:minio:sqs::<ID>:webhook or :nats), idempotently. The JetStream
+// stream is not made here: the workers make it, with the consumer they
+// share, so that it is configured in one place. MinIO's credentials are
 // the ones s3blob reads, from getenv.
 func minioSetup(ctx context.Context, st envconfig.Settings, getenv func(string) string, log *slog.Logger) error {
 	target, err := locateMinIO(st.MinIOEndpoint, st.BucketURL)
@@ -122,13 +126,17 @@ func minioSetup(ctx context.Context, st envconfig.Settings, getenv func(string) 
 	if err := waitMinIO(ctx, client, wait); err != nil {
 		return err
 	}
-	arn := notification.NewArn("minio", "sqs", "", st.MinIOWebhookID, "webhook")
+	kind := st.MinIOTarget
+	if kind == "" {
+		kind = envconfig.MinIOTargetWebhook
+	}
+	arn := notification.NewArn("minio", "sqs", "", st.MinIOWebhookID, kind)
 	for _, name := range st.Buckets {
 		created, err := ensureBucket(ctx, client, name, target.region)
 		if err != nil {
 			return err
 		}
-		// MinIO answers before it has registered its webhook targets, so a
+		// MinIO answers before it has registered its targets, so a
 		// target it does not know yet is asked for again until the wait
 		// runs out; a target that is really missing then fails with a hint.
 		deadline := time.Now().Add(wait)
@@ -279,9 +287,9 @@ func encryptForMinIO(password string, data []byte) ([]byte, error) {
 	return out.Bytes(), nil
 }
 
-// errNoTarget means MinIO refused a notification because it has no webhook
-// target of that ID (yet).
-var errNoTarget = errors.New("MinIO has no such webhook target")
+// errNoTarget means MinIO refused a notification because it has no
+// target of that kind and ID (yet).
+var errNoTarget = errors.New("MinIO has no such notification target")
 
 // waitMinIO waits until MinIO answers an authenticated request.
 func waitMinIO(ctx context.Context, client *minio.Client, wait time.Duration) error {
@@ -323,9 +331,12 @@ func ensureBucket(ctx context.Context, client *minio.Client, name, region string
 	return true, nil
 }
 
-// ensureNotification makes the bucket's queue configurations for arn
-// exactly one, for notifyEvents with the filters; other configurations are
-// kept. It reports whether it changed anything.
+// ensureNotification makes the bucket's queue configurations for
+// thumbpipe's ID exactly one, to arn, for notifyEvents with the filters: a
+// configuration to the other kind of target of the same ID (the webhook's
+// when arn is the NATS target's, and the other way round) is replaced, so
+// that switching between `serve` and `worker` never notifies both. Other
+// configurations are kept. It reports whether it changed anything.
 func ensureNotification(ctx context.Context, client *minio.Client, bucket string, arn notification.Arn, prefix, suffix string) (bool, error) {
 	cur, err := client.GetBucketNotification(ctx, bucket)
 	if err != nil {
@@ -335,13 +346,13 @@ func ensureNotification(ctx context.Context, client *minio.Client, bucket string
 	kept := cur
 	kept.QueueConfigs = nil
 	for _, q := range cur.QueueConfigs {
-		if sameTarget(q.Queue, arn) {
+		if sameID(q.Queue, arn) {
 			ours = append(ours, q)
 		} else {
 			kept.QueueConfigs = append(kept.QueueConfigs, q)
 		}
 	}
-	if len(ours) == 1 && ours[0].Equal(notifyEvents, prefix, suffix) {
+	if len(ours) == 1 && sameTarget(ours[0].Queue, arn) && ours[0].Equal(notifyEvents, prefix, suffix) {
 		return false, nil
 	}
 	want := notification.NewConfig(arn)
@@ -358,8 +369,8 @@ func ensureNotification(ctx context.Context, client *minio.Client, bucket string
 	kept.AddQueue(want)
 	if err := client.SetBucketNotification(ctx, bucket, kept); err != nil {
 		if minio.ToErrorResponse(err).Code == "InvalidArgument" {
-			return false, fmt.Errorf("bucket %s: set notification to %s: %w: %w (is MINIO_NOTIFY_WEBHOOK_ENABLE_%s=on set on the MinIO server?)",
-				bucket, arn, errNoTarget, err, arn.AccountID)
+			return false, fmt.Errorf("bucket %s: set notification to %s: %w: %w (is MINIO_NOTIFY_%s_ENABLE_%s=on set on the MinIO server?)",
+				bucket, arn, errNoTarget, err, strings.ToUpper(arn.Resource), arn.AccountID)
 		}
 		return false, fmt.Errorf("bucket %s: set notification to %s: %w", bucket, arn, err)
 	}
@@ -367,7 +378,7 @@ func ensureNotification(ctx context.Context, client *minio.Client, bucket string
 }
 
 // sameTarget reports whether a queue ARN as MinIO returns it (with its
-// region filled in) names the same webhook target as arn.
+// region filled in) names the same target as arn.
 func sameTarget(queue string, arn notification.Arn) bool {
 	a, err := notification.NewArnFromString(queue)
 	if err != nil {
@@ -375,4 +386,15 @@ func sameTarget(queue string, arn notification.Arn) bool {
 	}
 	return slices.Equal([]string{a.Partition, a.Service, a.AccountID, a.Resource},
 		[]string{arn.Partition, arn.Service, arn.AccountID, arn.Resource})
+}
+
+// sameID reports whether a queue ARN names a webhook or NATS target with
+// arn's ID: one of thumbpipe's.
+func sameID(queue string, arn notification.Arn) bool {
+	a, err := notification.NewArnFromString(queue)
+	if err != nil {
+		return false
+	}
+	return a.Partition == arn.Partition && a.Service == arn.Service && a.AccountID == arn.AccountID &&
+		(a.Resource == envconfig.MinIOTargetWebhook || a.Resource == envconfig.MinIOTargetNATS)
 }

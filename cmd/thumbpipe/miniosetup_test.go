@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -273,5 +274,69 @@ func TestMinIOSetupUserRefused(t *testing.T) {
 		if _, _, err := runCmd(context.Background(), t, envm, "minio-setup"); err == nil || !strings.Contains(err.Error(), "THUMBPIPE_MINIO_USER_SECRET") {
 			t.Errorf("%v: %v, want a usage error naming THUMBPIPE_MINIO_USER_SECRET", edit, err)
 		}
+	}
+}
+
+// TestMinIOSetupSwitchesTarget: --minio-target nats points the bucket at
+// MinIO's NATS target of the same ID instead of its webhook, and back: the
+// two are never notified at once, and a repeated run changes nothing.
+func TestMinIOSetupSwitchesTarget(t *testing.T) {
+	env := map[string]string{
+		"MINIO_NOTIFY_WEBHOOK_ENABLE_THUMBPIPE":    "on",
+		"MINIO_NOTIFY_WEBHOOK_ENDPOINT_THUMBPIPE":  fmt.Sprintf("http://127.0.0.1:%d/webhook", testserver.FreePort(t)),
+		"MINIO_NOTIFY_WEBHOOK_QUEUE_DIR_THUMBPIPE": t.TempDir(),
+		// No NATS server: with a queue dir MinIO keeps the events until
+		// one answers.
+		"MINIO_NOTIFY_NATS_ENABLE_THUMBPIPE":    "on",
+		"MINIO_NOTIFY_NATS_ADDRESS_THUMBPIPE":   fmt.Sprintf("127.0.0.1:%d", testserver.FreePort(t)),
+		"MINIO_NOTIFY_NATS_SUBJECT_THUMBPIPE":   "thumbpipe.events",
+		"MINIO_NOTIFY_NATS_JETSTREAM_THUMBPIPE": "on",
+		"MINIO_NOTIFY_NATS_QUEUE_DIR_THUMBPIPE": t.TempDir(),
+	}
+	m := testserver.StartMinIO(t, testserver.MinIOOptions{Env: env})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	envm := setupEnv(m)
+	envm["THUMBPIPE_BUCKETS"] = "images"
+	targets := func() []string {
+		cfg, err := m.Client().GetBucketNotification(ctx, "images")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, q := range cfg.QueueConfigs {
+			a, _ := notification.NewArnFromString(q.Queue)
+			out = append(out, a.AccountID+":"+a.Resource)
+		}
+		return out
+	}
+	for _, st := range []struct {
+		target, changed string
+		want            []string
+	}{
+		{"webhook", `"notification_changed":true`, []string{"THUMBPIPE:webhook"}},
+		{"nats", `"notification_changed":true`, []string{"THUMBPIPE:nats"}},
+		{"nats", `"notification_changed":false`, []string{"THUMBPIPE:nats"}},
+		{"webhook", `"notification_changed":true`, []string{"THUMBPIPE:webhook"}},
+	} {
+		_, stderr, err := runCmd(ctx, t, envm, "minio-setup", "--minio-target", st.target)
+		if err != nil {
+			t.Fatalf("--minio-target %s: %v\n%s", st.target, err, stderr)
+		}
+		if !strings.Contains(stderr, st.changed) {
+			t.Errorf("--minio-target %s: logs lack %s:\n%s", st.target, st.changed, stderr)
+		}
+		// MinIO leaves out of its answer a target it is (re)registering,
+		// which a loaded machine shows for a moment: ask until it settles.
+		got := targets()
+		for deadline := time.Now().Add(10 * time.Second); !slices.Equal(got, st.want) && time.Now().Before(deadline); got = targets() {
+			time.Sleep(100 * time.Millisecond)
+		}
+		if !slices.Equal(got, st.want) {
+			t.Errorf("--minio-target %s: the bucket notifies %q, want %q", st.target, got, st.want)
+		}
+	}
+	if _, _, err := runCmd(ctx, t, envm, "minio-setup", "--minio-target", "kafka"); err == nil || !strings.Contains(err.Error(), "THUMBPIPE_MINIO_TARGET") {
+		t.Errorf("an unknown target: %v, want an error naming THUMBPIPE_MINIO_TARGET", err)
 	}
 }

@@ -63,7 +63,9 @@ func composeEnv(t *testing.T) map[string]string {
 	return env
 }
 
-func loadCompose(t *testing.T, env map[string]string) *types.Project {
+// loadCompose loads docker-compose.yml with .env's variables and the
+// profiles given enabled.
+func loadCompose(t *testing.T, env map[string]string, profiles ...string) *types.Project {
 	t.Helper()
 	path, err := filepath.Abs("../../docker-compose.yml")
 	if err != nil {
@@ -77,7 +79,7 @@ func loadCompose(t *testing.T, env map[string]string) *types.Project {
 		WorkingDir:  filepath.Dir(path),
 		ConfigFiles: []types.ConfigFile{{Filename: path, Content: data}},
 		Environment: maps.Clone(env),
-	}, func(o *loader.Options) { o.SetProjectName("thumbpipe", true) })
+	}, func(o *loader.Options) { o.SetProjectName("thumbpipe", true); o.Profiles = profiles })
 	if err != nil {
 		t.Fatalf("docker-compose.yml: %v", err)
 	}

@@ -32,7 +32,7 @@ type serveProc struct {
 
 // buildThumbpipe builds this package's binary, without the race detector,
 // into a temp dir.
-func buildThumbpipe(t *testing.T) string {
+func buildThumbpipe(t testing.TB) string {
 	t.Helper()
 	return testserver.GoBuild(t, ".", "thumbpipe")
 }

@@ -59,6 +59,7 @@ import (
 	"github.com/thumbpipe/thumbpipe/internal/buckets"
 	"github.com/thumbpipe/thumbpipe/internal/door"
 	"github.com/thumbpipe/thumbpipe/internal/events"
+	"github.com/thumbpipe/thumbpipe/internal/doormetrics"
 	"github.com/thumbpipe/thumbpipe/pipeline"
 )
 
@@ -137,7 +138,7 @@ type Handler struct {
 	door      *door.Door
 	tokenHash [sha256.Size]byte
 	sem       chan struct{}
-	metrics   *metrics
+	metrics   *doormetrics.Metrics
 	mux       *http.ServeMux
 	log       *slog.Logger
 }
@@ -236,7 +237,7 @@ func New(cfg Config, th *pipeline.Thumbnailer, open Opener) (*Handler, error) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		io.WriteString(w, "ok\n")
 	})
-	h.mux.Handle("GET /metrics", h.metrics.handler())
+	h.mux.Handle("GET /metrics", h.metrics.Handler())
 	return h, nil
 }
 
@@ -264,7 +265,7 @@ type Response struct {
 
 func (h *Handler) webhook(w http.ResponseWriter, r *http.Request) {
 	if !h.authorized(r) {
-		h.metrics.events.WithLabelValues(string(Unauthorized)).Inc()
+		h.metrics.Count(Unauthorized)
 		h.log.Warn("request refused", "outcome", Unauthorized, "remote", r.RemoteAddr)
 		w.Header().Set("WWW-Authenticate", `Bearer realm="thumbpipe"`)
 		// End the connection: a client without the token gets nothing more,
@@ -277,38 +278,38 @@ func (h *Handler) webhook(w http.ResponseWriter, r *http.Request) {
 	case h.sem <- struct{}{}:
 		defer func() { <-h.sem }()
 	default:
-		h.metrics.events.WithLabelValues(string(Busy)).Inc()
+		h.metrics.Count(Busy)
 		h.log.Warn("request refused", "outcome", Busy, "workers", h.cfg.Workers)
 		w.Header().Set("Retry-After", "1")
 		reply(w, http.StatusServiceUnavailable, Response{Error: "every worker is busy; retry"})
 		return
 	}
-	h.metrics.inFlight.Inc()
-	defer h.metrics.inFlight.Dec()
+	h.metrics.InFlight.Inc()
+	defer h.metrics.InFlight.Dec()
 
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.cfg.MaxBodyBytes))
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
-			h.metrics.events.WithLabelValues(string(TooLarge)).Inc()
+			h.metrics.Count(TooLarge)
 			h.log.Warn("request refused", "outcome", TooLarge, "limit", h.cfg.MaxBodyBytes)
 			reply(w, http.StatusRequestEntityTooLarge, Response{Error: fmt.Sprintf("body over %d bytes", h.cfg.MaxBodyBytes)})
 			return
 		}
-		h.metrics.events.WithLabelValues(string(BadRequest)).Inc()
+		h.metrics.Count(BadRequest)
 		reply(w, http.StatusBadRequest, Response{Error: "reading body: " + err.Error()})
 		return
 	}
 	ev, err := s3event.Parse(body)
 	if err != nil {
-		h.metrics.events.WithLabelValues(string(BadRequest)).Inc()
+		h.metrics.Count(BadRequest)
 		h.log.Warn("request refused", "outcome", BadRequest, "error", err)
 		reply(w, http.StatusBadRequest, Response{Error: err.Error()})
 		return
 	}
 
 	if n := len(ev.Records); n > h.cfg.MaxRecords {
-		h.metrics.events.WithLabelValues(string(TooLarge)).Inc()
+		h.metrics.Count(TooLarge)
 		h.log.Warn("request refused", "outcome", TooLarge, "records", n, "max_records", h.cfg.MaxRecords)
 		reply(w, http.StatusRequestEntityTooLarge, Response{Error: fmt.Sprintf("%d records, more than the %d a request may carry", n, h.cfg.MaxRecords)})
 		return
@@ -393,7 +394,7 @@ func newDoor(cfg *Config, th *pipeline.Thumbnailer, open Opener) (*door.Door, er
 }
 
 // handle passes one record through the door and records its metrics.
-// handle processes one record. busy reports a record that failed only
+// busy reports a record that failed only
 // because the decode memory was in use (pipeline.ErrBusy).
 func (h *Handler) handle(ctx context.Context, rec s3event.Record) (res RecordResult, busy bool) {
 	ev, err := rec.Event()
@@ -404,46 +405,12 @@ func (h *Handler) handle(ctx context.Context, rec s3event.Record) (res RecordRes
 		o = h.door.Handle(ctx, ev)
 	}
 	res = RecordResult{Bucket: door.Clip(o.Bucket, 255), Key: door.Clip(o.Key, 1024), Event: door.Clip(o.Name, 255),
-		Outcome: outcomeOf(o), Variants: o.Written() + len(o.Removed)}
+		Outcome: doormetrics.Of(o), Variants: o.Written() + len(o.Removed)}
 	if o.Reason != "" && o.Status != door.Done && o.Status != door.UpToDate {
 		res.Error = door.Clip(o.Reason, 2048)
 	}
-	h.metrics.events.WithLabelValues(string(res.Outcome)).Inc()
-	h.metrics.duration.WithLabelValues(o.Action.String()).Observe(o.Duration.Seconds())
-	h.metrics.bytesIn.Add(float64(o.SourceBytes))
-	for _, v := range o.Variants {
-		if v.Status == pipeline.Written {
-			h.metrics.bytesOut.Add(float64(v.Bytes))
-		}
-	}
-	h.metrics.variantsWritten.Add(float64(o.Written()))
-	h.metrics.variantsDeleted.Add(float64(len(o.Removed)))
+	h.metrics.Observe(o)
 	return res, o.Status == door.FailedTransient && errors.Is(o.Err, pipeline.ErrBusy)
-}
-
-// outcomeOf names a door outcome in the webhook's words.
-func outcomeOf(o door.Outcome) Outcome {
-	switch o.Status {
-	case door.Skipped:
-		if o.Action == door.Other {
-			return Ignored
-		}
-		return Skipped
-	case door.Done:
-		if o.Action == door.Removed {
-			return Deleted
-		}
-		return Processed
-	case door.UpToDate:
-		return UpToDate
-	case door.Refused:
-		return Refused
-	case door.FailedTransient:
-		return FailedTransient
-	case door.Dropped:
-		return Dropped
-	}
-	return FailedPermanent
 }
 
 func reply(w http.ResponseWriter, status int, resp Response) {

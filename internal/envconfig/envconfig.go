@@ -53,16 +53,17 @@ const (
 	Manifest                       // thumbpipe manifest
 	Failures                       // thumbpipe failures
 	Prune                          // thumbpipe prune
+	Worker                         // thumbpipe worker, the queue door
 
 	// CommandLine is thumbpipe's bucket commands.
 	CommandLine = Process | Backfill | Watch | Manifest | Failures | Prune
 	// Doors is the programs that turn bucket events into thumbnails.
-	Doors = Serve | S3Lambda | GCSFunc
+	Doors = Serve | S3Lambda | GCSFunc | Worker
 	// Thumbnailers is every program that makes thumbnails: each reads the
 	// pipeline's settings.
 	Thumbnailers = CommandLine | Doors
 	// Command is every program of the thumbpipe command.
-	Command = CommandLine | Serve | MinIOSetup
+	Command = CommandLine | Serve | Worker | MinIOSetup
 )
 
 var programNames = []struct {
@@ -70,7 +71,7 @@ var programNames = []struct {
 	name string
 }{
 	{Process, "process"}, {Backfill, "backfill"}, {Watch, "watch"}, {Serve, "serve"},
-	{MinIOSetup, "minio-setup"}, {S3Lambda, "s3lambda"}, {GCSFunc, "gcsfunc"},
+	{MinIOSetup, "minio-setup"}, {S3Lambda, "s3lambda"}, {GCSFunc, "gcsfunc"}, {Worker, "worker"},
 	{Manifest, "manifest"}, {Failures, "failures"}, {Prune, "prune"},
 }
 
@@ -130,6 +131,9 @@ type Settings struct {
 	// one per CPU.
 	Concurrency int
 
+	// Subscription is the URL of the subscription the worker consumes.
+	Subscription string
+
 	// Buckets is the doors' allow-list of bucket names; empty means every
 	// bucket that sends events (serve requires a list).
 	Buckets []string
@@ -172,8 +176,12 @@ type Settings struct {
 
 	// MinIOEndpoint is MinIO's URL; empty means the bucket URL's endpoint.
 	MinIOEndpoint string
-	// MinIOWebhookID is the <ID> of MinIO's MINIO_NOTIFY_WEBHOOK_*_<ID>.
+	// MinIOWebhookID is the <ID> of MinIO's MINIO_NOTIFY_WEBHOOK_*_<ID>
+	// (or MINIO_NOTIFY_NATS_*_<ID>).
 	MinIOWebhookID string
+	// MinIOTarget is the kind of MinIO's notification target: "webhook"
+	// or "nats".
+	MinIOTarget string
 	// NotifyPrefix and NotifySuffix filter the keys MinIO notifies about.
 	NotifyPrefix, NotifySuffix string
 	// MinIOWait is how long minio-setup waits for MinIO to answer.
@@ -189,6 +197,12 @@ const (
 	LogJSON = "json"
 	LogText = "text"
 	LogAuto = "auto" // JSON unless stderr is a terminal
+)
+
+// MinIO notification targets of THUMBPIPE_MINIO_TARGET.
+const (
+	MinIOTargetWebhook = "webhook"
+	MinIOTargetNATS    = "nats"
 )
 
 // ExampleToken is the webhook token the documentation shows; serve refuses it.
@@ -276,8 +290,8 @@ var Vars = []Var{
 	{Name: "THUMBPIPE_BACKFILL_PREFIX", Flag: "prefix", Group: GroupCommandLine, Programs: Backfill,
 		Doc: "`backfill` processes only sources under this key prefix",
 		set: func(s *Settings, v string) error { s.BackfillPrefix = v; return nil }},
-	{Name: "THUMBPIPE_CONCURRENCY", Flag: "concurrency", DefaultDoc: "CPUs", Group: GroupCommandLine, Programs: Backfill,
-		Doc: "objects `backfill` processes at once",
+	{Name: "THUMBPIPE_CONCURRENCY", Flag: "concurrency", DefaultDoc: "CPUs", Group: GroupCommandLine, Programs: Backfill | Worker,
+		Doc: "objects `backfill` processes at once; messages `worker` handles at once",
 		set: func(s *Settings, v string) error { return setPositive(&s.Concurrency, v) }},
 
 	// The doors'.
@@ -293,25 +307,28 @@ var Vars = []Var{
 	{Name: "THUMBPIPE_BUCKETS", Flag: "buckets", DefaultDoc: "(every bucket; required by `serve`)", Group: GroupDoors, Programs: Doors | MinIOSetup,
 		Doc: "comma-separated buckets whose events are accepted; others are refused (and the buckets `minio-setup` creates)",
 		set: func(s *Settings, v string) error { s.Buckets = SplitList(v); return nil }},
-	{Name: "THUMBPIPE_MAX_EVENT_AGE", Flag: "max-event-age", Default: "24h", Group: GroupDoors, Programs: Serve | GCSFunc,
+	{Name: "THUMBPIPE_SUBSCRIPTION", Flag: "subscription", DefaultDoc: "(required)", Group: GroupDoors, Programs: Worker,
+		Doc: "what `worker` consumes: `nats://host:4222/STREAM/CONSUMER?subject=S` (a JetStream durable consumer; the worker creates both), `awssqs://sqs.REGION.amazonaws.com/ACCOUNT/QUEUE?raw=true`, `gcppubsub://projects/P/subscriptions/S`, or `mem://topic`",
+		set: func(s *Settings, v string) error { s.Subscription = v; return nil }},
+	{Name: "THUMBPIPE_MAX_EVENT_AGE", Flag: "max-event-age", Default: "24h", Group: GroupDoors, Programs: Serve | GCSFunc | Worker,
 		Doc: "events older than this are dropped with an ERROR log instead of being retried (`0`: never); run `thumbpipe backfill` afterwards",
 		set: func(s *Settings, v string) error { return setDuration(&s.MaxEventAge, v, true) }},
-	{Name: "THUMBPIPE_MAX_ATTEMPTS", Flag: "max-attempts", Default: "100", Group: GroupDoors, Programs: Serve,
-		Doc: "attempts at one MinIO event before it is dropped with an ERROR log",
+	{Name: "THUMBPIPE_MAX_ATTEMPTS", Flag: "max-attempts", Default: "100", Group: GroupDoors, Programs: Serve | Worker,
+		Doc: "attempts at one MinIO event before it is dropped with an ERROR log; `worker` drops it after as many failures of its own, and a JetStream consumer the worker creates delivers a message at most this often",
 		set: func(s *Settings, v string) error { return setPositive(&s.MaxAttempts, v) }},
-	{Name: "THUMBPIPE_MAX_RECORDS", Flag: "max-records", Default: "100", Group: GroupDoors, Programs: Serve | S3Lambda,
-		Doc: "most records one webhook request or Lambda invocation may carry",
+	{Name: "THUMBPIPE_MAX_RECORDS", Flag: "max-records", Default: "100", Group: GroupDoors, Programs: Serve | S3Lambda | Worker,
+		Doc: "most records one webhook request, Lambda invocation or queue message may carry",
 		set: func(s *Settings, v string) error { return setPositive(&s.MaxRecords, v) }},
 
 	// serve's.
-	{Name: "THUMBPIPE_LISTEN", Flag: "listen", Default: ":8080", Group: GroupServe, Programs: Serve,
-		Doc: "address `serve` listens on",
+	{Name: "THUMBPIPE_LISTEN", Flag: "listen", Default: ":8080", Group: GroupServe, Programs: Serve | Worker,
+		Doc: "address `serve` listens on; `worker` serves `/healthz` and `/metrics` there",
 		set: func(s *Settings, v string) error { s.Listen = v; return nil }},
 	{Name: "THUMBPIPE_WEBHOOK_TOKEN", Flag: "token", DefaultDoc: "(required)", Group: GroupServe, Programs: Serve,
 		Doc: "bearer token, at least 16 characters and not the documented example; the same as MinIO's `MINIO_NOTIFY_WEBHOOK_AUTH_TOKEN_<ID>` (`--insecure-no-auth` runs without one). Prefer the variable: flags show in `ps`.",
 		set: func(s *Settings, v string) error { s.WebhookToken = v; return nil }},
-	{Name: "THUMBPIPE_BUCKET_URL", Flag: "bucket-url", DefaultDoc: "(required)", Group: GroupServe, Programs: Serve | MinIOSetup,
-		Doc: "blob URL template, `{bucket}` = the event's bucket, e.g. `s3://{bucket}?endpoint=http://minio:9000&use_path_style=true&disable_https=true&region=us-east-1`; its endpoint and region also locate MinIO for `minio-setup`",
+	{Name: "THUMBPIPE_BUCKET_URL", Flag: "bucket-url", DefaultDoc: "(required)", Group: GroupServe, Programs: Serve | Worker | MinIOSetup,
+		Doc: "blob URL template, `{bucket}` = the event's bucket, e.g. `s3://{bucket}?endpoint=http://minio:9000&use_path_style=true&disable_https=true&region=us-east-1` (`gs://{bucket}` for Cloud Storage notifications); its endpoint and region also locate MinIO for `minio-setup`",
 		set: func(s *Settings, v string) error { s.BucketURL = v; return nil }},
 	{Name: "THUMBPIPE_WORKERS", Flag: "workers", DefaultDoc: "CPUs", Group: GroupServe, Programs: Serve,
 		Doc: "requests processed at once; more get 503",
@@ -327,8 +344,8 @@ var Vars = []Var{
 			}
 			return nil
 		}},
-	{Name: "THUMBPIPE_MEMORY_LIMIT", Flag: "memory-limit", DefaultDoc: "(`GOMEMLIMIT`, else none)", Group: GroupServe, Programs: Serve,
-		Doc: "the Go heap's soft limit (bytes, or with `KiB`/`MiB`/`GiB`), set as `GOMEMLIMIT` would: keep it under the container's memory. The decodes of the requests in flight share `THUMBPIPE_MAX_DECODE_MEMORY`: a request whose image does not fit waits for memory, then gets 503",
+	{Name: "THUMBPIPE_MEMORY_LIMIT", Flag: "memory-limit", DefaultDoc: "(`GOMEMLIMIT`, else none)", Group: GroupServe, Programs: Serve | Worker,
+		Doc: "the Go heap's soft limit (bytes, or with `KiB`/`MiB`/`GiB`), set as `GOMEMLIMIT` would: keep it under the container's memory. The decodes in flight share `THUMBPIPE_MAX_DECODE_MEMORY`: a request whose image does not fit waits for memory, then gets 503 (`worker`: the message comes back later)",
 		set: func(s *Settings, v string) error {
 			if err := setBytes(&s.MemoryLimit, v); err != nil {
 				return err
@@ -338,8 +355,8 @@ var Vars = []Var{
 			}
 			return nil
 		}},
-	{Name: "THUMBPIPE_PROCESS_TIMEOUT", Flag: "process-timeout", Default: "2m", Group: GroupServe, Programs: Serve,
-		Doc: "longest time spent on one request",
+	{Name: "THUMBPIPE_PROCESS_TIMEOUT", Flag: "process-timeout", Default: "2m", Group: GroupServe, Programs: Serve | Worker,
+		Doc: "longest time spent on one request (`worker`: on one message)",
 		set: func(s *Settings, v string) error { return setDuration(&s.ProcessTimeout, v, false) }},
 	{Name: "THUMBPIPE_READ_HEADER_TIMEOUT", Flag: "read-header-timeout", Default: "10s", Group: GroupServe, Programs: Serve,
 		Doc: "longest time a client may take to send a request's headers",
@@ -350,10 +367,10 @@ var Vars = []Var{
 	{Name: "THUMBPIPE_METRICS_LISTEN", Flag: "metrics-listen", DefaultDoc: "(the main port)", Group: GroupServe, Programs: Serve,
 		Doc: "address `/metrics` is served on instead of the main port, e.g. `127.0.0.1:9090`; the main port then answers 404 there",
 		set: func(s *Settings, v string) error { s.MetricsListen = v; return nil }},
-	{Name: "THUMBPIPE_METRICS_TOKEN", Flag: "metrics-token", DefaultDoc: "(none)", Group: GroupServe, Programs: Serve,
+	{Name: "THUMBPIPE_METRICS_TOKEN", Flag: "metrics-token", DefaultDoc: "(none)", Group: GroupServe, Programs: Serve | Worker,
 		Doc: "bearer token `/metrics` asks for (401 without it). With neither this nor `THUMBPIPE_METRICS_LISTEN`, `/metrics` is open on the main port.",
 		set: func(s *Settings, v string) error { s.MetricsToken = v; return nil }},
-	{Name: "THUMBPIPE_LOG_FORMAT", Flag: "log-format", Default: LogAuto, Group: GroupServe, Programs: Serve | MinIOSetup,
+	{Name: "THUMBPIPE_LOG_FORMAT", Flag: "log-format", Default: LogAuto, Group: GroupServe, Programs: Serve | Worker | MinIOSetup,
 		Doc: "`json`, `text`, or `auto` (JSON unless stderr is a terminal)",
 		set: func(s *Settings, v string) error {
 			switch f := strings.ToLower(v); f {
@@ -369,8 +386,18 @@ var Vars = []Var{
 		Doc: "MinIO's URL for `minio-setup`, e.g. `http://minio:9000`",
 		set: func(s *Settings, v string) error { s.MinIOEndpoint = v; return nil }},
 	{Name: "THUMBPIPE_MINIO_WEBHOOK_ID", Flag: "webhook-id", Default: "THUMBPIPE", Group: GroupMinIOSetup, Programs: Serve | MinIOSetup,
-		Doc: "the `<ID>` of `MINIO_NOTIFY_WEBHOOK_*_<ID>`: notifications go to `arn:minio:sqs::<ID>:webhook`",
+		Doc: "the `<ID>` of `MINIO_NOTIFY_WEBHOOK_*_<ID>` (or `MINIO_NOTIFY_NATS_*_<ID>`): notifications go to `arn:minio:sqs::<ID>:webhook` (or `:nats`)",
 		set: func(s *Settings, v string) error { s.MinIOWebhookID = v; return nil }},
+	{Name: "THUMBPIPE_MINIO_TARGET", Flag: "minio-target", Default: MinIOTargetWebhook, Group: GroupMinIOSetup, Programs: Serve | MinIOSetup,
+		Doc: "the kind of MinIO notification target `minio-setup` points the buckets at: `webhook` (`thumbpipe serve`) or `nats` (MinIO publishes to NATS JetStream, `thumbpipe worker` consumes)",
+		set: func(s *Settings, v string) error {
+			switch t := strings.ToLower(v); t {
+			case MinIOTargetWebhook, MinIOTargetNATS:
+				s.MinIOTarget = t
+				return nil
+			}
+			return fmt.Errorf("%q: want webhook or nats", v)
+		}},
 	{Name: "THUMBPIPE_NOTIFY_PREFIX", Flag: "notify-prefix", Group: GroupMinIOSetup, Programs: Serve | MinIOSetup,
 		Doc: "MinIO notifies only about keys with this prefix",
 		set: func(s *Settings, v string) error { s.NotifyPrefix = v; return nil }},

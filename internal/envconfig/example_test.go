@@ -32,6 +32,6 @@ func ExampleUnknown() {
 		fmt.Println(w)
 	}
 	// Output:
-	// THUMBPIPE_LISTEN is a setting of serve, not of s3lambda; it is ignored here
+	// THUMBPIPE_LISTEN is a setting of serve, worker, not of s3lambda; it is ignored here
 	// THUMBPIPE_SIZE is not a thumbpipe setting and is ignored; did you mean THUMBPIPE_SIZES?
 }

@@ -210,7 +210,7 @@ func TestUnknown(t *testing.T) {
 		{"a typo names the closest", Process, []string{"THUMBPIPE_SIZE=64x64"}, []string{"THUMBPIPE_SIZE is not a thumbpipe setting", "did you mean THUMBPIPE_SIZES?"}},
 		{"another typo", Serve, []string{"THUMBPIPE_WEBHOOK_TOKNE=x"}, []string{"did you mean THUMBPIPE_WEBHOOK_TOKEN?"}},
 		{"a door's", GCSFunc, []string{"THUMBPIPE_MAX_EVENT_AGES=1h"}, []string{"did you mean THUMBPIPE_MAX_EVENT_AGE?"}},
-		{"another program's", S3Lambda, []string{"THUMBPIPE_LISTEN=:1"}, []string{"THUMBPIPE_LISTEN is a setting of serve, not of s3lambda"}},
+		{"another program's", S3Lambda, []string{"THUMBPIPE_LISTEN=:1"}, []string{"THUMBPIPE_LISTEN is a setting of serve, worker, not of s3lambda"}},
 		{"test-only", S3Lambda, []string{"THUMBPIPE_TOOLS_DIR=/x", "THUMBPIPE_SOAK_N=5", "THUMBPIPE_TESTSERVER_LOGS=1", "THUMBPIPE_BENCH_DIR=/y"}, nil},
 		{"the command", Command, []string{"THUMBPIPE_MINIO_WAIT=1s", "THUMBPIPE_BUCKET=.", "THUMBPIPE_EXCLUDES=x"}, []string{"did you mean THUMBPIPE_EXCLUDE?"}},
 	}
