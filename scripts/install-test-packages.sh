@@ -7,6 +7,8 @@
 #   icc-profiles-free  sRGB, Adobe RGB compatible and gray ICC profiles
 #   libgs-common       Ghostscript's ICC profiles, among them CMYK LUT ones
 #   libvips-tools      vips: lcms conversions of whole images, and CMYK JPEGs
+#   libheif-examples   heif-enc, heif-convert: HEIC fixtures and their reference decodes
+#   libavif-bin        avifenc, avifdec: AVIF fixtures and their reference decodes
 #
 # Installing needs root; run as another user with a package missing, the
 # script says what to install and fails. Tests whose reference is missing
@@ -20,6 +22,8 @@ PACKAGES=(
 	icc-profiles-free
 	libgs-common
 	libvips-tools
+	libheif-examples
+	libavif-bin
 )
 
 log() { printf 'install-test-packages: %s\n' "$*"; }
