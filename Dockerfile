@@ -9,7 +9,7 @@ COPY go.mod go.sum ./
 RUN --mount=type=cache,target=/go/pkg/mod go mod download
 COPY . .
 RUN --mount=type=cache,target=/go/pkg/mod --mount=type=cache,target=/root/.cache/go-build \
-	CGO_ENABLED=0 go build -tags disable_grpc_modules,grpcnotrace -trimpath -ldflags="-s -w" -o /out/thumbpipe ./cmd/thumbpipe
+	CGO_ENABLED=0 go build -tags disable_grpc_modules,grpcnotrace,nodynamic -trimpath -ldflags="-s -w" -o /out/thumbpipe ./cmd/thumbpipe
 
 FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /out/thumbpipe /thumbpipe

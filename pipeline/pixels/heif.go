@@ -164,7 +164,7 @@ func heifDecode(r io.Reader, c Config, opts DecodeOptions) (image.Image, error) 
 // decodeItem decodes one coded image item (with its alpha plane, which
 // may be nil) from a minimal file of its own, and crops it to its ispe.
 func decodeItem(f *heif.File, data []byte, it, alpha, from *heif.Item) (image.Image, error) {
-	if it.Type == heif.TypeHEVC && alpha != nil {
+	if it.Type == heif.TypeHEVC && alpha != nil && heic.Dynamic() != nil {
 		// The HEIC decoder drops alpha planes: the plane, a monochrome
 		// image of its own, is decoded alone and joined to the colours.
 		img, err := decodeItem(f, data, it, nil, from)
@@ -185,7 +185,9 @@ func decodeItem(f *heif.File, data []byte, it, alpha, from *heif.Item) (image.Im
 	switch it.Type {
 	case heif.TypeHEVC:
 		img, err = heic.Decode(bytes.NewReader(one))
-		if y, ok := img.(*image.YCbCr); ok && err == nil {
+		if y, ok := img.(*image.YCbCr); ok && err == nil && heic.Dynamic() != nil {
+			// The WebAssembly build's output; a host libheif's (a
+			// build without the nodynamic tag) is right as it is.
 			img = heicPlanes(y)
 		}
 	case heif.TypeAV1:

@@ -198,3 +198,44 @@ func Flatten(img image.Image) *image.NRGBA {
 	draw.Draw(out, out.Bounds(), img, b.Min, draw.Src)
 	return out
 }
+
+// HEIFBomb returns a small HEIF file whose primary image declares w×h
+// pixels (its ispe) over a few bytes of coded data.
+func HEIFBomb(w, h int) []byte {
+	b, err := heif.Build([]string{"heic", "mif1"}, 1, []heif.Image{{
+		ID: 1, Type: heif.TypeHEVC, Data: make([]byte, 64),
+		Properties: []heif.Property{{Type: "hvcC", Body: make([]byte, 23), Essential: true}, ispe(w, h)},
+	}})
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+// HEIFBadGrid returns a HEIF file whose primary image is a grid of
+// cols×rows tiles (up to 256 a side) for an image of w×h pixels,
+// referencing n tile items of tw×th pixels, each a few bytes: a grid
+// whose tiles do not cover it, or that lays out more tiles than it has,
+// or just too many tiles.
+func HEIFBadGrid(cols, rows, w, h, tw, th, n int) []byte {
+	var images []heif.Image
+	var ids []uint32
+	for i := range n {
+		id := uint32(i + 1)
+		images = append(images, heif.Image{ID: id, Type: heif.TypeHEVC, Hidden: true, Data: make([]byte, 8),
+			Properties: []heif.Property{{Type: "hvcC", Body: make([]byte, 23), Essential: true}, ispe(tw, th)}})
+		ids = append(ids, id)
+	}
+	gridID := uint32(n + 1)
+	images = append(images, heif.Image{ID: gridID, Type: heif.TypeGrid,
+		Data: []byte{0, 1, byte(rows - 1), byte(cols - 1),
+			byte(w >> 24), byte(w >> 16), byte(w >> 8), byte(w), byte(h >> 24), byte(h >> 16), byte(h >> 8), byte(h)},
+		Refs:       []heif.Ref{{Type: "dimg", To: ids}},
+		Properties: []heif.Property{ispe(w, h)},
+	})
+	b, err := heif.Build([]string{"heic", "mif1"}, gridID, images)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
