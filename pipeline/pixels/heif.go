@@ -412,33 +412,45 @@ func (k *shrinker) image() *image.RGBA {
 // heifMemory estimates what decoding allocates. Each decode of a coded
 // image runs in a WebAssembly instance whose memory holds the input, the
 // decoder's frames and its output, and which Go keeps until the decoded
-// image is dropped: heifWasmBase plus heifWasmPerPixel bytes a pixel
-// (measured, see the tests), on top of the file read whole. A thumbnail
-// item that covers the box costs its own pixels; a grid, one tile at a
-// time plus the reduced image and its sums; anything else the whole image.
+// image is dropped: heifWasmBase plus a number of bytes a pixel that
+// depends on the decoder (measured by TestHEIFMemoryEstimate). A
+// thumbnail item that covers the box costs its own pixels; a grid, one
+// tile at a time plus the reduced image and its sums; anything else the
+// whole image.
 func heifMemory(c Config, opts DecodeOptions) int64 {
+	per := int64(heicWasmPerPixel)
+	if c.Format == AVIF {
+		per = avifWasmPerPixel
+	}
 	if t, ok := heifThumbnail(c, opts); ok {
-		return heifWasmBase + heifWasmPerPixel*int64(t.X)*int64(t.Y)
+		return heifWasmBase + per*int64(t.X)*int64(t.Y)
 	}
 	if c.TileWidth > 0 && c.TileHeight > 0 {
 		s := int64(heifShrink(c, opts))
 		ow, oh := (int64(c.Width)+s-1)/s, (int64(c.Height)+s-1)/s
-		n := heifWasmBase + (heifWasmPerPixel+4)*int64(c.TileWidth)*int64(c.TileHeight) + 4*ow*oh
+		// Two tiles' decodes (each tile's instance is garbage once the
+		// tile is reduced, and the collector lets some pile up), the
+		// tile converted to RGBA, and the output.
+		tile := int64(c.TileWidth) * int64(c.TileHeight)
+		n := 2*(heifWasmBase+per*tile) + 4*tile + 4*ow*oh
 		if s > 1 {
 			n += 16 * ow * oh
 		}
 		return n
 	}
-	return heifWasmBase + heifWasmPerPixel*c.Pixels()
+	return heifWasmBase + per*c.Pixels()
 }
 
-// The WebAssembly decoders' memory: a fixed part (the instance, its
-// stack and heap, the decoder's state) and a part per pixel decoded
-// (coded frames, planes, the RGBA output), measured with the tests'
-// TestHEIFMemoryEstimate on 8-bit images.
+// The WebAssembly decoders' memory, measured on the Go heap at its peak:
+// a fixed part (the instance, its stack and heap, the decoder's state)
+// and a part per pixel decoded. libheif and libde265 take some 16 bytes a
+// pixel (the coded frame, its planes, the output copied out); libavif and
+// dav1d some 60 (dav1d's frame with its borders, libavif's planes and
+// its RGBA output, and the instance memory's growth, which copies it).
 const (
-	heifWasmBase     = 24 << 20
-	heifWasmPerPixel = 16
+	heifWasmBase     = 8 << 20
+	heicWasmPerPixel = 20
+	avifWasmPerPixel = 64
 )
 
 // avifEncode writes img as AVIF at opts.Quality, keeping its alpha.

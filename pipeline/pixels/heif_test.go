@@ -7,6 +7,7 @@ import (
 	"image/color"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/thumbpipe/thumbpipe/pipeline/pixels"
@@ -325,5 +326,50 @@ func TestAVIFEncode(t *testing.T) {
 	}
 	if pixels.HEIC.Writable() {
 		t.Error("HEIC is writable")
+	}
+}
+
+// TestHEIFNCLX converts an AVIF tagged Display P3 by nclx code points (no
+// ICC profile) to sRGB and compares it with lcms converting the same
+// pixels from the published Display P3 profile: mean ΔE2000 ≤ 1. HDR
+// transfers are left as they are, with a note.
+func TestHEIFNCLX(t *testing.T) {
+	data := pixeltest.File("p3.avif")
+	cfg, err := pixels.DecodeConfig(data)
+	if err != nil || len(cfg.ICC) == 0 {
+		t.Fatalf("header %+v (%v): no profile made of nclx 12/13", cfg, err)
+	}
+	got, note := render(t, data, pngOut)
+	if note != "" {
+		t.Fatalf("note %q", note)
+	}
+	untagged, err := pixels.Decode(data, cfg, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	var buf bytes.Buffer
+	if err := pixels.Encode(&buf, untagged, pixels.PNG, 0); err != nil {
+		t.Fatal(err)
+	}
+	write(t, dir, "in.png", buf.Bytes())
+	write(t, dir, "in.icc", pixeltest.NeedFile(t, displayP3, ""))
+	vips(t, dir, "icc_transform", "in.png", "ref.png", "srgb", "--input-profile", "in.icc", "--intent", "perceptual")
+	mean, worst := pixeltest.MeanDeltaE(decodeImage(t, got), readPNG(t, filepath.Join(dir, "ref.png")))
+	t.Logf("nclx Display P3: mean ΔE2000 %.3f, worst %.3f", mean, worst)
+	if mean > 1 {
+		t.Errorf("mean ΔE2000 from lcms %.3f, want ≤ 1", mean)
+	}
+	if pixeltest.PSNR(decodeImage(t, got), untagged) > 45 {
+		t.Error("the thumbnail's colours were not converted")
+	}
+
+	pq := avifEnc(t, colourful(32, 24), "--cicp", "9/16/9", "--depth", "10")
+	cfg, err = pixels.DecodeConfig(pq)
+	if err != nil || cfg.ICC != nil || !strings.Contains(cfg.ICCIgnored, "PQ") {
+		t.Errorf("BT.2020 PQ: profile %d bytes, ignored %q (%v); want none, with a note", len(cfg.ICC), cfg.ICCIgnored, err)
+	}
+	if _, note := render(t, pq, pngOut); !strings.Contains(note, "PQ") {
+		t.Errorf("BT.2020 PQ thumbnail note %q", note)
 	}
 }
