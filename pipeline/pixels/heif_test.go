@@ -218,21 +218,7 @@ func checkUpright(t *testing.T, name string, data []byte, o int) {
 	if err != nil || cfg.Orientation != o {
 		t.Fatalf("%s: orientation read as %d (%v), want %d", name, cfg.Orientation, err, o)
 	}
-	img := thumbnail(t, data, 80, 80, pixels.Fit, pixels.PNG)
-	if b := img.Bounds(); b.Dx() != 80 || b.Dy() != 60 {
-		t.Fatalf("%s: thumbnail %dx%d, want 80x60 (upright)", name, b.Dx(), b.Dy())
-	}
-	corners := map[image.Point]color.NRGBA{
-		{3, 3}:   pixeltest.Marker,
-		{76, 3}:  {G: 255, A: 255},
-		{3, 56}:  {B: 255, A: 255},
-		{76, 56}: {A: 255},
-	}
-	for p, want := range corners {
-		if got := img.At(p.X, p.Y); !near(got, want, 60) {
-			t.Errorf("%s: pixel %v = %v, want about %v", name, p, got, want)
-		}
-	}
+	checkUprightThumbnail(t, name+": ", data)
 }
 
 // translucent is a 96×64 image whose left half is opaque red and right

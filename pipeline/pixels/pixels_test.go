@@ -84,22 +84,31 @@ func TestOrientation(t *testing.T) {
 			if err != nil || cfg.Orientation != o {
 				t.Fatalf("orientation read as %d (%v), want %d", cfg.Orientation, err, o)
 			}
-			img := thumbnail(t, data, 80, 80, pixels.Fit, pixels.PNG)
-			if b := img.Bounds(); b.Dx() != 80 || b.Dy() != 60 {
-				t.Fatalf("thumbnail %dx%d, want 80x60 (upright)", b.Dx(), b.Dy())
-			}
-			corners := map[image.Point]color.NRGBA{
-				{3, 3}:   pixeltest.Marker,
-				{76, 3}:  {G: 255, A: 255},
-				{3, 56}:  {B: 255, A: 255},
-				{76, 56}: {A: 255},
-			}
-			for p, want := range corners {
-				if got := img.At(p.X, p.Y); !near(got, want, 60) {
-					t.Errorf("pixel %v = %v, want about %v", p, got, want)
-				}
-			}
+			checkUprightThumbnail(t, "", data)
 		})
+	}
+}
+
+// checkUprightThumbnail makes an 80x80 fit thumbnail of data, an
+// [pixeltest.Upright] 160x120 picture stored under some orientation, and
+// checks that it comes out upright: 80x60, with the red marker top-left.
+// name prefixes the messages.
+func checkUprightThumbnail(t *testing.T, name string, data []byte) {
+	t.Helper()
+	img := thumbnail(t, data, 80, 80, pixels.Fit, pixels.PNG)
+	if b := img.Bounds(); b.Dx() != 80 || b.Dy() != 60 {
+		t.Fatalf("%sthumbnail %dx%d, want 80x60 (upright)", name, b.Dx(), b.Dy())
+	}
+	corners := map[image.Point]color.NRGBA{
+		{3, 3}:   pixeltest.Marker,
+		{76, 3}:  {G: 255, A: 255},
+		{3, 56}:  {B: 255, A: 255},
+		{76, 56}: {A: 255},
+	}
+	for p, want := range corners {
+		if got := img.At(p.X, p.Y); !near(got, want, 60) {
+			t.Errorf("%spixel %v = %v, want about %v", name, p, got, want)
+		}
 	}
 }
 
