@@ -607,11 +607,12 @@ func (it *Item) addProperty(p property) error {
 	case "auxC":
 		r.fullBox()
 		it.auxType = r.cstring()
-	case "hvcC", "av1C", "clap", "pasp", "colr ", "lsel", "a1lx", "a1op", "clli", "mdcv", "rloc", "auxi":
-		if p.essential && (p.typ == "lsel" || p.typ == "a1op" || p.typ == "clap") {
-			it.Unsupported = p.typ
-		}
+	case "hvcC", "av1C", "clap", "pasp", "a1lx", "clli", "mdcv", "rloc", "auxi":
+		// The decoder's configuration and what a thumbnail can do
+		// without (a clean aperture is not cropped).
 	default:
+		// lsel, a1op (layers and operating points) and what this
+		// package does not know.
 		if p.essential {
 			it.Unsupported = p.typ
 		}

@@ -57,9 +57,9 @@ func compose(first, then int) int {
 	return orientation(exif[then].mul(exif[first]))
 }
 
-// Transforms returns the irot and imir properties (as their one-byte
-// payloads, in order) that turn a stored image upright as EXIF
-// orientation o does: the inverse of what an item's Orientation reads.
+// Transforms returns the irot angle and the imir axis (-1 for none) which,
+// written in that order, make an item's Orientation read o: what a writer
+// stores for an image that EXIF orientation o turns upright.
 func Transforms(o int) (irot, imir int) {
 	for a := range 4 {
 		if rotation(a) == o {
