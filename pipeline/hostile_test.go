@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gen2brain/avif"
+	"github.com/gen2brain/heic"
 	"gocloud.dev/blob/memblob"
 
 	"github.com/thumbpipe/thumbpipe/pipeline"
@@ -107,6 +109,16 @@ func hostileCorpus() []hostile {
 		{"progression-bomb.jpg", pixeltest.ProgressionBomb(4096, 4096, 1000), pipeline.ErrCorrupt},
 		// 882 scans that each add a bit: over the scan limit.
 		{"many-scans.jpg", pixeltest.ManyScans(4096, 4096, 882), pipeline.ErrTooExpensive},
+		{"bomb-heic.heic", pixeltest.HEIFBomb(60000, 60000), pipeline.ErrTooManyPixels},
+		{"heic-grid-not-covered.heic", pixeltest.HEIFBadGrid(2, 2, 300, 300, 64, 64, 4), pipeline.ErrCorrupt},
+		{"heic-grid-65536-tiles.heic", pixeltest.HEIFBadGrid(256, 256, 4096, 4096, 16, 16, 4), pipeline.ErrUnsupported},
+		{"heic-grid-5000-tiles.heic", pixeltest.HEIFBadGrid(100, 50, 6400, 3200, 64, 64, 5000), pipeline.ErrUnsupported},
+		{"grid.heic", pixeltest.File("grid.heic"), nil},
+		{"alpha.avif", pixeltest.File("alpha.avif"), nil},
+	}
+	heic := pixeltest.File("photo.heic")
+	for _, cut := range []int{12, 30, 300, len(heic) / 2} {
+		corpus = append(corpus, hostile{fmt.Sprintf("heic-cut-at-%d.heic", cut), heic[:cut], pipeline.ErrCorrupt})
 	}
 	corpus = append(corpus, costlyCorpus()...)
 	for _, cut := range []int{3, 20, 200, len(photo) / 2, len(photo) - 200} {
@@ -144,6 +156,12 @@ func TestHostileCorpus(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// The WebAssembly codecs compile once per process, on the first
+	// image of their format: a cost of the process, not of a file, so it
+	// is paid before the baselines.
+	heic.Init()
+	avif.InitDecoder()
+	avif.InitEncoder()
 	var worst uint64
 	for _, h := range corpus {
 		t.Run(h.name, func(t *testing.T) {

@@ -35,5 +35,5 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 mkdir -p "$dir/bin"
-$GO build -trimpath -o "$dir/bin/thumbbench" ./cmd/thumbbench
+$GO build -tags "${BUILD_TAGS:-nodynamic}" -trimpath -o "$dir/bin/thumbbench" ./cmd/thumbbench
 exec "$dir/bin/thumbbench" -dir "$dir" -thumbpipe "$bin" "$@"

@@ -2,7 +2,8 @@
 # check-deps.sh keeps the core free of cloud SDKs, blob drivers and function
 # frameworks: it compares the non-standard packages that ./pipeline/...
 # depends on with the checked-in allow-list pipeline/deps.allow. It also
-# checks that the release builds (tags from the Makefile) leave out
+# checks that the release builds (tags from the Makefile) leave out purego
+# (the nodynamic tag: HEIC and AVIF decode in WebAssembly, no host library) and
 # golang.org/x/net/trace: its html/template stops the linker from removing
 # unused methods, which costs ~14 MB of binary and ~5 MB of resident memory.
 #   scripts/check-deps.sh           check (CI)
@@ -34,8 +35,15 @@ fi
 for build in "${BUILD_TAGS:-disable_grpc_modules,grpcnotrace,nodynamic} ./cmd/thumbpipe" \
 	"${LAMBDA_TAGS:-lambda.norpc,grpcnotrace,nodynamic} ./functions/s3lambda"; do
 	read -r tags pkg <<<"$build"
-	if go list -tags "$tags" -deps "$pkg" | grep -qx 'golang.org/x/net/trace'; then
+	deps=$(go list -tags "$tags" -deps "$pkg")
+	if grep -qx 'golang.org/x/net/trace' <<<"$deps"; then
 		echo "$pkg built with -tags $tags links golang.org/x/net/trace (see the Makefile's BUILD_TAGS)" >&2
+		exit 1
+	fi
+	# Without nodynamic the HEIC and AVIF decoders load host libraries
+	# through purego instead of running their WebAssembly builds.
+	if grep -qx 'github.com/ebitengine/purego' <<<"$deps"; then
+		echo "$pkg built with -tags $tags links github.com/ebitengine/purego (the nodynamic tag is missing)" >&2
 		exit 1
 	fi
 done

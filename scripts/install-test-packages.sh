@@ -11,6 +11,8 @@
 #   libimage-exiftool-perl  exiftool: writes metadata fixtures, reads thumbnails' back
 #   webp               cwebp, dwebp, img2webp, gif2webp, webpmux: WebP fixtures
 #                      and libwebp's own decoding, the reference
+#   libheif-examples   heif-enc, heif-convert: HEIC fixtures and their reference decodes
+#   libavif-bin        avifenc, avifdec: AVIF fixtures and their reference decodes
 #
 # Installing needs root; run as another user with a package missing, the
 # script says what to install and fails. Tests whose reference is missing
@@ -27,6 +29,8 @@ PACKAGES=(
 	libimage-exiftool-perl
 	webp
 	libtiff-tools
+	libheif-examples
+	libavif-bin
 )
 
 log() { printf 'install-test-packages: %s\n' "$*"; }

@@ -52,6 +52,9 @@ func measureInProcess(inputs []input, runs int, log io.Writer) (map[figKey]*inpr
 		}
 		for round := 0; round <= runs; round++ {
 			for _, p := range paths {
+				if in.noNaive && p.name == naiveName {
+					continue
+				}
 				runtime.GC()
 				var before, after runtime.MemStats
 				runtime.ReadMemStats(&before)
@@ -74,4 +77,22 @@ func measureInProcess(inputs []input, runs int, log io.Writer) (map[figKey]*inpr
 	}
 	fmt.Fprintln(log)
 	return figs, nil
+}
+
+// avifEncodeMS is the median time, in milliseconds, pixels takes to encode
+// a 200x200 thumbnail as AVIF (quality 60), after one warm-up encode that
+// compiles the encoder.
+func avifEncodeMS(runs int) (float64, error) {
+	thumb := pixels.Resize(photo(800, 800, 5), boxW, boxH, pixels.Fit)
+	var ms []float64
+	for i := 0; i <= runs; i++ {
+		t := time.Now()
+		if err := pixels.Encode(io.Discard, thumb, pixels.AVIF, 60); err != nil {
+			return 0, err
+		}
+		if i > 0 {
+			ms = append(ms, float64(time.Since(t).Microseconds())/1e3)
+		}
+	}
+	return median(ms), nil
 }

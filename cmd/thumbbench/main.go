@@ -179,7 +179,11 @@ func benchMain(args []string, stdout io.Writer) error {
 	fmt.Fprintf(stdout, "%d CPUs, median of %d runs interleaved per method, throughput: %d images, %d processes at a time; took %s\n",
 		runtime.NumCPU(), s.runs, s.images, s.workers, time.Since(start).Round(time.Second))
 	fmt.Fprintln(stdout, "process = whole process per image (start, read file, decode, resize, encode, write); in-proc = pixel path on bytes in memory")
-	res := results{inputs: inputs, procs: procs, inproc: inproc, workers: s.workers, vips: s.vips != ""}
+	avifMS, err := avifEncodeMS(s.runs)
+	if err != nil {
+		return fmt.Errorf("AVIF encode: %w", err)
+	}
+	res := results{inputs: inputs, procs: procs, inproc: inproc, workers: s.workers, vips: s.vips != "", avifEncodeMS: avifMS}
 	if s.verbose {
 		res.samples(stdout)
 	}

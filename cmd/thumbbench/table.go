@@ -62,6 +62,9 @@ type results struct {
 	inproc  map[figKey]*inprocFigures
 	workers int
 	vips    bool
+	// avifEncodeMS is the median in-process AVIF encode of a 200x200
+	// thumbnail; 0 when not measured.
+	avifEncodeMS float64
 }
 
 // value is the median of one method's samples of one metric on one input,
@@ -196,6 +199,33 @@ func (r results) targets() []string {
 		}
 		rss := r.value(in, thumbpipeName, rssMetric)
 		check(name+" peak RSS ≤ 60 MB", rss <= 60, fmt.Sprintf("%.1f MB (vipsthumbnail %.1f MB)", rss, r.value(in, vipsName, rssMetric)))
+	}
+	if in, ok := find(heic12); ok {
+		tp, vp := r.value(in, thumbpipeName, msMetric), r.value(in, vipsName, msMetric)
+		if r.vips {
+			check(heic12+" ms ≤ vipsthumbnail's", tp <= vp, fmt.Sprintf("%.0f vs %.0f ms", tp, vp))
+		} else {
+			na(heic12+" ms ≤ vipsthumbnail's", "vipsthumbnail not measured")
+		}
+		rss := r.value(in, thumbpipeName, rssMetric)
+		check(heic12+" peak RSS ≤ 100 MB", rss <= 100, fmt.Sprintf("%.1f MB (vipsthumbnail %.1f MB)", rss, r.value(in, vipsName, rssMetric)))
+	} else {
+		na(heic12+" targets", "not measured (no heif-enc, or -inputs left it out)")
+	}
+	if in, ok := find(avif18); ok {
+		tp, vp := r.value(in, thumbpipeName, msMetric), r.value(in, vipsName, msMetric)
+		if r.vips {
+			check(avif18+" ms ≤ 2× vipsthumbnail's", tp <= 2*vp, fmt.Sprintf("%.0f vs %.0f ms: %.2f×", tp, vp, tp/vp))
+		} else {
+			na(avif18+" ms ≤ 2× vipsthumbnail's", "vipsthumbnail not measured")
+		}
+		rss := r.value(in, thumbpipeName, rssMetric)
+		check(avif18+" peak RSS ≤ 200 MB", rss <= 200, fmt.Sprintf("%.1f MB (vipsthumbnail %.1f MB)", rss, r.value(in, vipsName, rssMetric)))
+	} else {
+		na(avif18+" targets", "not measured (no avifenc, or -inputs left it out)")
+	}
+	if r.avifEncodeMS > 0 {
+		check("AVIF encode of a 200x200 thumbnail ≤ 20 ms (in-proc)", r.avifEncodeMS <= 20, fmt.Sprintf("%.1f ms", r.avifEncodeMS))
 	}
 	// The colour conversion's cost, on the pixel path where it runs: the
 	// whole process adds start-up noise larger than the 5 %.

@@ -289,8 +289,8 @@ import (
 EOF
 
 note "building and vetting the staged source (GOOS=linux GOARCH=amd64)"
-(cd "$stage" && GOOS=linux GOARCH=amd64 GOFLAGS=-mod=readonly go build ./... &&
-	GOOS=linux GOARCH=amd64 GOFLAGS=-mod=readonly go vet ./...) ||
+(cd "$stage" && GOOS=linux GOARCH=amd64 GOFLAGS='-mod=readonly -tags=nodynamic' go build ./... &&
+	GOOS=linux GOARCH=amd64 GOFLAGS='-mod=readonly -tags=nodynamic' go vet ./...) ||
 	die "the staged source does not build; nothing deployed"
 
 # --- deploy ------------------------------------------------------------------
@@ -353,6 +353,7 @@ deploy() { # deploy NAME EVENT_TYPE
 		--trigger-event-filters="bucket=$bucket"
 		--trigger-location="$trigger_location"
 		--retry
+		--set-build-env-vars=GOFLAGS=-tags=nodynamic
 		--memory="$memory"
 		--timeout="$timeout")
 	[[ -z $max_instances ]] || cmd+=(--max-instances="$max_instances")

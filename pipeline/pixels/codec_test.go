@@ -160,6 +160,8 @@ func samples() map[pixels.Format][]byte {
 		pixels.WebP: pixeltest.File("lossy.webp"),
 		pixels.TIFF: pixeltest.TIFF(small),
 		pixels.BMP:  pixeltest.BMP(small),
+		pixels.HEIC: pixeltest.File("photo.heic"),
+		pixels.AVIF: pixeltest.File("photo.avif"),
 		toy:         toyFile(small),
 	}
 }

@@ -153,6 +153,14 @@ type Config struct {
 	// both kinds (a lossless WebP), which its decoder holds whole at four
 	// bytes a pixel.
 	Lossless bool
+	// TileWidth and TileHeight are the size of the tiles the image is
+	// stored in where its decoder decodes one tile at a time (a HEIF
+	// grid); 0 otherwise.
+	TileWidth, TileHeight int
+	// Thumbnails are the sizes, in the image's stored orientation, of the
+	// smaller versions of it the file carries and its decoder decodes
+	// instead of the image when one covers the box (HEIF thumbnail items).
+	Thumbnails []image.Point
 }
 
 // Pixels returns Width×Height as an int64, so it cannot overflow.

@@ -82,21 +82,27 @@ func TestOrientation(t *testing.T) {
 		file func(w, h, o int) []byte
 	}{{"jpeg", pixeltest.OrientedJPEG}, {"tiff", pixeltest.OrientedTIFF}} {
 		for o := 1; o <= 8; o++ {
-			t.Run(fmt.Sprint(f.name, o), func(t *testing.T) { testOrientation(t, f.file(160, 120, o), o) })
+			t.Run(fmt.Sprint(f.name, o), func(t *testing.T) {
+				data := f.file(160, 120, o)
+				cfg, err := pixels.DecodeConfig(data)
+				if err != nil || cfg.Orientation != o {
+					t.Fatalf("orientation read as %d (%v), want %d", cfg.Orientation, err, o)
+				}
+				checkUprightThumbnail(t, "", data)
+			})
 		}
 	}
 }
 
-// testOrientation checks that the thumbnail of [pixeltest.Upright]
-// stored with orientation o, in data, is upright.
-func testOrientation(t *testing.T, data []byte, o int) {
-	cfg, err := pixels.DecodeConfig(data)
-	if err != nil || cfg.Orientation != o {
-		t.Fatalf("orientation read as %d (%v), want %d", cfg.Orientation, err, o)
-	}
+// checkUprightThumbnail makes an 80x80 fit thumbnail of data, an
+// [pixeltest.Upright] 160x120 picture stored under some orientation, and
+// checks that it comes out upright: 80x60, with the red marker top-left.
+// name prefixes the messages.
+func checkUprightThumbnail(t *testing.T, name string, data []byte) {
+	t.Helper()
 	img := thumbnail(t, data, 80, 80, pixels.Fit, pixels.PNG)
 	if b := img.Bounds(); b.Dx() != 80 || b.Dy() != 60 {
-		t.Fatalf("thumbnail %dx%d, want 80x60 (upright)", b.Dx(), b.Dy())
+		t.Fatalf("%sthumbnail %dx%d, want 80x60 (upright)", name, b.Dx(), b.Dy())
 	}
 	corners := map[image.Point]color.NRGBA{
 		{3, 3}:   pixeltest.Marker,
@@ -106,7 +112,7 @@ func testOrientation(t *testing.T, data []byte, o int) {
 	}
 	for p, want := range corners {
 		if got := img.At(p.X, p.Y); !near(got, want, 60) {
-			t.Errorf("pixel %v = %v, want about %v", p, got, want)
+			t.Errorf("%spixel %v = %v, want about %v", name, p, got, want)
 		}
 	}
 }

@@ -78,6 +78,31 @@ func Run(t *testing.T, newDoor Maker) {
 	t.Run("TransientFailureIsRetried", func(t *testing.T) { testTransient(t, newDoor) })
 	t.Run("PermanentFailureIsAcknowledged", func(t *testing.T) { testPermanent(t, newDoor) })
 	t.Run("WebPWithAlpha", func(t *testing.T) { testWebP(t, newDoor) })
+	t.Run("HEIC", func(t *testing.T) { testHEIC(t, newDoor) })
+}
+
+// HEICKey is the key of the phone photo the HEIC case uploads.
+const HEICKey = "uploads/phone.heic"
+
+// testHEIC: a photo as an iPhone stores it (HEVC tiles in a grid, a
+// thumbnail item, turned by irot) gets upright JPEG thumbnails.
+func testHEIC(t *testing.T, newDoor Maker) {
+	b := memblob.OpenBucket(nil)
+	t.Cleanup(func() { b.Close() })
+	d := newDoor(t, b)
+	if err := b.WriteAll(context.Background(), HEICKey, pixeltest.File("grid.heic"), &blob.WriterOptions{ContentType: "image/heic"}); err != nil {
+		t.Fatal(err)
+	}
+	if a := d.Deliver(t, Delivery{Action: door.Created, Key: HEICKey, Version: "v1"}); a.Retry || a.Failed != "" || a.Written != 2 {
+		t.Fatalf("answered %+v, want 2 thumbnails written", a)
+	}
+	// grid.heic is 640x480 stored, turned a quarter (EXIF 6): seen
+	// 480x640, its 64x64 thumbnail is 48 wide.
+	img := pipelinetest.CheckVariant(t, b, "thumbnails/64x64/"+HEICKey+".jpg", HEICKey, "image/jpeg", 48, 64, true)
+	if got := img.Bounds().Size(); got.X != 48 || got.Y != 64 {
+		t.Errorf("64x64 thumbnail %v, want 48x64 (upright)", got)
+	}
+	pipelinetest.CheckVariant(t, b, "thumbnails/32x32/"+HEICKey+".jpg", HEICKey, "image/jpeg", 32, 32, true)
 }
 
 // The two versions of the object: their 64x64 thumbnails are 64 and 48
