@@ -257,3 +257,49 @@ func TestTIFFProfile(t *testing.T) {
 // tagEntry is the start of the little-endian TIFF IFD entry of the ICC
 // profile tag (34675, type UNDEFINED).
 var tagEntry = []byte{0x73, 0x87, 7, 0}
+
+// TestColorEveryOutputFormat converts a Display P3 photo into every
+// format pixels writes and holds each to lcms: its mean ΔE2000 from lcms's
+// conversion may exceed what the format itself loses on lcms's pixels
+// (lcms's image written in that format and read back) by at most 1, the
+// bound of a matrix profile. The conversion comes before the encoder, so a
+// format cannot have its own.
+func TestColorEveryOutputFormat(t *testing.T) {
+	profile := pixeltest.NeedFile(t, displayP3, "")
+	src := pixeltest.JPEG(colourful(600, 400), 95)
+	dir := t.TempDir()
+	var buf bytes.Buffer
+	untagged := decodeImage(t, unconverted(t, src, pngOut))
+	if err := pixels.Encode(&buf, untagged, pixels.PNG, 0); err != nil {
+		t.Fatal(err)
+	}
+	write(t, dir, "in.png", buf.Bytes())
+	write(t, dir, "in.icc", profile)
+	vips(t, dir, "icc_transform", "in.png", "ref.png", "srgb", "--input-profile", "in.icc", "--intent", "perceptual")
+	ref := readPNG(t, filepath.Join(dir, "ref.png"))
+	tagged := pixeltest.WithICC(src, profile)
+	for _, f := range []pixels.Format{pixels.JPEG, pixels.PNG, pixels.GIF, pixels.WebP, pixels.AVIF} {
+		if !f.Writable() {
+			t.Fatalf("pixels does not write %s", f)
+		}
+		t.Run(string(f), func(t *testing.T) {
+			opts := pixels.EncodeOptions{Quality: 95}
+			o := pngOut
+			o.Format, o.Encode = f, opts
+			got, note := render(t, tagged, o)
+			if note != "" {
+				t.Fatalf("note %q", note)
+			}
+			var own bytes.Buffer
+			if err := pixels.EncodeWith(&own, ref, f, opts); err != nil {
+				t.Fatal(err)
+			}
+			loss, _ := pixeltest.MeanDeltaE(decodeImage(t, own.Bytes()), ref)
+			mean, worst := pixeltest.MeanDeltaE(decodeImage(t, got), ref)
+			t.Logf("%s: mean ΔE2000 from lcms %.3f (worst %.3f); the format's own loss %.3f", f, mean, worst, loss)
+			if mean > loss+1 {
+				t.Errorf("%s: mean ΔE2000 from lcms %.3f, over the format's own %.3f + 1", f, mean, loss)
+			}
+		})
+	}
+}
