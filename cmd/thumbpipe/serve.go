@@ -75,22 +75,13 @@ func runServe(ctx context.Context, args []string, e env) error {
 	if err := errors.Join(err, webhookProblems(hcfg)); err != nil {
 		return fmt.Errorf("%w: %w", errUsage, err)
 	}
-	if st.MemoryLimit > 0 {
-		debug.SetMemoryLimit(st.MemoryLimit)
-	}
-	// The decodes of the requests in flight share the decode budget.
-	st.Pipeline.Admit = pipeline.NewMemoryGate(st.Pipeline.MaxDecodeMemory, memoryWait)
-	cache := &buckets.Cache{}
-	defer cache.Close()
-	th, err := buckets.NewThumbnailer(ctx, st.Pipeline, st.OutputBucket, cache)
+	parts, err := startDoor(ctx, &st)
 	if err != nil {
 		return err
 	}
-	if hcfg.Events, err = events.New(st.EventsTopic); err != nil {
-		return err
-	}
-	defer hcfg.Events.Close()
-	h, err := miniohook.New(hcfg, th, cache)
+	defer parts.Close()
+	hcfg.Events = parts.events
+	h, err := miniohook.New(hcfg, parts.th, parts.cache)
 	if err != nil {
 		return err
 	}
@@ -321,3 +312,36 @@ func newLogger(w io.Writer, format string) *slog.Logger {
 	}
 	return slog.New(slog.NewJSONHandler(w, nil))
 }
+
+// doorParts are what the long-running doors, serve and worker, run on.
+type doorParts struct {
+	cache  *buckets.Cache
+	th     *pipeline.Thumbnailer
+	events *events.Publisher
+}
+
+// startDoor sets the Go heap limit st names, makes the decodes in flight
+// share the decode budget (one that does not fit in time fails
+// transiently: serve answers 503, the worker's message comes back later),
+// and opens the Thumbnailer over a bucket cache and the completion-event
+// publisher.
+func startDoor(ctx context.Context, st *envconfig.Settings) (*doorParts, error) {
+	if st.MemoryLimit > 0 {
+		debug.SetMemoryLimit(st.MemoryLimit)
+	}
+	st.Pipeline.Admit = pipeline.NewMemoryGate(st.Pipeline.MaxDecodeMemory, memoryWait)
+	p := &doorParts{cache: &buckets.Cache{}}
+	var err error
+	if p.th, err = buckets.NewThumbnailer(ctx, st.Pipeline, st.OutputBucket, p.cache); err != nil {
+		p.cache.Close()
+		return nil, err
+	}
+	if p.events, err = events.New(st.EventsTopic); err != nil {
+		p.cache.Close()
+		return nil, err
+	}
+	return p, nil
+}
+
+// Close closes the publisher and the buckets.
+func (p *doorParts) Close() error { return errors.Join(p.events.Close(), p.cache.Close()) }

@@ -1,11 +1,15 @@
 package main
 
 import (
+	"bytes"
+	"image"
 	"path/filepath"
 	"runtime/debug"
 	"strings"
 	"sync"
 	"testing"
+
+	"golang.org/x/image/bmp"
 
 	"github.com/thumbpipe/thumbpipe/pipeline/pixels"
 	"github.com/thumbpipe/thumbpipe/pipeline/pixels/pixeltest"
@@ -18,9 +22,18 @@ import (
 // made or answered 503.
 func TestServeSharesDecodeMemory(t *testing.T) {
 	const budget = 96 << 20
-	// A one-colour lossless WebP decodes whole: 4 bytes a pixel.
-	const side = 3950
-	img := pixeltest.OneColourWebP(side, side, 0xff336699)
+	// A BMP decodes whole, 4 bytes a pixel, from a file as large (so the
+	// decompression-ratio guard has nothing to say).
+	const side = 4500
+	src := image.NewRGBA(image.Rect(0, 0, side, side))
+	for i := range src.Pix {
+		src.Pix[i] = 0xff
+	}
+	var buf bytes.Buffer
+	if err := bmp.Encode(&buf, src); err != nil {
+		t.Fatal(err)
+	}
+	img := buf.Bytes()
 	c, err := pixels.DecodeConfig(img)
 	if err != nil {
 		t.Fatal(err)
@@ -30,7 +43,7 @@ func TestServeSharesDecodeMemory(t *testing.T) {
 		t.Fatalf("each needs %d bytes: want one, not two, within %d", need, budget)
 	}
 	dir := t.TempDir()
-	for _, k := range []string{"a.webp", "b.webp"} {
+	for _, k := range []string{"a.bmp", "b.bmp"} {
 		writeFile(t, filepath.Join(dir, "images", k), img)
 	}
 	envm := map[string]string{
@@ -47,7 +60,7 @@ func TestServeSharesDecodeMemory(t *testing.T) {
 	statuses := make([]int, 2)
 	peak := pixeltest.PeakHeap(func() {
 		var wg sync.WaitGroup
-		for i, k := range []string{"a.webp", "b.webp"} {
+		for i, k := range []string{"a.bmp", "b.bmp"} {
 			wg.Go(func() {
 				statuses[i], _ = post(t, base+"/webhook", testToken, webhookBody("s3:ObjectCreated:Put", "images", k))
 			})

@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"os"
 	"runtime"
-	"runtime/debug"
 	"strings"
 	"time"
 
@@ -18,8 +17,6 @@ import (
 	"github.com/thumbpipe/thumbpipe/internal/buckets"
 	"github.com/thumbpipe/thumbpipe/internal/door"
 	"github.com/thumbpipe/thumbpipe/internal/envconfig"
-	"github.com/thumbpipe/thumbpipe/internal/events"
-	"github.com/thumbpipe/thumbpipe/pipeline"
 
 	_ "gocloud.dev/pubsub/awssnssqs"
 	_ "gocloud.dev/pubsub/gcppubsub"
@@ -51,23 +48,12 @@ func runWorker(ctx context.Context, args []string, e env) error {
 		return fmt.Errorf("%w: %w", errUsage, err)
 	}
 
-	if st.MemoryLimit > 0 {
-		debug.SetMemoryLimit(st.MemoryLimit)
-	}
-	// The decodes of the messages in flight share the decode budget: one
-	// that does not fit in time fails transiently and comes back later.
-	st.Pipeline.Admit = pipeline.NewMemoryGate(st.Pipeline.MaxDecodeMemory, memoryWait)
-	cache := &buckets.Cache{}
-	defer cache.Close()
-	th, err := buckets.NewThumbnailer(ctx, st.Pipeline, st.OutputBucket, cache)
+	parts, err := startDoor(ctx, &st)
 	if err != nil {
 		return err
 	}
-	pub, err := events.New(st.EventsTopic)
-	if err != nil {
-		return err
-	}
-	defer pub.Close()
+	defer parts.Close()
+	th, cache, pub := parts.th, parts.cache, parts.events
 	newDoor := func(check func(string) error) (*door.Door, error) {
 		return door.New(door.Config{
 			Thumbnailer: th,

@@ -329,11 +329,12 @@ func TestWorkerKill(t *testing.T) {
 	t.Logf("all %d thumbnails %v after the first upload", n*len(s.sizes), time.Since(start))
 	awaitFor(t, "the consumer to be idle", 60*time.Second, s.consumerIdle)
 
-	// 0 missing, 0 partial, no thumbnail of a thumbnail.
+	// 0 missing, 0 partial, no thumbnail of a thumbnail; each source's
+	// manifest, written after its thumbnails.
 	keys := s.keys()
 	var wantKeys []string
 	for i := range n {
-		wantKeys = append(wantKeys, srcKey(i))
+		wantKeys = append(wantKeys, srcKey(i), "thumbnails/manifests/"+srcKey(i)+".json")
 		for _, sz := range s.sizes {
 			wantKeys = append(wantKeys, "thumbnails/"+sz.Box()+"/"+srcKey(i))
 		}
@@ -346,7 +347,7 @@ func TestWorkerKill(t *testing.T) {
 	ctx := context.Background()
 	partial := 0
 	for _, k := range keys {
-		if !strings.HasPrefix(k, "thumbnails/") {
+		if !strings.HasPrefix(k, "thumbnails/") || strings.HasPrefix(k, "thumbnails/manifests/") {
 			continue
 		}
 		data, err := s.images.ReadAll(ctx, k)
