@@ -241,9 +241,14 @@ func TestWatch(t *testing.T) {
 	thumb := filepath.Join(dir, "thumbnails/200x200/uploads/cat.jpg")
 	writeFile(t, src, pixeltest.JPEG(pixeltest.Photo(1200, 900, 1), 90))
 	waitFor(t, "thumbnail to appear", func() bool { _, err := os.Stat(thumb); return err == nil })
-	// The manifest is written last: the source's processing is over.
+	// The manifest is written last, and the watcher reports the source
+	// once it has checked that the source did not change meanwhile: only
+	// then is its processing over.
 	manifest := filepath.Join(dir, "thumbnails/manifests/uploads/cat.jpg.json")
 	waitFor(t, "manifest to appear", func() bool { _, err := os.Stat(manifest); return err == nil })
+	waitFor(t, "the watcher to report the source", func() bool {
+		return strings.Contains(out.String(), "written     thumbnails/200x200/uploads/cat.jpg")
+	})
 	if err := os.Remove(src); err != nil {
 		t.Fatal(err)
 	}
