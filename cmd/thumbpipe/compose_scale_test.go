@@ -252,7 +252,10 @@ func TestComposeScaleStack(t *testing.T) {
 		return true
 	})
 	written := float64(n * len(settings.Pipeline.Sizes))
-	awaitFor(t, "the thumbnails' own events", 30*time.Second, func() bool { return total(`thumbpipe_events_total{outcome="skipped"}`) == written })
+	// The thumbnails' own events and each source's manifest's are skipped.
+	awaitFor(t, "the thumbnails' and manifests' own events", 30*time.Second, func() bool {
+		return total(`thumbpipe_events_total{outcome="skipped"}`) == written+n
+	})
 	for o, want := range map[string]float64{"processed": n, "failed_transient": 0, "refused": 0} {
 		if got := total(`thumbpipe_events_total{outcome="` + o + `"}`); got != want {
 			t.Errorf("events{outcome=%q} over both workers = %v, want %v", o, got, want)
