@@ -1,6 +1,8 @@
 module github.com/thumbpipe/thumbpipe
 
-go 1.27.3
+go 1.26.8
+
+toolchain go1.27.3
 
 require (
 	cloud.google.com/go/storage v1.67.0
