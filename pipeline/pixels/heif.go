@@ -2,6 +2,7 @@ package pixels
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"image"
@@ -34,19 +35,21 @@ func init() {
 		// generic mif1 may hold AV1 too: both formats decode either.
 		Magic: []string{"????ftypheic", "????ftypheix", "????ftypheim", "????ftypheis",
 			"????ftyphevc", "????ftyphevx", "????ftypmif1", "????ftypmsf1"},
-		Header:      heifHeader,
-		Decode:      heifDecode,
-		Memory:      heifMemory,
-		Unsupported: heifUnsupported,
+		Header:       heifHeader,
+		Decode:       heifDecode,
+		Memory:       heifMemory,
+		Unsupported:  heifUnsupported,
+		TooExpensive: heifTooExpensive,
 	})
 	Register(Codec{
 		Format: AVIF, Name: "AVIF", Ext: ".avif", ContentType: "image/avif",
-		Magic:       []string{"????ftypavif", "????ftypavis"},
-		Header:      heifHeader,
-		Decode:      heifDecode,
-		Memory:      heifMemory,
-		Encode:      avifEncode,
-		Unsupported: heifUnsupported,
+		Magic:        []string{"????ftypavif", "????ftypavis"},
+		Header:       heifHeader,
+		Decode:       heifDecode,
+		Memory:       heifMemory,
+		Encode:       avifEncode,
+		Unsupported:  heifUnsupported,
+		TooExpensive: heifTooExpensive,
 	})
 }
 
@@ -133,8 +136,9 @@ func heifShrink(c Config, opts DecodeOptions) int {
 
 // heifDecode decodes the smallest thing in the file that covers the box:
 // a thumbnail item, else a grid tile by tile (each reduced into the
-// output as it is decoded), else the primary image. The decoders see a
-// minimal file of one coded image (and its alpha plane) each time.
+// output as it is decoded), else the primary image. HEVC decoders see a
+// minimal file of one coded image (and its alpha plane) each time; AV1
+// items are decoded by dav1d and reduced as their rows are converted.
 func heifDecode(r io.Reader, c Config, opts DecodeOptions) (image.Image, error) {
 	data, err := io.ReadAll(r)
 	if err != nil {
@@ -148,30 +152,51 @@ func heifDecode(r io.Reader, c Config, opts DecodeOptions) (image.Image, error) 
 	if opts.MaxPixels > 0 && int64(p.Width)*int64(p.Height) > opts.MaxPixels {
 		return nil, fmt.Errorf("%w: %dx%d pixels, more than the header's %d", heif.ErrCorrupt, p.Width, p.Height, opts.MaxPixels)
 	}
+	d := itemDecoder{ctx: opts.Context, f: f, data: data}
 	if size, ok := heifThumbnail(c, opts); ok {
 		for _, t := range p.Thumbnails {
 			if usableThumbnail(p, t) && t.Width == size.X && t.Height == size.Y {
-				return decodeItem(f, data, t, t.Alpha, p)
+				return d.decode(t, t.Alpha, p, 1)
 			}
 		}
 	}
 	if p.Type == heif.TypeGrid {
-		return decodeGrid(f, data, p, heifShrink(c, opts))
+		return d.grid(p, heifShrink(c, opts))
 	}
-	return decodeItem(f, data, p, p.Alpha, nil)
+	return d.decode(p, p.Alpha, nil, heifShrink(c, opts))
 }
 
-// decodeItem decodes one coded image item (with its alpha plane, which
-// may be nil) from a minimal file of its own, and crops it to its ispe.
-func decodeItem(f *heif.File, data []byte, it, alpha, from *heif.Item) (image.Image, error) {
-	if it.Type == heif.TypeHEVC && alpha != nil && heic.Dynamic() != nil {
+// itemDecoder decodes the items of one file.
+type itemDecoder struct {
+	ctx  context.Context
+	f    *heif.File
+	data []byte
+}
+
+// decode decodes one coded image item (with its alpha plane, which may
+// be nil), cropped to its ispe; an AV1 item comes reduced by shrink.
+func (d itemDecoder) decode(it, alpha, from *heif.Item, shrink int) (image.Image, error) {
+	if it.Type == heif.TypeAV1 {
+		k := newShrinker(it.Width, it.Height, shrink)
+		if err := decodeAV1Into(d.ctx, k, 0, 0, d.f, d.data, it, alpha, from); err != nil {
+			return nil, err
+		}
+		return k.image(), nil
+	}
+	return decodeHEVC(d.f, d.data, it, alpha, from)
+}
+
+// decodeHEVC decodes one HEVC item (with its alpha plane, which may be
+// nil) from a minimal file of its own, and crops it to its ispe.
+func decodeHEVC(f *heif.File, data []byte, it, alpha, from *heif.Item) (image.Image, error) {
+	if alpha != nil && heic.Dynamic() != nil {
 		// The HEIC decoder drops alpha planes: the plane, a monochrome
 		// image of its own, is decoded alone and joined to the colours.
-		img, err := decodeItem(f, data, it, nil, from)
+		img, err := decodeHEVC(f, data, it, nil, from)
 		if err != nil {
 			return nil, err
 		}
-		a, err := decodeItem(f, data, alpha, nil, nil)
+		a, err := decodeHEVC(f, data, alpha, nil, nil)
 		if err != nil {
 			return nil, fmt.Errorf("alpha plane: %w", err)
 		}
@@ -181,17 +206,11 @@ func decodeItem(f *heif.File, data []byte, it, alpha, from *heif.Item) (image.Im
 	if err != nil {
 		return nil, err
 	}
-	var img image.Image
-	switch it.Type {
-	case heif.TypeHEVC:
-		img, err = heic.Decode(bytes.NewReader(one))
-		if y, ok := img.(*image.YCbCr); ok && err == nil && heic.Dynamic() != nil {
-			// The WebAssembly build's output; a host libheif's (a
-			// build without the nodynamic tag) is right as it is.
-			img = heicPlanes(y)
-		}
-	case heif.TypeAV1:
-		img, err = avif.Decode(bytes.NewReader(one))
+	img, err := heic.Decode(bytes.NewReader(one))
+	if y, ok := img.(*image.YCbCr); ok && err == nil && heic.Dynamic() != nil {
+		// The WebAssembly build's output; a host libheif's (a build
+		// without the nodynamic tag) is right as it is.
+		img = heicPlanes(y)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("item %d (%s): %w", it.ID, it.Type, err)
@@ -308,11 +327,11 @@ func heicRepair(y *image.YCbCr) {
 	}
 }
 
-// decodeGrid decodes a grid one tile at a time, reducing each by shrink
+// grid decodes a grid one tile at a time, reducing each by shrink
 // (box-averaged, in premultiplied RGBA) into an image of the grid's size
 // divided by shrink, rounded up: memory follows the output, not the grid.
-func decodeGrid(f *heif.File, data []byte, p *heif.Item, shrink int) (image.Image, error) {
-	g, err := f.ReadGrid(data, p)
+func (d itemDecoder) grid(p *heif.Item, shrink int) (image.Image, error) {
+	g, err := d.f.ReadGrid(d.data, p)
 	if err != nil {
 		return nil, err
 	}
@@ -327,11 +346,18 @@ func decodeGrid(f *heif.File, data []byte, p *heif.Item, shrink int) (image.Imag
 		if alpha != nil {
 			a = alpha[i]
 		}
-		img, err := decodeItem(f, data, t, a, p)
+		x, y := (i%g.Columns)*tw, (i/g.Columns)*th
+		if t.Type == heif.TypeAV1 {
+			err = decodeAV1Into(d.ctx, acc, x, y, d.f, d.data, t, a, p)
+		} else {
+			var img image.Image
+			if img, err = decodeHEVC(d.f, d.data, t, a, p); err == nil {
+				acc.add(img, x, y)
+			}
+		}
 		if err != nil {
 			return nil, fmt.Errorf("tile %d of %d: %w", i+1, len(p.Tiles), err)
 		}
-		acc.add(img, (i%g.Columns)*tw, (i/g.Columns)*th)
 	}
 	return acc.image(), nil
 }
@@ -411,46 +437,67 @@ func (k *shrinker) image() *image.RGBA {
 
 // heifMemory estimates what decoding allocates. Each decode of a coded
 // image runs in a WebAssembly instance whose memory holds the input, the
-// decoder's frames and its output, and which Go keeps until the decoded
-// image is dropped: heifWasmBase plus a number of bytes a pixel that
-// depends on the decoder (measured by TestHEIFMemoryEstimate). A
-// thumbnail item that covers the box costs its own pixels; a grid, one
-// tile at a time plus the reduced image and its sums; anything else the
-// whole image.
+// decoder's frames and its output: heifWasmBase (av1WasmBase) plus a
+// number of bytes a pixel that depends on the decoder (measured by
+// TestHEIFMemoryEstimate). A thumbnail item that covers the box costs its
+// own pixels; a grid, one tile at a time plus the reduced image and its
+// sums; anything else the whole image.
 func heifMemory(c Config, opts DecodeOptions) int64 {
-	per := int64(heicWasmPerPixel)
 	if c.Format == AVIF {
-		per = avifWasmPerPixel
+		return avifMemory(c, opts)
 	}
 	if t, ok := heifThumbnail(c, opts); ok {
-		return heifWasmBase + per*int64(t.X)*int64(t.Y)
+		return heifWasmBase + heicWasmPerPixel*int64(t.X)*int64(t.Y)
 	}
 	if c.TileWidth > 0 && c.TileHeight > 0 {
-		s := int64(heifShrink(c, opts))
-		ow, oh := (int64(c.Width)+s-1)/s, (int64(c.Height)+s-1)/s
+		ow, oh, sums := reducedSize(c, opts)
 		// Two tiles' decodes (each tile's instance is garbage once the
 		// tile is reduced, and the collector lets some pile up), the
 		// tile converted to RGBA, and the output.
 		tile := int64(c.TileWidth) * int64(c.TileHeight)
-		n := 2*(heifWasmBase+per*tile) + 4*tile + 4*ow*oh
-		if s > 1 {
-			n += 16 * ow * oh
-		}
-		return n
+		return 2*(heifWasmBase+heicWasmPerPixel*tile) + 4*tile + (4+sums)*ow*oh
 	}
-	return heifWasmBase + per*c.Pixels()
+	return heifWasmBase + heicWasmPerPixel*c.Pixels()
 }
 
-// The WebAssembly decoders' memory, measured on the Go heap at its peak:
-// a fixed part (the instance, its stack and heap, the decoder's state)
-// and a part per pixel decoded. libheif and libde265 take some 16 bytes a
-// pixel (the coded frame, its planes, the output copied out); libavif and
-// dav1d some 60 (dav1d's frame with its borders, libavif's planes and
-// its RGBA output, and the instance memory's growth, which copies it).
+// avifMemory estimates an AVIF's decode: dav1d's instance for the
+// picture decoded (and one for its alpha plane), which is unmapped as
+// soon as its rows are converted, and the reduced output with its sums.
+func avifMemory(c Config, opts DecodeOptions) int64 {
+	per := av1PerPixel(c.BitDepth)
+	if c.Channels == 2 || c.Channels == 4 {
+		per *= 2 // the alpha plane's instance, counted as a colour one
+	}
+	if t, ok := heifThumbnail(c, opts); ok {
+		px := int64(t.X) * int64(t.Y)
+		return av1WasmBase + (per+4)*px
+	}
+	ow, oh, sums := reducedSize(c, opts)
+	px := c.Pixels()
+	if c.TileWidth > 0 && c.TileHeight > 0 {
+		px = int64(c.TileWidth) * int64(c.TileHeight)
+	}
+	return av1WasmBase + per*px + (4+sums)*ow*oh
+}
+
+// reducedSize is the size a tiled or AV1 image is reduced to as it is
+// decoded, and the bytes a pixel of it its sums take (0 at full size).
+func reducedSize(c Config, opts DecodeOptions) (w, h, sums int64) {
+	s := int64(heifShrink(c, opts))
+	w, h = (int64(c.Width)+s-1)/s, (int64(c.Height)+s-1)/s
+	if s > 1 {
+		sums = 16
+	}
+	return w, h, sums
+}
+
+// The HEVC WebAssembly decoder's memory, measured on the Go heap at its
+// peak: a fixed part (the instance, its stack and heap, the decoder's
+// state) and some 16 bytes a pixel (the coded frame, its planes, the
+// output copied out).
 const (
 	heifWasmBase     = 8 << 20
 	heicWasmPerPixel = 20
-	avifWasmPerPixel = 64
 )
 
 // avifEncode writes img as AVIF at opts.Quality, keeping its alpha.
