@@ -9,6 +9,7 @@ import (
 
 	"github.com/thumbpipe/thumbpipe/pipeline/pixels/av1"
 	"github.com/thumbpipe/thumbpipe/pipeline/pixels/heif"
+	"github.com/thumbpipe/thumbpipe/pipeline/pixels/wasmrt"
 )
 
 // decodeAV1Into decodes an AV1 item with dav1d and adds it, converted to
@@ -29,8 +30,8 @@ func decodeAV1Into(ctx context.Context, k *shrinker, x0, y0 int, f *heif.File, d
 	if desc == nil && from != nil {
 		desc = from.NCLX
 	}
-	color := func(a *av1.Frame) error {
-		return av1.Decode(ctx, coded, av1FrameLimit(it), av1MemoryLimit(it), func(fr *av1.Frame) error {
+	color := func(a *wasmrt.Frame) error {
+		return av1.Decode(ctx, coded, av1FrameLimit(it), av1MemoryLimit(it), func(fr *wasmrt.Frame) error {
 			if fr.Width < it.Width || fr.Height < it.Height {
 				return fmt.Errorf("item %d decodes to %dx%d pixels, not its declared %dx%d", it.ID, fr.Width, fr.Height, it.Width, it.Height)
 			}
@@ -98,7 +99,7 @@ func av1PerPixel(bits int) int64 {
 
 // addAV1 converts the top h rows and w columns of fr (and of a, its
 // alpha plane, when not nil) and adds them to k at x0, y0.
-func addAV1(k *shrinker, x0, y0, w, h int, fr, a *av1.Frame, desc *heif.NCLX) {
+func addAV1(k *shrinker, x0, y0, w, h int, fr, a *wasmrt.Frame, desc *heif.NCLX) {
 	matrix, full := fr.Matrix, fr.FullRange
 	if desc != nil {
 		matrix, full = int(desc.Matrix), desc.FullRange
@@ -118,7 +119,7 @@ func addAV1(k *shrinker, x0, y0, w, h int, fr, a *av1.Frame, desc *heif.NCLX) {
 	for y := range h {
 		yrow := fr.Y[y*fr.YStride:]
 		var cb, cr []byte
-		if fr.Layout != av1.I400 {
+		if fr.Layout != wasmrt.I400 {
 			cb, cr = fr.Cb[(y>>sy)*fr.CStride:], fr.Cr[(y>>sy)*fr.CStride:]
 		}
 		var arow []byte

@@ -4,10 +4,10 @@ import (
 	"bytes"
 	"fmt"
 	"image"
-	"slices"
 	"image/color"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 

@@ -8,6 +8,7 @@ import (
 	"github.com/thumbpipe/thumbpipe/pipeline/pixels"
 	"github.com/thumbpipe/thumbpipe/pipeline/pixels/av1"
 	"github.com/thumbpipe/thumbpipe/pipeline/pixels/pixeltest"
+	"github.com/thumbpipe/thumbpipe/pipeline/pixels/wasmrt"
 )
 
 // TestHEIFMemoryEstimate measures the heap a decode takes at its peak
@@ -62,7 +63,7 @@ func TestHEIFMemoryEstimate(t *testing.T) {
 			var out image.Image
 			var mapped int64
 			peak := pixeltest.PeakHeap(func() {
-				mapped = av1.Peak(func() { out, err = pixels.Decode(data, cfg, 0, 0) })
+				mapped = wasmrt.Peak(func() { out, err = pixels.Decode(data, cfg, 0, 0) })
 			})
 			peak += uint64(mapped)
 			if err != nil {

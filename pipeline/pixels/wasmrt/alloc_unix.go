@@ -1,6 +1,6 @@
 //go:build unix
 
-package av1
+package wasmrt
 
 import (
 	"syscall"

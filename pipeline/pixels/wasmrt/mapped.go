@@ -1,8 +1,8 @@
-package av1
+package wasmrt
 
 import "sync/atomic"
 
-// The memory the decoders' instances have mapped, in bytes, now and at
+// The memory the instances have mapped, in bytes, now and at
 // most since [Peak] began: memory outside the Go heap, which
 // runtime.MemStats does not count.
 var mapped, peak atomic.Int64
@@ -18,8 +18,8 @@ func account(delta int64) {
 	}
 }
 
-// Peak calls fn and returns the most memory the decoders' instances had
-// mapped at once while it ran (every decode's, fn's or not). Where
+// Peak calls fn and returns the most memory the instances had
+// mapped at once while it ran (every instance's, fn's or not). Where
 // instances are not mapped (not unix), it returns 0.
 func Peak(fn func()) int64 {
 	peak.Store(mapped.Load())

@@ -1,0 +1,109 @@
+// Package wasmrt runs the codecs this module builds for WebAssembly
+// (dav1d, libde265): each is compiled by wazero on its first use, not at
+// start, and each decode runs in an instance of its own whose memory is
+// an anonymous mapping reserved at the caller's limit. Growing it never
+// copies, closing the instance unmaps it at once (what a decode costs is
+// given back when it returns, not when the garbage collector next runs),
+// and it may never grow past the limit, which makes the limit a hard one.
+package wasmrt
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"fmt"
+	"io"
+	"sync"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental"
+	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+)
+
+// Module is a gzipped WebAssembly reactor module (one that exports
+// _initialize, malloc and free), compiled once, on first use.
+type Module struct {
+	name string
+	gz   []byte
+
+	once     sync.Once
+	rt       wazero.Runtime
+	compiled wazero.CompiledModule
+	err      error
+}
+
+// New returns the module of the gzipped bytes gz; name says which codec
+// it is in errors.
+func New(name string, gz []byte) *Module { return &Module{name: name, gz: gz} }
+
+// Compile compiles the module now, rather than on the first
+// [Module.Instantiate]; it does so once a process and returns the same
+// error every time.
+func (m *Module) Compile() error {
+	m.once.Do(func() {
+		ctx := context.Background()
+		zr, err := gzip.NewReader(bytes.NewReader(m.gz))
+		if err != nil {
+			m.err = fmt.Errorf("%s: embedded module: %w", m.name, err)
+			return
+		}
+		wasm, err := io.ReadAll(zr)
+		if err != nil {
+			m.err = fmt.Errorf("%s: embedded module: %w", m.name, err)
+			return
+		}
+		m.rt = wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().WithCloseOnContextDone(true))
+		if _, err := wasi_snapshot_preview1.Instantiate(ctx, m.rt); err != nil {
+			m.err = fmt.Errorf("%s: %w", m.name, err)
+			return
+		}
+		if m.compiled, err = m.rt.CompileModule(ctx, wasm); err != nil {
+			m.err = fmt.Errorf("%s: compiling the module: %w", m.name, err)
+		}
+	})
+	return m.err
+}
+
+// Instance is one instance of a module, with its own memory.
+type Instance struct {
+	api.Module
+	malloc api.Function
+}
+
+// Instantiate compiles the module if it has not been, and starts an
+// instance whose memory may not grow past maxMemory bytes (0: the
+// module's own maximum). Close it when done: that unmaps its memory. A
+// context that is done stops the instance's calls.
+func (m *Module) Instantiate(ctx context.Context, maxMemory int64) (*Instance, error) {
+	if err := m.Compile(); err != nil {
+		return nil, err
+	}
+	ctx = experimental.WithMemoryAllocator(ctx, newAllocator(maxMemory))
+	mod, err := m.rt.InstantiateModule(ctx, m.compiled, wazero.NewModuleConfig().WithName("").WithStartFunctions("_initialize"))
+	if err != nil {
+		return nil, fmt.Errorf("%s: starting the module: %w", m.name, err)
+	}
+	return &Instance{Module: mod, malloc: mod.ExportedFunction("malloc")}, nil
+}
+
+// Put copies data into memory the instance allocates for it and returns
+// its address; ok is false when the instance's memory cannot hold it.
+func (in *Instance) Put(ctx context.Context, data []byte) (addr uint32, ok bool) {
+	res, err := in.malloc.Call(ctx, uint64(len(data)))
+	if err != nil || res[0] == 0 {
+		return 0, false
+	}
+	addr = uint32(res[0])
+	return addr, in.Memory().Write(addr, data)
+}
+
+// Alloc allocates n bytes in the instance's memory; ok is false when it
+// cannot.
+func (in *Instance) Alloc(ctx context.Context, n uint32) (addr uint32, ok bool) {
+	res, err := in.malloc.Call(ctx, uint64(n))
+	if err != nil || res[0] == 0 {
+		return 0, false
+	}
+	return uint32(res[0]), true
+}
