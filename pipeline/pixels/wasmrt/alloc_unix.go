@@ -13,10 +13,12 @@ import (
 // maximum) and touched only as they grow: growing never copies, and
 // closing the instance unmaps its memory at once.
 func newAllocator(maxMemory int64) experimental.MemoryAllocator {
-	return experimental.MemoryAllocatorFunc(func(_, maxBytes uint64) experimental.LinearMemory {
+	return experimental.MemoryAllocatorFunc(func(capBytes, maxBytes uint64) experimental.LinearMemory {
 		limit := maxBytes
 		if maxMemory > 0 && uint64(maxMemory) < limit {
-			limit = uint64(maxMemory)
+			// Never below what the module starts with (its data and
+			// stack), which wazero cannot do without.
+			limit = max(uint64(maxMemory), capBytes)
 		}
 		return &mapping{limit: limit}
 	})
