@@ -46,11 +46,6 @@ func thumbpipeMethod(bin string) method {
 		u := url.URL{Scheme: "file", Path: filepath.ToSlash(bucket)}
 		args := []string{"process", "--bucket", u.String(),
 			"--sizes", fmt.Sprint(boxW, "x", boxH), "--format", "jpeg", "--jpeg-quality", fmt.Sprint(quality)}
-		if in.name == avif18 {
-			// Decoded whole in WebAssembly, it needs about 1.1 GiB, which
-			// the default budget refuses: measured with the budget raised.
-			args = append(args, "--max-decode-memory", "2GiB")
-		}
 		cmd := exec.Command(bin, append(args, key)...)
 		cmd.Env = cleanEnv()
 		check := func(stdout []byte) error {
