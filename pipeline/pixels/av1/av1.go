@@ -57,8 +57,9 @@ func Compile() error { return module.Compile() }
 // runs. A picture of more than maxPixels is refused from its frame
 // header ([ErrTooLarge]); the decoder's memory may not grow past
 // maxMemory bytes ([ErrMemory]); 0 leaves either unlimited. fn's error is
-// returned as it is. Decode is safe for concurrent use: each call has an
-// instance of its own.
+// returned as it is, and a context done before the decode starts stops
+// it. Decode is safe for concurrent use: each call has an instance of its
+// own.
 func Decode(ctx context.Context, data []byte, maxPixels int, maxMemory int64, fn func(*wasmrt.Frame) error) error {
 	in, err := module.Instantiate(ctx, maxMemory)
 	if err != nil {
@@ -72,9 +73,6 @@ func Decode(ctx context.Context, data []byte, maxPixels int, maxMemory int64, fn
 	}
 	res, err := in.ExportedFunction("av1_decode").Call(ctx, uint64(src), uint64(len(data)), uint64(uint32(maxPixels)), uint64(rec))
 	if err != nil {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
 		// A trap: an allocation the decoder did not check, which the
 		// memory limit causes first.
 		return fmt.Errorf("%w: %v", ErrMemory, err)
