@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/tetratelabs/wazero"
+
+	"github.com/thumbpipe/thumbpipe/pipeline/pixels/wasmrt"
 )
 
 // TestModule checks what the embedded module (wasm/build.sh's output)
@@ -46,4 +48,14 @@ func TestModule(t *testing.T) {
 		}
 	}
 	t.Logf("%d bytes, %d gzipped", len(wasm), len(moduleGz))
+}
+
+// BenchmarkCompile compiles the embedded module afresh each time: what
+// the first decode in a process costs.
+func BenchmarkCompile(b *testing.B) {
+	for b.Loop() {
+		if err := wasmrt.New("hevc", moduleGz).Compile(); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
