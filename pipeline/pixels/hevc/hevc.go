@@ -52,6 +52,12 @@ const (
 // frameSize is the size of decode.cc's frame record, 13 32-bit words.
 const frameSize = 13 * 4
 
+// minMemory is the least memory limit Decode tries with: the module
+// starts with 1.1 MB (its data and a 1 MB stack; TestModule checks that
+// this stays below minMemory). Under that, an instance would not start
+// (wazero panics); a little above it, there is no room for a picture.
+const minMemory = 2 << 20
+
 // Compile compiles the decoder now, rather than on the first decode (the
 // compiler's own memory is then not counted against that decode); it
 // does so once a process.
@@ -74,6 +80,9 @@ func Decode(ctx context.Context, config, data []byte, maxPixels int, maxMemory i
 	ps, lenSize, err := parameterSets(config)
 	if err != nil {
 		return err
+	}
+	if maxMemory > 0 && maxMemory < minMemory {
+		return fmt.Errorf("%w: %d bytes, under the decoder's least %d", ErrMemory, maxMemory, minMemory)
 	}
 	in, err := module.Instantiate(ctx, maxMemory)
 	if err != nil {

@@ -346,6 +346,8 @@ func TestRefusals(t *testing.T) {
 		{"3-byte lengths", lengths3, data, 0, 0, hevc.ErrCorrupt},
 		{"pixels", config, data, 1280*960 - 1, 0, hevc.ErrTooLarge},
 		{"memory", config, data, 0, 4 << 20, hevc.ErrMemory},
+		{"tiny memory", config, data, 0, 1 << 20, hevc.ErrMemory},
+		{"a page", config, data, 0, 1 << 16, hevc.ErrMemory},
 		{"enough", config, data, 1280 * 960, 64 << 20, nil},
 	}
 	for _, tt := range tests {
