@@ -786,3 +786,15 @@ func (f *File) Items() []*Item {
 
 // IsThumbnail reports whether the item is a thumbnail of another.
 func (it *Item) IsThumbnail() bool { return it.thumbOf != 0 }
+
+// Property returns the body of the item's first property of type typ
+// (after the box header; for a full box, its version and flags come
+// first), such as the decoder configuration "hvcC" or "av1C", or nil.
+func (it *Item) Property(typ string) []byte {
+	for _, p := range it.props {
+		if p.typ == typ {
+			return p.body
+		}
+	}
+	return nil
+}

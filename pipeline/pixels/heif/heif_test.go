@@ -189,3 +189,26 @@ func FuzzParse(f *testing.F) {
 		_ = check(data)
 	})
 }
+
+// TestProperty reads back a property's body, the first of its type.
+func TestProperty(t *testing.T) {
+	hvcC := []byte{1, 2, 3, 4}
+	b, err := heif.Build([]string{"heic", "mif1"}, 1, []heif.Image{{ID: 1, Type: heif.TypeHEVC, Data: []byte{0}, Properties: []heif.Property{
+		{Type: "hvcC", Body: hvcC, Essential: true},
+		{Type: "ispe", Body: []byte{0, 0, 0, 0, 0, 0, 0, 64, 0, 0, 0, 48}},
+		{Type: "hvcC", Body: []byte{9}},
+	}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := heif.Parse(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := f.Primary.Property("hvcC"); !bytes.Equal(got, hvcC) {
+		t.Errorf("hvcC %v, want %v", got, hvcC)
+	}
+	if got := f.Primary.Property("av1C"); got != nil {
+		t.Errorf("av1C %v, want none", got)
+	}
+}

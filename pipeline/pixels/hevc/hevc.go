@@ -1,0 +1,176 @@
+// Package hevc decodes the HEVC images of HEIC files with libde265,
+// compiled to WebAssembly (see wasm/build.sh) and run by package wasmrt:
+// in the process, without cgo, without a copy of the picture, and in
+// memory that is given back as soon as the decode returns.
+//
+// The module is compiled on the first decode, not at start: a process
+// that never sees a HEIC never pays for it.
+//
+// libde265 is licensed under the GNU LGPL, version 3 (wasm/COPYING). The
+// embedded module is what wasm/build.sh builds from Debian's source and
+// patches and one patch of ours (wasm/no-threads.patch), so that anyone
+// may rebuild it, change it or replace it.
+package hevc
+
+import (
+	"context"
+	_ "embed"
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"github.com/thumbpipe/thumbpipe/pipeline/pixels/wasmrt"
+)
+
+//go:embed wasm/de265.wasm.gz
+var moduleGz []byte
+
+var module = wasmrt.New("hevc", moduleGz)
+
+// Errors a decode returns, wrapped with what was wrong.
+var (
+	// ErrCorrupt is a decoder configuration or an HEVC bitstream that
+	// libde265 refuses, or one that holds no picture.
+	ErrCorrupt = errors.New("corrupt HEVC data")
+	// ErrTooLarge is a picture larger than the caller's pixel limit,
+	// refused by the decoder from its sequence parameter set.
+	ErrTooLarge = errors.New("HEVC picture larger than allowed")
+	// ErrMemory is a decode that needed more memory than the caller's
+	// limit.
+	ErrMemory = errors.New("HEVC decode needs more memory than allowed")
+)
+
+// The results hevc_decode returns besides 0 (decode.cc's enum).
+const (
+	errInvalid   = -1
+	errMemory    = -2
+	errNoPicture = -3
+	errLimit     = -4
+	errOpen      = -5
+)
+
+// frameSize is the size of decode.cc's frame record, 13 32-bit words.
+const frameSize = 13 * 4
+
+// minMemory is the least memory limit Decode tries with: the module
+// starts with 1.1 MB (its data and a 1 MB stack; TestModule checks that
+// this stays below minMemory). Under that, an instance would not start
+// (wazero panics); a little above it, there is no room for a picture.
+const minMemory = 2 << 20
+
+// Compile compiles the decoder now, rather than on the first decode (the
+// compiler's own memory is then not counted against that decode); it
+// does so once a process.
+func Compile() error { return module.Compile() }
+
+// Decode decodes one HEVC image of a HEIF file: config is the body of
+// the item's hvcC property (its parameter sets), data the item's data
+// (NAL units, each after its length). It calls fn with the picture, whose
+// planes are valid while fn runs. A picture of more than maxPixels is
+// refused from its sequence parameter set ([ErrTooLarge]), before its
+// memory is taken; the decoder's memory may not grow past maxMemory bytes
+// ([ErrMemory]); 0 leaves either unlimited. fn's error is returned as it
+// is. Decode is safe for concurrent use: each call has an instance of its
+// own.
+//
+// Primaries, Transfer and Matrix are 2 (unspecified) and FullRange false
+// where the sequence parameter set's VUI does not give them; the
+// container's colr property, where there is one, takes precedence.
+func Decode(ctx context.Context, config, data []byte, maxPixels int, maxMemory int64, fn func(*wasmrt.Frame) error) error {
+	ps, lenSize, err := parameterSets(config)
+	if err != nil {
+		return err
+	}
+	if maxMemory > 0 && maxMemory < minMemory {
+		return fmt.Errorf("%w: %d bytes, under the decoder's least %d", ErrMemory, maxMemory, minMemory)
+	}
+	in, err := module.Instantiate(ctx, maxMemory)
+	if err != nil {
+		return err
+	}
+	defer in.Close(ctx)
+	psAddr, ok := in.Put(ctx, ps)
+	src, ok2 := in.Put(ctx, data)
+	rec, ok3 := in.Alloc(ctx, frameSize)
+	if !ok || !ok2 || !ok3 {
+		return fmt.Errorf("%w: %d bytes of input", ErrMemory, len(ps)+len(data))
+	}
+	res, err := in.ExportedFunction("hevc_decode").Call(ctx, uint64(psAddr), uint64(len(ps)),
+		uint64(src), uint64(len(data)), uint64(lenSize), uint64(uint32(maxPixels)), uint64(rec))
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		// A trap: an allocation that could not be met (operator new
+		// aborts), which the memory limit causes first.
+		return fmt.Errorf("%w: %v", ErrMemory, err)
+	}
+	switch int32(res[0]) {
+	case 0:
+	case errMemory:
+		return fmt.Errorf("%w (%d bytes)", ErrMemory, maxMemory)
+	case errLimit:
+		return fmt.Errorf("%w: more than %d pixels", ErrTooLarge, maxPixels)
+	case errNoPicture:
+		return fmt.Errorf("%w: no picture in %d bytes", ErrCorrupt, len(data))
+	case errOpen:
+		return errors.New("hevc: the decoder did not open")
+	default:
+		return fmt.Errorf("%w: the decoder refused it", ErrCorrupt)
+	}
+	b, ok := in.Memory().Read(rec, frameSize)
+	if !ok {
+		return fmt.Errorf("%w: frame record", wasmrt.ErrFrame)
+	}
+	w := func(i int) uint32 { return binary.LittleEndian.Uint32(b[4*i:]) }
+	f := &wasmrt.Frame{
+		Width: int(w(0)), Height: int(w(1)), BitDepth: int(w(2)), Layout: wasmrt.Layout(w(3)),
+		YStride: int(int32(w(7))), CStride: int(int32(w(8))),
+		Primaries: int(w(9)), Transfer: int(w(10)), Matrix: int(w(11)), FullRange: w(12) != 0,
+	}
+	if err := in.Planes(f, w(4), w(5), w(6)); err != nil {
+		return err
+	}
+	return fn(f)
+}
+
+// parameterSets reads an hvcC body (ISO/IEC 14496-15,
+// HEVCDecoderConfigurationRecord) and returns its NAL units (the VPS, SPS,
+// PPS and SEI arrays), each after its length in 4 bytes big endian, and
+// the size of the lengths before the NAL units of the item's data.
+func parameterSets(config []byte) (ps []byte, lenSize int, err error) {
+	corrupt := func(what string) error { return fmt.Errorf("%w: hvcC %s", ErrCorrupt, what) }
+	// 22 bytes of profile, level and format, then the count of arrays.
+	const header = 23
+	if len(config) < header {
+		return nil, 0, corrupt(fmt.Sprintf("of %d bytes", len(config)))
+	}
+	if config[0] != 1 {
+		return nil, 0, corrupt(fmt.Sprintf("version %d", config[0]))
+	}
+	lenSize = int(config[21]&3) + 1
+	if lenSize == 3 {
+		return nil, 0, corrupt("with NAL lengths of 3 bytes")
+	}
+	arrays, p := int(config[22]), config[header:]
+	for range arrays {
+		if len(p) < 3 {
+			return nil, 0, corrupt("array cut short")
+		}
+		n := int(binary.BigEndian.Uint16(p[1:]))
+		p = p[3:]
+		for range n {
+			if len(p) < 2 {
+				return nil, 0, corrupt("NAL unit cut short")
+			}
+			l := int(binary.BigEndian.Uint16(p))
+			if len(p) < 2+l {
+				return nil, 0, corrupt("NAL unit cut short")
+			}
+			ps = binary.BigEndian.AppendUint32(ps, uint32(l))
+			ps = append(ps, p[2:2+l]...)
+			p = p[2+l:]
+		}
+	}
+	return ps, lenSize, nil
+}
