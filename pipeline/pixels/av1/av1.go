@@ -10,7 +10,6 @@ package av1
 import (
 	"context"
 	_ "embed"
-	"encoding/binary"
 	"errors"
 	"fmt"
 
@@ -35,17 +34,7 @@ var (
 	ErrMemory = errors.New("AV1 decode needs more memory than allowed")
 )
 
-// The results av1_decode returns besides 0 (decode.c's enum).
-const (
-	errInvalid   = -1
-	errMemory    = -2
-	errNoPicture = -3
-	errLimit     = -4
-	errOpen      = -5
-)
-
-// frameSize is the size of decode.c's frame record, 13 32-bit words.
-const frameSize = 13 * 4
+var errs = wasmrt.Errors{Corrupt: ErrCorrupt, TooLarge: ErrTooLarge, Memory: ErrMemory}
 
 // Compile compiles the decoder now, rather than on the first decode (the
 // compiler's own memory, some 25 MB for a moment, is then not counted
@@ -67,40 +56,16 @@ func Decode(ctx context.Context, data []byte, maxPixels int, maxMemory int64, fn
 	}
 	defer in.Close(ctx)
 	src, ok := in.Put(ctx, data)
-	rec, ok2 := in.Alloc(ctx, frameSize)
+	rec, ok2 := in.Alloc(ctx, wasmrt.FrameRecord)
 	if !ok || !ok2 {
 		return fmt.Errorf("%w: %d bytes of input", ErrMemory, len(data))
 	}
 	res, err := in.ExportedFunction("av1_decode").Call(ctx, uint64(src), uint64(len(data)), uint64(uint32(maxPixels)), uint64(rec))
+	if err := errs.Result(res, err, len(data), maxPixels, maxMemory); err != nil {
+		return err
+	}
+	f, err := in.ReadFrame(rec)
 	if err != nil {
-		// A trap: an allocation the decoder did not check, which the
-		// memory limit causes first.
-		return fmt.Errorf("%w: %v", ErrMemory, err)
-	}
-	switch int32(res[0]) {
-	case 0:
-	case errMemory:
-		return fmt.Errorf("%w (%d bytes)", ErrMemory, maxMemory)
-	case errLimit:
-		return fmt.Errorf("%w: more than %d pixels", ErrTooLarge, maxPixels)
-	case errNoPicture:
-		return fmt.Errorf("%w: no picture in %d bytes", ErrCorrupt, len(data))
-	case errOpen:
-		return errors.New("av1: the decoder did not open")
-	default:
-		return fmt.Errorf("%w: the decoder refused it", ErrCorrupt)
-	}
-	b, ok := in.Memory().Read(rec, frameSize)
-	if !ok {
-		return fmt.Errorf("%w: frame record", wasmrt.ErrFrame)
-	}
-	w := func(i int) uint32 { return binary.LittleEndian.Uint32(b[4*i:]) }
-	f := &wasmrt.Frame{
-		Width: int(w(0)), Height: int(w(1)), BitDepth: int(w(2)), Layout: wasmrt.Layout(w(3)),
-		YStride: int(int32(w(7))), CStride: int(int32(w(8))),
-		Primaries: int(w(9)), Transfer: int(w(10)), Matrix: int(w(11)), FullRange: w(12) != 0,
-	}
-	if err := in.Planes(f, w(4), w(5), w(6)); err != nil {
 		return err
 	}
 	return fn(f)

@@ -40,23 +40,7 @@ var (
 	ErrMemory = errors.New("HEVC decode needs more memory than allowed")
 )
 
-// The results hevc_decode returns besides 0 (decode.cc's enum).
-const (
-	errInvalid   = -1
-	errMemory    = -2
-	errNoPicture = -3
-	errLimit     = -4
-	errOpen      = -5
-)
-
-// frameSize is the size of decode.cc's frame record, 13 32-bit words.
-const frameSize = 13 * 4
-
-// minMemory is the least memory limit Decode tries with: the module
-// starts with 1.1 MB (its data and a 1 MB stack; TestModule checks that
-// this stays below minMemory). Under that, an instance would not start
-// (wazero panics); a little above it, there is no room for a picture.
-const minMemory = 2 << 20
+var errs = wasmrt.Errors{Corrupt: ErrCorrupt, TooLarge: ErrTooLarge, Memory: ErrMemory}
 
 // Compile compiles the decoder now, rather than on the first decode (the
 // compiler's own memory is then not counted against that decode); it
@@ -81,9 +65,6 @@ func Decode(ctx context.Context, config, data []byte, maxPixels int, maxMemory i
 	if err != nil {
 		return err
 	}
-	if maxMemory > 0 && maxMemory < minMemory {
-		return fmt.Errorf("%w: %d bytes, under the decoder's least %d", ErrMemory, maxMemory, minMemory)
-	}
 	in, err := module.Instantiate(ctx, maxMemory)
 	if err != nil {
 		return err
@@ -91,44 +72,17 @@ func Decode(ctx context.Context, config, data []byte, maxPixels int, maxMemory i
 	defer in.Close(ctx)
 	psAddr, ok := in.Put(ctx, ps)
 	src, ok2 := in.Put(ctx, data)
-	rec, ok3 := in.Alloc(ctx, frameSize)
+	rec, ok3 := in.Alloc(ctx, wasmrt.FrameRecord)
 	if !ok || !ok2 || !ok3 {
 		return fmt.Errorf("%w: %d bytes of input", ErrMemory, len(ps)+len(data))
 	}
 	res, err := in.ExportedFunction("hevc_decode").Call(ctx, uint64(psAddr), uint64(len(ps)),
 		uint64(src), uint64(len(data)), uint64(lenSize), uint64(uint32(maxPixels)), uint64(rec))
+	if err := errs.Result(res, err, len(ps)+len(data), maxPixels, maxMemory); err != nil {
+		return err
+	}
+	f, err := in.ReadFrame(rec)
 	if err != nil {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		// A trap: an allocation that could not be met (operator new
-		// aborts), which the memory limit causes first.
-		return fmt.Errorf("%w: %v", ErrMemory, err)
-	}
-	switch int32(res[0]) {
-	case 0:
-	case errMemory:
-		return fmt.Errorf("%w (%d bytes)", ErrMemory, maxMemory)
-	case errLimit:
-		return fmt.Errorf("%w: more than %d pixels", ErrTooLarge, maxPixels)
-	case errNoPicture:
-		return fmt.Errorf("%w: no picture in %d bytes", ErrCorrupt, len(data))
-	case errOpen:
-		return errors.New("hevc: the decoder did not open")
-	default:
-		return fmt.Errorf("%w: the decoder refused it", ErrCorrupt)
-	}
-	b, ok := in.Memory().Read(rec, frameSize)
-	if !ok {
-		return fmt.Errorf("%w: frame record", wasmrt.ErrFrame)
-	}
-	w := func(i int) uint32 { return binary.LittleEndian.Uint32(b[4*i:]) }
-	f := &wasmrt.Frame{
-		Width: int(w(0)), Height: int(w(1)), BitDepth: int(w(2)), Layout: wasmrt.Layout(w(3)),
-		YStride: int(int32(w(7))), CStride: int(int32(w(8))),
-		Primaries: int(w(9)), Transfer: int(w(10)), Matrix: int(w(11)), FullRange: w(12) != 0,
-	}
-	if err := in.Planes(f, w(4), w(5), w(6)); err != nil {
 		return err
 	}
 	return fn(f)

@@ -1,6 +1,7 @@
 package wasmrt
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 )
@@ -89,4 +90,65 @@ func (in *Instance) Planes(f *Frame, y, cb, cr uint32) error {
 		}
 	}
 	return nil
+}
+
+// FrameRecord is the size of the frame record the codecs' entry points
+// fill: 13 little-endian 32-bit words, width, height, bit depth, layout,
+// the three planes' offsets, the luma and chroma strides, primaries,
+// transfer, matrix and full range.
+const FrameRecord = 13 * 4
+
+// ReadFrame reads the frame record at rec and slices the planes it
+// points to.
+func (in *Instance) ReadFrame(rec uint32) (*Frame, error) {
+	b, ok := in.Memory().Read(rec, FrameRecord)
+	if !ok {
+		return nil, fmt.Errorf("%w: frame record at %d", ErrFrame, rec)
+	}
+	w := func(i int) uint32 { return binary.LittleEndian.Uint32(b[4*i:]) }
+	f := &Frame{
+		Width: int(w(0)), Height: int(w(1)), BitDepth: int(w(2)), Layout: Layout(w(3)),
+		YStride: int(int32(w(7))), CStride: int(int32(w(8))),
+		Primaries: int(w(9)), Transfer: int(w(10)), Matrix: int(w(11)), FullRange: w(12) != 0,
+	}
+	if err := in.Planes(f, w(4), w(5), w(6)); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// Errors are a codec's errors for the results its entry point returns.
+type Errors struct {
+	Corrupt, TooLarge, Memory error
+}
+
+// The results the codecs' entry points return besides 0 (a picture).
+const (
+	resultInvalid   = -1 // the bitstream is not valid
+	resultMemory    = -2 // the decoder ran out of memory
+	resultNoPicture = -3 // valid data that holds no picture
+	resultLimit     = -4 // larger than the pixel limit
+	resultOpen      = -5 // the decoder would not open
+)
+
+// Result turns an entry point's result into an error (nil for 0): the
+// call's trap, an allocation the decoder did not check, which the memory
+// limit causes first, is a memory error too.
+func (e Errors) Result(res []uint64, trap error, inputBytes, maxPixels int, maxMemory int64) error {
+	if trap != nil {
+		return fmt.Errorf("%w: %v", e.Memory, trap)
+	}
+	switch int32(res[0]) {
+	case 0:
+		return nil
+	case resultMemory:
+		return fmt.Errorf("%w (%d bytes)", e.Memory, maxMemory)
+	case resultLimit:
+		return fmt.Errorf("%w: more than %d pixels", e.TooLarge, maxPixels)
+	case resultNoPicture:
+		return fmt.Errorf("%w: no picture in %d bytes", e.Corrupt, inputBytes)
+	case resultOpen:
+		return errors.New("the decoder did not open")
+	}
+	return fmt.Errorf("%w: the decoder refused it", e.Corrupt)
 }
