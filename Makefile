@@ -18,9 +18,9 @@ all: build
 # the binary that start-up touches is resident memory, so a smaller binary is
 # a smaller process: 48.6 -> 34.6 MB file, 29.6 -> 24.9 MB peak RSS for a
 # 24 MP thumbnail. scripts/check-deps.sh keeps x/net/trace out.
-# nodynamic keeps the WebAssembly codecs (gen2brain/webp, gen2brain/heic,
-# gen2brain/avif) on their embedded builds: without it they try to dlopen a host libheif or
-# libavif at start (through purego, which turns on cgo-style threading in a
+# nodynamic keeps the WebAssembly codecs of gen2brain/webp and gen2brain/avif
+# (the encoders) on their embedded builds: without it they try to dlopen a host
+# libwebp or libavif at start (through purego, which turns on cgo-style threading in a
 # CGO_ENABLED=0 binary); scripts/check-deps.sh keeps purego out. Tests build
 # with it too (TEST_TAGS), so they test what ships.
 export BUILD_TAGS ?= disable_grpc_modules,grpcnotrace,nodynamic

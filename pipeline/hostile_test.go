@@ -10,13 +10,13 @@ import (
 	"testing"
 
 	"github.com/gen2brain/avif"
-	"github.com/gen2brain/heic"
 	"gocloud.dev/blob/memblob"
 
 	"github.com/thumbpipe/thumbpipe/pipeline"
 	"github.com/thumbpipe/thumbpipe/pipeline/pipelinetest"
 	"github.com/thumbpipe/thumbpipe/pipeline/pixels"
 	"github.com/thumbpipe/thumbpipe/pipeline/pixels/av1"
+	"github.com/thumbpipe/thumbpipe/pipeline/pixels/hevc"
 	"github.com/thumbpipe/thumbpipe/pipeline/pixels/pixeltest"
 	"github.com/thumbpipe/thumbpipe/pipeline/pixels/wasmrt"
 )
@@ -161,7 +161,9 @@ func TestHostileCorpus(t *testing.T) {
 	// The WebAssembly codecs compile once per process, on the first
 	// image of their format: a cost of the process, not of a file, so it
 	// is paid before the baselines.
-	heic.Init()
+	if err := hevc.Compile(); err != nil {
+		t.Fatal(err)
+	}
 	if err := av1.Compile(); err != nil {
 		t.Fatal(err)
 	}

@@ -6,23 +6,21 @@ import (
 	"errors"
 	"fmt"
 	"image"
-	"image/draw"
 	"io"
-	"unsafe"
 
 	"github.com/gen2brain/avif"
-	"github.com/gen2brain/heic"
 
 	"github.com/thumbpipe/thumbpipe/pipeline/pixels/heif"
 )
 
 // The HEIF formats: HEVC-coded (HEIC, what iPhones save) and AV1-coded
-// (AVIF). Both are decoded by libheif/libde265 and libavif/dav1d compiled
-// to WebAssembly and run by wazero, in the process, without cgo; each
-// module is compiled on the first use of its format. The container is
-// read by the heif package, so size, orientation (irot, imir), depth,
-// alpha and colour (colr: an ICC profile, or nclx code points made into
-// one) are known before any pixel is decoded.
+// (AVIF). Both are decoded by libde265 and dav1d compiled to WebAssembly
+// (packages hevc and av1), in the process, without cgo; each module is
+// compiled on the first use of its format. The container is read by the
+// heif package, so size, orientation (irot, imir), depth, alpha and colour
+// (colr: an ICC profile, or nclx code points made into one) are known
+// before any pixel is decoded, and the decoders see one coded image at a
+// time.
 const (
 	HEIC Format = "heic"
 	AVIF Format = "avif"
@@ -135,10 +133,9 @@ func heifShrink(c Config, opts DecodeOptions) int {
 }
 
 // heifDecode decodes the smallest thing in the file that covers the box:
-// a thumbnail item, else a grid tile by tile (each reduced into the
-// output as it is decoded), else the primary image. HEVC decoders see a
-// minimal file of one coded image (and its alpha plane) each time; AV1
-// items are decoded by dav1d and reduced as their rows are converted.
+// a thumbnail item, else a grid tile by tile, else the primary image;
+// each picture is reduced into the output as its rows are converted, so
+// memory follows the decoder's picture and the output, not the image.
 func heifDecode(r io.Reader, c Config, opts DecodeOptions) (image.Image, error) {
 	data, err := io.ReadAll(r)
 	if err != nil {
@@ -174,157 +171,13 @@ type itemDecoder struct {
 }
 
 // decode decodes one coded image item (with its alpha plane, which may
-// be nil), cropped to its ispe; an AV1 item comes reduced by shrink.
+// be nil), cropped to its ispe and reduced by shrink.
 func (d itemDecoder) decode(it, alpha, from *heif.Item, shrink int) (image.Image, error) {
-	if it.Type == heif.TypeAV1 {
-		k := newShrinker(it.Width, it.Height, shrink)
-		if err := decodeAV1Into(d.ctx, k, 0, 0, d.f, d.data, it, alpha, from); err != nil {
-			return nil, err
-		}
-		return k.image(), nil
-	}
-	return decodeHEVC(d.f, d.data, it, alpha, from)
-}
-
-// decodeHEVC decodes one HEVC item (with its alpha plane, which may be
-// nil) from a minimal file of its own, and crops it to its ispe.
-func decodeHEVC(f *heif.File, data []byte, it, alpha, from *heif.Item) (image.Image, error) {
-	if alpha != nil && heic.Dynamic() != nil {
-		// The HEIC decoder drops alpha planes: the plane, a monochrome
-		// image of its own, is decoded alone and joined to the colours.
-		img, err := decodeHEVC(f, data, it, nil, from)
-		if err != nil {
-			return nil, err
-		}
-		a, err := decodeHEVC(f, data, alpha, nil, nil)
-		if err != nil {
-			return nil, fmt.Errorf("alpha plane: %w", err)
-		}
-		return withAlpha(img, a), nil
-	}
-	one, err := f.Extract(data, it, alpha, from)
-	if err != nil {
+	k := newShrinker(it.Width, it.Height, shrink)
+	if err := decodeInto(d.ctx, k, 0, 0, d.f, d.data, it, alpha, from); err != nil {
 		return nil, err
 	}
-	img, err := heic.Decode(bytes.NewReader(one))
-	if y, ok := img.(*image.YCbCr); ok && err == nil && heic.Dynamic() != nil {
-		// The WebAssembly build's output; a host libheif's (a build
-		// without the nodynamic tag) is right as it is.
-		img = heicPlanes(y)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("item %d (%s): %w", it.ID, it.Type, err)
-	}
-	return cropTo(img, it)
-}
-
-// cropTo checks a decoded item against its ispe and crops the coded
-// image's padding, if any.
-func cropTo(img image.Image, it *heif.Item) (image.Image, error) {
-	b := img.Bounds()
-	if b.Dx() < it.Width || b.Dy() < it.Height {
-		return nil, fmt.Errorf("item %d decodes to %dx%d pixels, not its declared %dx%d", it.ID, b.Dx(), b.Dy(), it.Width, it.Height)
-	}
-	if b.Dx() > it.Width || b.Dy() > it.Height {
-		if s, ok := img.(interface {
-			SubImage(image.Rectangle) image.Image
-		}); ok {
-			img = s.SubImage(image.Rect(b.Min.X, b.Min.Y, b.Min.X+it.Width, b.Min.Y+it.Height))
-		}
-	}
-	return img, nil
-}
-
-// withAlpha returns img with the alpha plane a (its luma or gray
-// values) as an NRGBA image; an a of another size is a corrupt file.
-func withAlpha(img, a image.Image) image.Image {
-	b, ab := img.Bounds(), a.Bounds()
-	if b.Size() != ab.Size() {
-		return img
-	}
-	out := image.NewNRGBA(image.Rect(0, 0, b.Dx(), b.Dy()))
-	draw.Draw(out, out.Bounds(), img, b.Min, draw.Src)
-	var plane []uint8
-	var stride int
-	switch a := a.(type) {
-	case *image.Gray:
-		plane, stride = a.Pix, a.Stride
-	case *image.YCbCr:
-		plane, stride = a.Y, a.YStride
-	}
-	for y := range b.Dy() {
-		row := out.Pix[y*out.Stride:]
-		for x := range b.Dx() {
-			var v uint8
-			if plane != nil {
-				v = plane[y*stride+x]
-			} else {
-				_, _, _, a16 := a.At(ab.Min.X+x, ab.Min.Y+y).RGBA()
-				v = uint8(a16 >> 8)
-			}
-			row[4*x+3] = v
-		}
-	}
-	return out
-}
-
-// heicMinStride is the narrowest row the HEIC decoder's WebAssembly side
-// writes a plane with, in bytes.
-const heicMinStride = 64
-
-// heicPlanes returns the image the HEIC decoder meant: its WebAssembly
-// side writes each plane with rows of at least heicMinStride bytes, while
-// its Go side slices them as if rows were the plane's width rounded up to
-// 16, so an image narrower than 128 pixels (64 for 4:4:4) comes out with
-// its colour planes misread. The planes lie one after the other in the
-// decoder's memory, which the image's slices point into; they are read
-// again at the offsets and strides they were written with.
-func heicPlanes(y *image.YCbCr) image.Image {
-	h, ch := y.Rect.Dy(), len(y.Cb)/max(1, y.CStride)
-	sy, sc := max(y.YStride, heicMinStride), max(y.CStride, heicMinStride)
-	if sy == y.YStride && sc == y.CStride {
-		heicRepair(y)
-		return y
-	}
-	// The decoder's Go side read len(Y)+len(Cb)+len(Cr) bytes from one
-	// contiguous buffer of its instance's memory, and its C side wrote
-	// sy*h + 2*sc*ch bytes from the same start: both lie in the memory.
-	all := unsafe.Slice(&y.Y[0], sy*h+2*sc*ch)
-	out := image.NewYCbCr(y.Rect, y.SubsampleRatio)
-	for r := range h {
-		copy(out.Y[r*out.YStride:], all[r*sy:r*sy+y.Rect.Dx()])
-	}
-	cw := out.CStride
-	for r := range ch {
-		copy(out.Cb[r*out.CStride:], all[sy*h+r*sc:sy*h+r*sc+cw])
-		copy(out.Cr[r*out.CStride:], all[sy*h+sc*ch+r*sc:sy*h+sc*ch+r*sc+cw])
-	}
-	heicRepair(out)
-	return out
-}
-
-// heicRepairY is how many leading luma samples of an image the HEIC
-// decoder's Go side can find overwritten: it reads the planes from its
-// instance's memory after handing their buffer back to the allocator,
-// whose bookkeeping then lies over them.
-const heicRepairY = 32
-
-// heicRepair mends what the HEIC decoder (gen2brain/heic v0.4.5) gets
-// wrong in every image: the first row of both chroma planes and the first
-// heicRepairY luma samples come out as other data (measured against
-// libheif's own decode: everything else agrees to rounding). They are
-// replaced by the next row's, which costs at most the detail of one
-// chroma row at the top edge of each decoded image or tile.
-func heicRepair(y *image.YCbCr) {
-	h, ch := y.Rect.Dy(), len(y.Cb)/max(1, y.CStride)
-	if h >= 2 {
-		n := min(heicRepairY, y.Rect.Dx())
-		copy(y.Y[:n], y.Y[y.YStride:y.YStride+n])
-	}
-	if ch >= 2 {
-		copy(y.Cb[:y.CStride], y.Cb[y.CStride:2*y.CStride])
-		copy(y.Cr[:y.CStride], y.Cr[y.CStride:2*y.CStride])
-	}
+	return k.image(), nil
 }
 
 // grid decodes a grid one tile at a time, reducing each by shrink
@@ -346,30 +199,20 @@ func (d itemDecoder) grid(p *heif.Item, shrink int) (image.Image, error) {
 		if alpha != nil {
 			a = alpha[i]
 		}
-		x, y := (i%g.Columns)*tw, (i/g.Columns)*th
-		if t.Type == heif.TypeAV1 {
-			err = decodeAV1Into(d.ctx, acc, x, y, d.f, d.data, t, a, p)
-		} else {
-			var img image.Image
-			if img, err = decodeHEVC(d.f, d.data, t, a, p); err == nil {
-				acc.add(img, x, y)
-			}
-		}
-		if err != nil {
+		if err := decodeInto(d.ctx, acc, (i%g.Columns)*tw, (i/g.Columns)*th, d.f, d.data, t, a, p); err != nil {
 			return nil, fmt.Errorf("tile %d of %d: %w", i+1, len(p.Tiles), err)
 		}
 	}
 	return acc.image(), nil
 }
 
-// shrinker reduces an image of w×h pixels by a whole factor as its tiles
-// arrive: each output pixel is the mean of the s×s pixels (fewer at the
-// right and bottom edges) it covers.
+// shrinker reduces an image of w×h pixels by a whole factor as its rows
+// arrive, in any order: each output pixel is the mean of the s×s pixels
+// (fewer at the right and bottom edges) it covers.
 type shrinker struct {
 	w, h, s int
 	out     *image.RGBA
 	sums    []uint32 // four a pixel, for s > 1
-	tile    *image.RGBA
 }
 
 func newShrinker(w, h, s int) *shrinker {
@@ -381,37 +224,26 @@ func newShrinker(w, h, s int) *shrinker {
 	return k
 }
 
-// add adds a decoded tile whose top-left pixel lies at x0, y0; what lies
-// outside the image is cut off.
-func (k *shrinker) add(img image.Image, x0, y0 int) {
-	b := img.Bounds()
-	r := image.Rect(x0, y0, x0+b.Dx(), y0+b.Dy()).Intersect(image.Rect(0, 0, k.w, k.h))
-	if r.Empty() {
+// addRow adds a row of premultiplied RGBA pixels, the first of which
+// lies at x0, y; what lies outside the image is cut off.
+func (k *shrinker) addRow(px []byte, x0, y int) {
+	n := min(len(px)/4, k.w-x0)
+	if y < 0 || y >= k.h || x0 < 0 || n <= 0 {
 		return
 	}
+	px = px[:4*n]
 	if k.s == 1 {
-		draw.Draw(k.out, r, img, b.Min, draw.Src)
+		copy(k.out.Pix[y*k.out.Stride+4*x0:], px)
 		return
 	}
-	// Convert the tile to premultiplied RGBA once (draw has fast paths
-	// for the decoders' YCbCr and NRGBA), then sum its pixels.
-	if k.tile == nil || k.tile.Rect.Dx() < r.Dx() || k.tile.Rect.Dy() < r.Dy() {
-		k.tile = image.NewRGBA(image.Rect(0, 0, r.Dx(), r.Dy()))
-	}
-	tile := k.tile
-	draw.Draw(tile, image.Rect(0, 0, r.Dx(), r.Dy()), img, b.Min, draw.Src)
-	ow := k.out.Rect.Dx()
-	for y := 0; y < r.Dy(); y++ {
-		row := tile.Pix[y*tile.Stride : y*tile.Stride+4*r.Dx()]
-		sums := k.sums[4*ow*((r.Min.Y+y)/k.s):]
-		for x := 0; x < r.Dx(); x++ {
-			o := 4 * ((r.Min.X + x) / k.s)
-			px := row[4*x : 4*x+4 : 4*x+4]
-			sums[o] += uint32(px[0])
-			sums[o+1] += uint32(px[1])
-			sums[o+2] += uint32(px[2])
-			sums[o+3] += uint32(px[3])
-		}
+	sums := k.sums[4*k.out.Rect.Dx()*(y/k.s):]
+	for x := range n {
+		o := 4 * ((x0 + x) / k.s)
+		p := px[4*x : 4*x+4 : 4*x+4]
+		sums[o] += uint32(p[0])
+		sums[o+1] += uint32(p[1])
+		sums[o+2] += uint32(p[2])
+		sums[o+3] += uint32(p[3])
 	}
 }
 
@@ -435,70 +267,32 @@ func (k *shrinker) image() *image.RGBA {
 	return k.out
 }
 
-// heifMemory estimates what decoding allocates. Each decode of a coded
-// image runs in a WebAssembly instance whose memory holds the input, the
-// decoder's frames and its output: heifWasmBase (av1WasmBase) plus a
-// number of bytes a pixel that depends on the decoder (measured by
-// TestHEIFMemoryEstimate). A thumbnail item that covers the box costs its
-// own pixels; a grid, one tile at a time plus the reduced image and its
-// sums; anything else the whole image.
+// heifMemory estimates what decoding allocates: the decoder's instance
+// for one picture (a thumbnail item, a grid's tile, or the whole image),
+// and one for its alpha plane, each unmapped as soon as its rows are
+// converted; the reduced output and its sums; and, at full size, the
+// output alone. Measured by TestHEIFMemoryEstimate.
 func heifMemory(c Config, opts DecodeOptions) int64 {
-	if c.Format == AVIF {
-		return avifMemory(c, opts)
-	}
-	if t, ok := heifThumbnail(c, opts); ok {
-		return heifWasmBase + heicWasmPerPixel*int64(t.X)*int64(t.Y)
-	}
-	if c.TileWidth > 0 && c.TileHeight > 0 {
-		ow, oh, sums := reducedSize(c, opts)
-		// Two tiles' decodes (each tile's instance is garbage once the
-		// tile is reduced, and the collector lets some pile up), the
-		// tile converted to RGBA, and the output.
-		tile := int64(c.TileWidth) * int64(c.TileHeight)
-		return 2*(heifWasmBase+heicWasmPerPixel*tile) + 4*tile + (4+sums)*ow*oh
-	}
-	return heifWasmBase + heicWasmPerPixel*c.Pixels()
-}
-
-// avifMemory estimates an AVIF's decode: dav1d's instance for the
-// picture decoded (and one for its alpha plane), which is unmapped as
-// soon as its rows are converted, and the reduced output with its sums.
-func avifMemory(c Config, opts DecodeOptions) int64 {
-	per := av1PerPixel(c.BitDepth)
+	per := codedPerPixel(c.BitDepth)
 	if c.Channels == 2 || c.Channels == 4 {
 		per *= 2 // the alpha plane's instance, counted as a colour one
 	}
 	if t, ok := heifThumbnail(c, opts); ok {
 		px := int64(t.X) * int64(t.Y)
-		return av1WasmBase + (per+4)*px
+		return codedWasmBase(c.Format) + (per+4)*px
 	}
-	ow, oh, sums := reducedSize(c, opts)
+	s := int64(heifShrink(c, opts))
+	ow, oh := (int64(c.Width)+s-1)/s, (int64(c.Height)+s-1)/s
+	out := 4 * ow * oh
+	if s > 1 {
+		out += 16 * ow * oh // the sums
+	}
 	px := c.Pixels()
 	if c.TileWidth > 0 && c.TileHeight > 0 {
 		px = int64(c.TileWidth) * int64(c.TileHeight)
 	}
-	return av1WasmBase + per*px + (4+sums)*ow*oh
+	return codedWasmBase(c.Format) + per*px + out
 }
-
-// reducedSize is the size a tiled or AV1 image is reduced to as it is
-// decoded, and the bytes a pixel of it its sums take (0 at full size).
-func reducedSize(c Config, opts DecodeOptions) (w, h, sums int64) {
-	s := int64(heifShrink(c, opts))
-	w, h = (int64(c.Width)+s-1)/s, (int64(c.Height)+s-1)/s
-	if s > 1 {
-		sums = 16
-	}
-	return w, h, sums
-}
-
-// The HEVC WebAssembly decoder's memory, measured on the Go heap at its
-// peak: a fixed part (the instance, its stack and heap, the decoder's
-// state) and some 16 bytes a pixel (the coded frame, its planes, the
-// output copied out).
-const (
-	heifWasmBase     = 8 << 20
-	heicWasmPerPixel = 20
-)
 
 // avifEncode writes img as AVIF at opts.Quality, keeping its alpha.
 func avifEncode(w io.Writer, img image.Image, opts EncodeOptions) error {

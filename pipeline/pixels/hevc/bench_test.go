@@ -1,12 +1,10 @@
 package hevc_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"testing"
 
-	"github.com/gen2brain/heic"
 	"github.com/thumbpipe/thumbpipe/pipeline/pixels/hevc"
 	"github.com/thumbpipe/thumbpipe/pipeline/pixels/pixeltest"
 	"github.com/thumbpipe/thumbpipe/pipeline/pixels/wasmrt"
@@ -34,26 +32,6 @@ func BenchmarkDecode(b *testing.B) {
 				}))
 			}
 			b.ReportMetric(float64(peak)/(1<<20), "peak-MiB")
-		})
-	}
-}
-
-// BenchmarkGen2brainHEIC decodes the same files with the decoder this
-// package replaces (libheif and libde265 in WebAssembly, to RGB), for
-// comparison in the same run.
-func BenchmarkGen2brainHEIC(b *testing.B) {
-	for _, sz := range benchSizes {
-		b.Run(fmt.Sprintf("%dx%d", sz[0], sz[1]), func(b *testing.B) {
-			file := encode(b, pixeltest.Photo(sz[0], sz[1], 1), "-q", "80")
-			if _, err := heic.Decode(bytes.NewReader(file)); err != nil { // compiles its module
-				b.Fatal(err)
-			}
-			b.SetBytes(int64(len(file)))
-			for b.Loop() {
-				if _, err := heic.Decode(bytes.NewReader(file)); err != nil {
-					b.Fatal(err)
-				}
-			}
 		})
 	}
 }
