@@ -137,11 +137,8 @@ func heifShrink(c Config, opts DecodeOptions) int {
 // each picture is reduced into the output as its rows are converted, so
 // memory follows the decoder's picture and the output, not the image.
 func heifDecode(r io.Reader, c Config, opts DecodeOptions) (image.Image, error) {
-	data, err := io.ReadAll(r)
-	if err != nil {
-		return nil, err
-	}
-	f, err := heif.Parse(bytes.NewReader(data))
+	var head bytes.Buffer
+	f, err := heif.Parse(io.TeeReader(r, &head))
 	if err != nil {
 		return nil, err
 	}
@@ -149,19 +146,70 @@ func heifDecode(r io.Reader, c Config, opts DecodeOptions) (image.Image, error) 
 	if opts.MaxPixels > 0 && int64(p.Width)*int64(p.Height) > opts.MaxPixels {
 		return nil, fmt.Errorf("%w: %dx%d pixels, more than the header's %d", heif.ErrCorrupt, p.Width, p.Height, opts.MaxPixels)
 	}
-	d := itemDecoder{ctx: opts.Context, f: f, data: data}
+	item, shrink := p, heifShrink(c, opts)
 	if size, ok := heifThumbnail(c, opts); ok {
 		for _, t := range p.Thumbnails {
 			if usableThumbnail(p, t) && t.Width == size.X && t.Height == size.Y {
-				return d.decode(t, t.Alpha, p, 1)
+				item, shrink = t, 1
+				break
 			}
 		}
 	}
-	if p.Type == heif.TypeGrid {
-		return d.grid(p, heifShrink(c, opts))
+	data, err := readItems(r, head.Bytes(), f, item)
+	if err != nil {
+		return nil, err
 	}
-	return d.decode(p, p.Alpha, nil, heifShrink(c, opts))
+	d := itemDecoder{ctx: opts.Context, f: f, data: data}
+	if item.Type == heif.TypeGrid {
+		return d.grid(item, shrink)
+	}
+	return d.decode(item, item.Alpha, p, shrink)
 }
+
+// readItems reads the rest of the file r, whose start up to the meta box
+// is head, as far as the data of item (its alpha plane, tiles and theirs)
+// lies: the thumbnail item of a phone's photo is often in its first
+// kilobytes. Read to a known end, the file is read into one buffer of its
+// size (up to 64 MiB), not grown by doubling: the copies and fresh pages
+// of that cost more than a small thumbnail's decode.
+func readItems(r io.Reader, head []byte, f *heif.File, item *heif.Item) ([]byte, error) {
+	items := []*heif.Item{item, item.Alpha}
+	items = append(items, item.Tiles...)
+	if item.Alpha != nil {
+		items = append(items, item.Alpha.Tiles...)
+	}
+	end := f.DataEnd(items...)
+	if end >= 0 && end <= int64(len(head)) {
+		return head, nil
+	}
+	if end < 0 || end > maxPrealloc {
+		buf := bytes.NewBuffer(make([]byte, 0, readAhead))
+		buf.Write(head)
+		var err error
+		if end < 0 {
+			_, err = buf.ReadFrom(r)
+		} else if _, err = io.CopyN(buf, r, end-int64(len(head))); errors.Is(err, io.EOF) {
+			err = nil // a truncated file: its extents say so when read
+		}
+		return buf.Bytes(), err
+	}
+	data := make([]byte, end)
+	copy(data, head)
+	n, err := io.ReadFull(r, data[len(head):])
+	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+		err = nil // a truncated file: its extents say so when read
+	}
+	return data[:len(head)+n], err
+}
+
+// The buffer a HEIF file's items are read into: its size when known, up
+// to maxPrealloc; beyond that, or unknown, it starts at readAhead and
+// grows as the file arrives, so a header cannot make it allocate much
+// more than the file holds.
+const (
+	maxPrealloc = 16 << 20
+	readAhead   = 1 << 20
+)
 
 // itemDecoder decodes the items of one file.
 type itemDecoder struct {

@@ -720,6 +720,26 @@ func (f *File) ItemData(data []byte, it *Item) ([]byte, error) {
 	return out, nil
 }
 
+// DataEnd returns how far into the file the data of the items lies: the
+// end of the furthest of their extents in the file (items whose data is
+// in the meta box need none of it), or -1 when one runs to the end of the
+// file. A reader of the file need read no further to decode them.
+func (f *File) DataEnd(items ...*Item) int64 {
+	var end uint64
+	for _, it := range items {
+		if it == nil || it.method == 1 {
+			continue
+		}
+		for _, e := range it.extents {
+			if e.length == 0 {
+				return -1
+			}
+			end = max(end, e.offset+e.length)
+		}
+	}
+	return int64(min(end, 1<<62))
+}
+
 // ReadGrid reads a grid item's layout from its data (data is the whole
 // file; nil will do when the grid's data is in the meta box), checks it
 // against the item's tiles and ispe, sets it.Grid and returns it. Tiles
