@@ -167,49 +167,19 @@ func heifDecode(r io.Reader, c Config, opts DecodeOptions) (image.Image, error) 
 }
 
 // readItems reads the rest of the file r, whose start up to the meta box
-// is head, as far as the data of item (its alpha plane, tiles and theirs)
-// lies: the thumbnail item of a phone's photo is often in its first
-// kilobytes. Read to a known end, the file is read into one buffer of its
-// size (up to 64 MiB), not grown by doubling: the copies and fresh pages
-// of that cost more than a small thumbnail's decode.
+// is head, keeping only the data of item (its alpha plane, tiles and
+// theirs): the thumbnail item of a phone's photo is a few kilobytes of
+// megabytes, and what is not kept costs neither memory nor the fresh
+// pages a buffer of the whole file takes, which cost a small thumbnail
+// more than its decode.
 func readItems(r io.Reader, head []byte, f *heif.File, item *heif.Item) ([]byte, error) {
 	items := []*heif.Item{item, item.Alpha}
 	items = append(items, item.Tiles...)
 	if item.Alpha != nil {
 		items = append(items, item.Alpha.Tiles...)
 	}
-	end := f.DataEnd(items...)
-	if end >= 0 && end <= int64(len(head)) {
-		return head, nil
-	}
-	if end < 0 || end > maxPrealloc {
-		buf := bytes.NewBuffer(make([]byte, 0, readAhead))
-		buf.Write(head)
-		var err error
-		if end < 0 {
-			_, err = buf.ReadFrom(r)
-		} else if _, err = io.CopyN(buf, r, end-int64(len(head))); errors.Is(err, io.EOF) {
-			err = nil // a truncated file: its extents say so when read
-		}
-		return buf.Bytes(), err
-	}
-	data := make([]byte, end)
-	copy(data, head)
-	n, err := io.ReadFull(r, data[len(head):])
-	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
-		err = nil // a truncated file: its extents say so when read
-	}
-	return data[:len(head)+n], err
+	return f.Compact(r, head, items...)
 }
-
-// The buffer a HEIF file's items are read into: its size when known, up
-// to maxPrealloc; beyond that, or unknown, it starts at readAhead and
-// grows as the file arrives, so a header cannot make it allocate much
-// more than the file holds.
-const (
-	maxPrealloc = 16 << 20
-	readAhead   = 1 << 20
-)
 
 // itemDecoder decodes the items of one file.
 type itemDecoder struct {

@@ -21,6 +21,7 @@
 package heif
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -720,25 +721,72 @@ func (f *File) ItemData(data []byte, it *Item) ([]byte, error) {
 	return out, nil
 }
 
-// DataEnd returns how far into the file the data of the items lies: the
-// end of the furthest of their extents in the file (items whose data is
-// in the meta box need none of it), or -1 when one runs to the end of the
-// file. A reader of the file need read no further to decode them.
-func (f *File) DataEnd(items ...*Item) int64 {
-	var end uint64
+// Compact reads, from the rest of the file r (head is what was read of it
+// before: its start, up to the meta box), the data of items and nothing
+// else, into one buffer: the bytes between are read past, not kept. It
+// moves the items' extents onto the buffer and returns it, for
+// [File.ItemData] and [File.ReadGrid] to read those items from (and only
+// those). An extent that runs to the end of the file makes Compact keep
+// all of it, as it is; a file that ends before an extent does is corrupt.
+func (f *File) Compact(r io.Reader, head []byte, items ...*Item) ([]byte, error) {
+	var exts []*extent
+	var size uint64
+	seen := map[*Item]bool{}
 	for _, it := range items {
-		if it == nil || it.method == 1 {
+		if it == nil || it.method == 1 || seen[it] {
 			continue
 		}
-		for _, e := range it.extents {
-			if e.length == 0 {
-				return -1
+		seen[it] = true
+		for i := range it.extents {
+			if it.extents[i].length == 0 {
+				rest, err := io.ReadAll(r)
+				return append(head, rest...), err
 			}
-			end = max(end, e.offset+e.length)
+			exts = append(exts, &it.extents[i])
+			size += it.extents[i].length
 		}
 	}
-	return int64(min(end, 1<<62))
+	slices.SortFunc(exts, func(a, b *extent) int { return cmp.Compare(a.offset, b.offset) })
+	buf := make([]byte, 0, min(size, maxCompact))
+	pos := uint64(len(head)) // how far r has been read
+	for i := 0; i < len(exts); {
+		// A span of the file: the extents from i that overlap or touch.
+		start, end := exts[i].offset, exts[i].offset+exts[i].length
+		j := i + 1
+		for ; j < len(exts) && exts[j].offset <= end; j++ {
+			end = max(end, exts[j].offset+exts[j].length)
+		}
+		at, from := uint64(len(buf)), start
+		if start < pos {
+			buf = append(buf, head[start:min(end, pos)]...)
+			start = min(end, pos)
+		}
+		if start > pos {
+			n, _ := io.CopyN(io.Discard, r, int64(start-pos))
+			if pos += uint64(n); pos < start {
+				return nil, fmt.Errorf("%w: the file ends at %d bytes, before item data at %d", ErrCorrupt, pos, start)
+			}
+		}
+		for pos < end {
+			n := min(end-pos, 1<<20) // grown as the data arrives
+			buf = append(buf, make([]byte, n)...)
+			got, _ := io.ReadFull(r, buf[uint64(len(buf))-n:])
+			if pos += uint64(got); got < int(n) {
+				return nil, fmt.Errorf("%w: the file ends at %d bytes, within item data that runs to %d", ErrCorrupt, pos, end)
+			}
+		}
+		for _, e := range exts[i:j] {
+			e.offset = at + e.offset - from
+		}
+		i = j
+	}
+	return buf, nil
 }
+
+// maxCompact is the most [File.Compact] allocates before the data
+// arrives, so that a header cannot make it allocate what the file does
+// not hold.
+const maxCompact = 16 << 20
 
 // ReadGrid reads a grid item's layout from its data (data is the whole
 // file; nil will do when the grid's data is in the meta box), checks it
