@@ -34,6 +34,8 @@ func decodeInto(ctx context.Context, k *shrinker, x0, y0 int, f *heif.File, data
 			if a != nil && (a.Width != fr.Width || a.Height != fr.Height) {
 				a = nil // as libheif does, an alpha plane of another size is dropped
 			}
+			k.mu.Lock()
+			defer k.mu.Unlock()
 			addFrame(k, x0, y0, it.Width, it.Height, fr, a, desc)
 			return nil
 		})

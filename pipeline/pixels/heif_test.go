@@ -70,14 +70,22 @@ func decodeFull(t *testing.T, data []byte) (image.Image, pixels.Config) {
 }
 
 // heifPSNR is the least PSNR, in dB, of a full-size decode against the
-// native library's decode of the same file, for smooth images. The
-// decoders are the same code; what differs is the YCbCr to RGB
-// conversion: the reference tools upsample 4:2:0 chroma bilinearly, the
-// WebAssembly builds (libavif at its fastest setting, Go's image.YCbCr)
-// by repeating samples, and they round differently. On a photo with
-// colour noise in every pixel that alone costs some 10 dB, which is why
-// the images compared here are smooth.
+// native library's decode of the same file, for smooth images, where
+// tests do not hold it to more. The decoders are the same code; what may
+// differ is the YCbCr to RGB conversion: chroma upsampling (bilinear in
+// some reference paths, the nearest sample here) and rounding. On a photo
+// with colour noise in every pixel that alone costs some 10 dB, which is
+// why the images compared here are smooth.
 const heifPSNR = 38
+
+// The PSNR the decodes reach against the reference tools, which the
+// reference test holds them to: libde265 and this package's conversion
+// give heif-convert's output sample for sample; dav1d's pictures
+// converted here are within rounding of avifdec's in BT.601 full range.
+const (
+	heicRefPSNR = 80
+	avifRefPSNR = 50
+)
 
 func TestHEIFDecodeAgainstReference(t *testing.T) {
 	photo := colourful(640, 480)
@@ -96,12 +104,16 @@ func TestHEIFDecodeAgainstReference(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			data := tt.data(t)
 			got, cfg := decodeFull(t, data)
+			min := float64(avifRefPSNR)
+			if tt.format == pixels.HEIC {
+				min = heicRefPSNR
+			}
 			if cfg.Format != tt.format || cfg.Width != 640 || cfg.Height != 480 {
 				t.Fatalf("header %s %dx%d, want %s 640x480", cfg.Format, cfg.Width, cfg.Height, tt.format)
 			}
 			want := referenceDecode(t, tt.tool, tt.pkg, data, tt.ext)
-			if p := pixeltest.PSNR(got, want); p < heifPSNR {
-				t.Errorf("PSNR against %s %.1f dB, want at least %d", tt.tool, p, heifPSNR)
+			if p := pixeltest.PSNR(got, want); p < min {
+				t.Errorf("PSNR against %s %.1f dB, want at least %.0f", tt.tool, p, min)
 			} else {
 				t.Logf("PSNR against %s: %.1f dB", tt.tool, p)
 			}
