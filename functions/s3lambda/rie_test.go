@@ -257,9 +257,9 @@ func TestBootstrapSize(t *testing.T) {
 		fi.Size(), float64(fi.Size())/(1<<20))
 	// Far below Lambda's 50 MB zipped / 250 MB unzipped limits. It was
 	// 14 MiB with grpcnotrace (22 MiB without); the WebAssembly codecs
-	// (libwebp, libheif with libde265, libavif with dav1d and aom) and
-	// wazero took it to 20 MiB, their modules embedded as data that is
-	// read only when their format is first seen. A jump means a heavy
+	// (libde265, dav1d, and libwebp and libavif with aom for encoding)
+	// and wazero took it to 20 MiB, their modules embedded as data that
+	// is read only when their format is first seen. A jump means a heavy
 	// dependency crept in, and every start-up page of it is memory.
 	if fi.Size() > 22<<20 {
 		t.Errorf("bootstrap is %d bytes, more than 22 MiB", fi.Size())
