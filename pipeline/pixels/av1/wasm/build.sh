@@ -6,8 +6,8 @@
 # thread (include/pthread.h), and decode.c as its only entry point.
 #   sudo apt-get install clang lld wasi-libc libclang-rt-dev-wasm32 xz-utils
 #   pipeline/pixels/av1/wasm/build.sh
-# The output is deterministic for a given clang: CI does not rebuild it;
-# TestWasmProvenance checks that the embedded module is this build's.
+# The output is deterministic for a given clang (a rebuild is byte for
+# byte the file committed); CI does not rebuild it.
 set -euo pipefail
 cd "$(dirname "$0")"
 here=$PWD
@@ -44,7 +44,7 @@ echo "#define DAV1D_VERSION \"${version}-${debian}\"" >obj/include/vcs_version.h
 cc=(clang --target=wasm32-wasi --sysroot=/usr -O3 -DNDEBUG -std=c99 -D_GNU_SOURCE
 	-fno-math-errno -ffunction-sections -fdata-sections
 	-Wno-unused-command-line-argument
-	-I"$here/include" -I"$work/obj/include" -I"$work/obj/include/dav1d" -I"$src" -I"$src/include" -I"$src/include/dav1d")
+	-I"$here/include" -I"$here/../../wasmrt" -I"$work/obj/include" -I"$work/obj/include/dav1d" -I"$src" -I"$src/include" -I"$src/include/dav1d")
 common=(cdf cpu data decode dequant_tables getbits intra_edge itx_1d lf_mask log mem msac obu
 	picture qm ref refmvs scan tables warpmv wedge lib thread_task)
 tmpl=(cdef_apply cdef filmgrain fg_apply ipred_prepare ipred itx lf_apply loopfilter

@@ -7,26 +7,12 @@
  */
 #include <errno.h>
 #include <stdint.h>
+
+#include "frame.h"
 #include <string.h>
 
 #include "dav1d/dav1d.h"
 
-/* frame is what av1_decode reports; its layout is package av1's frame. */
-typedef struct {
-	uint32_t width, height, bpc, layout; /* layout: 0 I400, 1 I420, 2 I422, 3 I444 */
-	uint32_t y, u, v;                    /* plane offsets */
-	int32_t ystride, uvstride;           /* bytes a row */
-	uint32_t primaries, transfer, matrix, full_range;
-} frame;
-
-/* Results of av1_decode besides 0 (a picture). */
-enum {
-	ERR_INVALID = -1,  /* the bitstream is not valid AV1 */
-	ERR_MEMORY = -2,   /* the decoder ran out of memory */
-	ERR_NOPICTURE = -3, /* valid data that holds no shown frame */
-	ERR_LIMIT = -4,    /* larger than max_pixels */
-	ERR_OPEN = -5,     /* the decoder would not open */
-};
 
 static void keep(const uint8_t *buf, void *cookie) {
 	(void)buf;

@@ -40,7 +40,7 @@ mkdir -p obj
 cxx=(clang++ --target=wasm32-wasi --sysroot=/usr -O3 -DNDEBUG -DHAVE_CONFIG_H -std=c++11
 	-fno-exceptions -fno-math-errno -ffunction-sections -fdata-sections
 	-Wno-unused-command-line-argument -w
-	-I"$here/include" -I"$src" -I"$src/libde265")
+	-I"$here/include" -I"$here/../../wasmrt" -I"$src" -I"$src/libde265")
 sources=(alloc_pool bitstream cabac configparam contextmodel de265 deblock decctx dpb
 	fallback fallback-dct fallback-motion image image-io intrapred md5 motion nal nal-parser
 	pps quality refpic sao scan sei slice sps threads transform util vps vui)

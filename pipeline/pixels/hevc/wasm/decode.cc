@@ -8,25 +8,11 @@
  */
 #include <stdint.h>
 
+#include "frame.h"
+
 #include "libde265/de265.h"
 #include "libde265/decctx.h"
 
-/* frame is what hevc_decode reports; its layout is package hevc's frame. */
-typedef struct {
-	uint32_t width, height, bpc, layout; /* layout: 0 I400, 1 I420, 2 I422, 3 I444 */
-	uint32_t y, u, v;                    /* plane offsets */
-	int32_t ystride, uvstride;           /* bytes a row */
-	uint32_t primaries, transfer, matrix, full_range;
-} frame;
-
-/* Results of hevc_decode besides 0 (a picture). */
-enum {
-	ERR_INVALID = -1,   /* the bitstream is not valid HEVC */
-	ERR_MEMORY = -2,    /* the decoder ran out of memory */
-	ERR_NOPICTURE = -3, /* valid data that holds no picture */
-	ERR_LIMIT = -4,     /* larger than max_pixels */
-	ERR_OPEN = -5,      /* the decoder would not open */
-};
 
 /*
  * The decoder outlives the call: the picture is its, and the host reads
