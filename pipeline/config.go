@@ -179,7 +179,7 @@ type Config struct {
 	// Color is what becomes of a colour profile embedded in the source:
 	// pixels.ColorSRGB (default; "" means it too) converts the colours to
 	// sRGB and writes no profile, pixels.ColorKeep keeps the pixel values
-	// and embeds the source's RGB profile in JPEG, PNG and WebP thumbnails.
+	// and embeds the source's RGB profile in JPEG, PNG, WebP and AVIF thumbnails.
 	Color pixels.Color
 	// Metadata is which of the source's metadata thumbnails carry:
 	// pixels.MetadataNone (default; "" means it too) none at all,
@@ -365,7 +365,7 @@ func matchAny(globs []string, key string) bool {
 //
 // The metadata policy likewise is hashed only when it is not
 // pixels.MetadataNone, and only for formats that carry metadata: choosing
-// MetadataCopyright remakes JPEG, PNG and WebP thumbnails, never GIF ones,
+// MetadataCopyright remakes JPEG, PNG, WebP and AVIF thumbnails, never GIF ones,
 // whose bytes it does not change.
 func (c Config) Hash(s Size, out pixels.Format) string {
 	opts := c.EncodeOptions(out)

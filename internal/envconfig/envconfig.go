@@ -247,13 +247,13 @@ var Vars = []Var{
 			return err
 		}},
 	{Name: "THUMBPIPE_COLOR", Flag: "color", Default: "srgb", Group: GroupPipeline, Programs: Thumbnailers,
-		Doc: "`srgb` converts a source's embedded colour profile (Display P3, Adobe RGB, CMYK…) to sRGB and writes none; `keep` keeps the pixel values and embeds the source's RGB profile in JPEG, PNG and WebP thumbnails. Only `keep` enters the thumbnails' settings hash, so switching remakes every thumbnail once",
+		Doc: "`srgb` converts a source's embedded colour profile (Display P3, Adobe RGB, CMYK…) to sRGB and writes none; `keep` keeps the pixel values and embeds the source's RGB profile in JPEG, PNG, WebP and AVIF thumbnails. Only `keep` enters the thumbnails' settings hash, so switching remakes every thumbnail once",
 		set: func(s *Settings, v string) (err error) {
 			s.Pipeline.Color, err = pixels.ParseColor(strings.ToLower(v))
 			return err
 		}},
 	{Name: "THUMBPIPE_METADATA", Flag: "metadata", Default: "none", Group: GroupPipeline, Programs: Thumbnailers,
-		Doc: "`none` writes no EXIF, XMP or IPTC from the source (no GPS, no serial numbers); `copyright` keeps only the creator and rights fields (EXIF Artist and Copyright, XMP `dc:creator` and `dc:rights`, IPTC By-line and Copyright Notice) in JPEG, PNG and WebP thumbnails. Orientation is applied to the pixels and never written. Only `copyright` enters the settings hash of those formats, so switching remakes them once and leaves GIF thumbnails alone",
+		Doc: "`none` writes no EXIF, XMP or IPTC from the source (no GPS, no serial numbers); `copyright` keeps only the creator and rights fields (EXIF Artist and Copyright, XMP `dc:creator` and `dc:rights`, IPTC By-line and Copyright Notice) in JPEG, PNG, WebP and AVIF thumbnails. Orientation is applied to the pixels and never written. Only `copyright` enters the settings hash of those formats, so switching remakes them once and leaves GIF thumbnails alone",
 		set: func(s *Settings, v string) (err error) {
 			s.Pipeline.Metadata, err = pixels.ParseMetadata(strings.ToLower(v))
 			return err

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"image"
 	"image/color"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/thumbpipe/thumbpipe/pipeline/pixels"
@@ -121,6 +123,84 @@ func TestEmbedWebP(t *testing.T) {
 				cfg, err := pixels.DecodeConfig(out)
 				if err != nil || cfg.Width != 37 || cfg.Height != 23 || !bytes.Equal(cfg.ICC, e.ICC) || !reflect.DeepEqual(cfg.Rights, rights) {
 					t.Errorf("DecodeConfig: %dx%d, %d-byte profile, rights %+v, %v", cfg.Width, cfg.Height, len(cfg.ICC), cfg.Rights, err)
+				}
+			}
+		})
+	}
+}
+
+// TestEmbedAVIF adds a profile and rights to AVIFs written by Debian's
+// avifenc, opaque and with alpha, and checks the result with libavif's
+// own tool and exiftool: avifdec decodes the same pixels as from the
+// original and hands back the very profile bytes; exiftool reads the
+// rights from the Exif and XMP items.
+func TestEmbedAVIF(t *testing.T) {
+	avifdec := pixeltest.NeedTool(t, "avifdec", "libavif-bin")
+	exiftool := pixeltest.NeedTool(t, "exiftool", "libimage-exiftool-perl")
+	profile := pixeltest.NeedFile(t, displayP3, "")
+	step := embedStep(t, pixels.AVIF)
+	dir := t.TempDir()
+	opaque := pixeltest.Photo(37, 23, 1)
+	alpha := image.NewNRGBA(opaque.Bounds())
+	for y := range 23 {
+		for x := range 37 {
+			c := opaque.RGBAAt(x, y)
+			alpha.SetNRGBA(x, y, color.NRGBA{c.R, c.G, c.B, uint8(x * 255 / 36)})
+		}
+	}
+	rights := metadata.Rights{Creators: []string{"Ada Lovelace"}, Copyright: "© 2026 Ada"}
+	for _, tc := range []struct {
+		name string
+		img  image.Image
+	}{{"opaque", opaque}, {"alpha", alpha}} {
+		t.Run(tc.name, func(t *testing.T) {
+			data, err := pixeltest.EncodeAVIF(t.TempDir(), tc.img, "--min", "10", "--max", "20")
+			if err != nil {
+				t.Fatal(err)
+			}
+			orig := filepath.Join(dir, tc.name+".avif")
+			if err := os.WriteFile(orig, data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			run(t, avifdec, orig, filepath.Join(dir, tc.name+"-orig.png"))
+			want := readPNG(t, filepath.Join(dir, tc.name+"-orig.png"))
+			for _, e := range []pixels.Embedding{{ICC: profile}, {Rights: rights}, {ICC: profile, Rights: rights}} {
+				out, err := step(data, e)
+				if err != nil {
+					t.Fatal(err)
+				}
+				embedded := filepath.Join(dir, tc.name+"-embedded.avif")
+				if err := os.WriteFile(embedded, out, 0o644); err != nil {
+					t.Fatal(err)
+				}
+				gotPNG := filepath.Join(dir, tc.name+"-embedded.png")
+				run(t, avifdec, "--ignore-icc", embedded, gotPNG)
+				if p := pixeltest.PSNR(readPNG(t, gotPNG), want); !math.IsInf(p, 1) {
+					t.Error("avifdec decodes other pixels once the profile and items are added")
+				}
+				info := string(run(t, avifdec, "--info", embedded))
+				if hasICC := !strings.Contains(info, "ICC Profile    : Absent"); hasICC != (e.ICC != nil) {
+					t.Errorf("avifdec --info says %q; profile %v", info, e.ICC != nil)
+				}
+				if strings.Contains(info, "Alpha          : Absent") == (tc.img == image.Image(alpha)) {
+					t.Errorf("avifdec --info says %q; alpha %v", info, tc.img == image.Image(alpha))
+				}
+				cfg, err := pixels.DecodeConfig(out)
+				if err != nil || cfg.Width != 37 || cfg.Height != 23 || !bytes.Equal(cfg.ICC, e.ICC) {
+					t.Errorf("DecodeConfig: %dx%d, %d-byte profile, %v", cfg.Width, cfg.Height, len(cfg.ICC), err)
+				}
+				tags := exiftoolTags(t, exiftool, out, ".avif")
+				if e.Rights.IsZero() {
+					if tags["IFD0:Artist"] != nil || tags["XMP-dc:Rights"] != nil {
+						t.Errorf("rights written though none were asked: %v", tags)
+					}
+					continue
+				}
+				for k, want := range map[string]any{"IFD0:Artist": "Ada Lovelace", "IFD0:Copyright": "© 2026 Ada",
+					"XMP-dc:Creator": []any{"Ada Lovelace"}, "XMP-dc:Rights": "© 2026 Ada"} {
+					if !jsonEqual(tags[k], want) {
+						t.Errorf("exiftool reads %s = %v, want %v", k, tags[k], want)
+					}
 				}
 			}
 		})

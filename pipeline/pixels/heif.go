@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/thumbpipe/thumbpipe/pipeline/pixels/heif"
+	"github.com/thumbpipe/thumbpipe/pipeline/pixels/metadata"
 )
 
 // The HEIF formats: HEVC-coded (HEIC, what iPhones save) and AV1-coded
@@ -49,6 +50,7 @@ func init() {
 		Decode:       heifDecode,
 		Memory:       heifMemory,
 		Encode:       avifEncode,
+		Embed:        embedAVIF,
 		Unsupported:  heifUnsupported,
 		TooExpensive: heifTooExpensive,
 	})
@@ -330,17 +332,58 @@ func heifMemory(c Config, opts DecodeOptions) int64 {
 	if s > 1 {
 		out += 16 * ow * oh // the sums
 	}
-	px := c.Pixels()
 	if c.TileWidth > 0 && c.TileHeight > 0 {
-		px = int64(gridWorkers()) * int64(c.TileWidth) * int64(c.TileHeight)
+		tile := codedWasmBase(c.Format) + per*int64(c.TileWidth)*int64(c.TileHeight)
+		return int64(gridWorkers())*tile + out
 	}
-	return codedWasmBase(c.Format) + per*px + out
+	return codedWasmBase(c.Format) + per*c.Pixels() + out
 }
 
 // avifEncode writes img as AVIF at opts.Quality, keeping its alpha.
 func avifEncode(w io.Writer, img image.Image, opts EncodeOptions) error {
 	return avif.Encode(w, img, avif.Options{Quality: opts.Quality, QualityAlpha: opts.Quality,
 		Speed: avifSpeed, ChromaSubsampling: image.YCbCrSubsampleRatio420})
+}
+
+// embedAVIF adds a colour profile (a colr box of type prof, beside the
+// encoder's nclx one) and the creator and rights fields (an Exif item and
+// an XMP item, each describing the image: cdsc) to an AVIF the encoder
+// wrote, by writing the file again from its items.
+func embedAVIF(data []byte, e Embedding) ([]byte, error) {
+	f, err := heif.Parse(bytes.NewReader(data))
+	if err != nil {
+		return nil, err
+	}
+	p := f.Primary
+	main, err := f.Image(data, p, 1, nil)
+	if err != nil {
+		return nil, err
+	}
+	if len(e.ICC) > 0 {
+		main.Properties = append(main.Properties, heif.Property{Type: "colr", Body: append([]byte("prof"), e.ICC...)})
+	}
+	images := []heif.Image{main}
+	if p.Alpha != nil {
+		a, err := f.Image(data, p.Alpha, 2, nil)
+		if err != nil {
+			return nil, err
+		}
+		a.Hidden = true
+		a.Refs = []heif.Ref{{Type: "auxl", To: []uint32{1}}}
+		images = append(images, a)
+	}
+	describes := []heif.Ref{{Type: "cdsc", To: []uint32{1}}}
+	if exif := metadata.EXIF(e.Rights); exif != nil {
+		// The Exif item starts with the offset of the TIFF header in
+		// what follows: 0.
+		images = append(images, heif.Image{ID: 3, Type: "Exif", Hidden: true, Refs: describes,
+			Data: append([]byte{0, 0, 0, 0}, exif...)})
+	}
+	if xmp := metadata.XMP(e.Rights); xmp != nil {
+		images = append(images, heif.Image{ID: 4, Type: "mime", Hidden: true, Refs: describes,
+			ContentType: "application/rdf+xml", Data: xmp})
+	}
+	return heif.Build(f.Brands, 1, images)
 }
 
 // avifSpeed is libaom's speed for thumbnails: 10, the fastest, which a

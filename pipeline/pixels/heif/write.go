@@ -18,6 +18,9 @@ type Image struct {
 	Data []byte
 	// Refs are the item's references to other items.
 	Refs []Ref
+	// ContentType is a "mime" item's MIME type (an XMP packet's is
+	// "application/rdf+xml"); other items have none.
+	ContentType string
 }
 
 // Property is one item property: a box's type and payload.
@@ -98,7 +101,11 @@ func Build(brands []string, primary uint32, images []Image) ([]byte, error) {
 		id(im.ID)
 		w.u16(0)
 		w.b = append(w.b, im.Type...)
-		w.u8(0)
+		w.u8(0) // empty name
+		if im.Type == "mime" {
+			w.b = append(w.b, im.ContentType...)
+			w.u8(0)
+		}
 		w.close(e)
 	}
 	w.close(at)
