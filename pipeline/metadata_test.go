@@ -100,7 +100,7 @@ func btoi(b bool) int {
 func TestHashMetadata(t *testing.T) {
 	s := pipeline.Size{Width: 200, Height: 200, Mode: pixels.Fit}
 	base := pipeline.DefaultConfig()
-	for _, f := range []pixels.Format{pixels.JPEG, pixels.PNG, pixels.GIF, pixels.WebP} {
+	for _, f := range []pixels.Format{pixels.JPEG, pixels.PNG, pixels.GIF, pixels.WebP, pixels.AVIF} {
 		none, empty, copyright := base, base, base
 		empty.Metadata, copyright.Metadata = "", pixels.MetadataCopyright
 		if none.Hash(s, f) != empty.Hash(s, f) {
