@@ -354,23 +354,12 @@ func embedAVIF(data []byte, e Embedding) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := f.Primary
-	main, err := f.Image(data, p, 1, nil)
+	images, err := f.Images(data, f.Primary, f.Primary.Alpha, nil)
 	if err != nil {
 		return nil, err
 	}
 	if len(e.ICC) > 0 {
-		main.Properties = append(main.Properties, heif.Property{Type: "colr", Body: append([]byte("prof"), e.ICC...)})
-	}
-	images := []heif.Image{main}
-	if p.Alpha != nil {
-		a, err := f.Image(data, p.Alpha, 2, nil)
-		if err != nil {
-			return nil, err
-		}
-		a.Hidden = true
-		a.Refs = []heif.Ref{{Type: "auxl", To: []uint32{1}}}
-		images = append(images, a)
+		images[0].Properties = append(images[0].Properties, heif.Property{Type: "colr", Body: append([]byte("prof"), e.ICC...)})
 	}
 	describes := []heif.Ref{{Type: "cdsc", To: []uint32{1}}}
 	if exif := metadata.EXIF(e.Rights); exif != nil {

@@ -4,10 +4,12 @@
 // any pixel is decoded, and so that one item (a thumbnail, a grid's tile)
 // can be decoded on its own.
 //
-// [Parse] reads the header from a stream and stops after the meta box.
-// [File.Extract] rebuilds a minimal file holding one coded image item (and
-// its alpha plane), which a decoder of whole files decodes as its primary
-// image; [Build] writes such a file.
+// [Parse] reads the header from a stream and stops after the meta box;
+// [File.Compact] then reads, of the rest, only the data of the items to be
+// decoded, and [File.ItemData] hands out one item's. [File.Images] lays
+// out one coded image item (and its alpha plane) as the items of a
+// minimal file, which [Build] writes (an encoder's output rewritten with a
+// profile and metadata).
 //
 // # Limits
 //

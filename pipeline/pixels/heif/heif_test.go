@@ -58,7 +58,11 @@ func TestParseFixtures(t *testing.T) {
 				if it.Type == heif.TypeGrid {
 					continue
 				}
-				one, err := f.Extract(data, it, it.Alpha, p)
+				images, err := f.Images(data, it, it.Alpha, p)
+				if err != nil {
+					t.Fatal(err)
+				}
+				one, err := heif.Build(f.Brands, 1, images)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -173,7 +177,7 @@ func check(data []byte) error {
 		if it.Type == heif.TypeGrid {
 			continue
 		}
-		if _, err := f.Extract(data, it, it.Alpha, p); err != nil {
+		if _, err := f.Images(data, it, it.Alpha, p); err != nil {
 			return fmt.Errorf("item %d: %w", it.ID, err)
 		}
 	}

@@ -249,14 +249,16 @@ func Build(brands []string, primary uint32, images []Image) ([]byte, error) {
 	return out, nil
 }
 
-// Extract returns a minimal file whose primary item is it, a coded image
-// of the file whose bytes are data, with its alpha plane alpha (nil for
-// none): the same brands, the items' properties (less irot and imir: the
-// caller turns the decoded image upright by it.Orientation, and clap),
-// and their data. A property the item lacks but from has (colr, pixi: a
-// grid's tiles may leave them to the grid) is copied from from, which may
-// be nil. So a decoder of whole files decodes one thumbnail or one tile.
-func (f *File) Extract(data []byte, it, alpha, from *Item) ([]byte, error) {
+// Images returns the items of a minimal file whose primary item is it,
+// a coded image of the file whose bytes are data, with its alpha plane
+// alpha (nil for none), for [Build] with f.Brands: it as item 1 and the
+// alpha plane as item 2 (hidden, an auxl of 1), each with its properties
+// (less irot and imir: the caller turns the decoded image upright by
+// it.Orientation, and clap) and data. A property the item lacks but from
+// has (colr, pixi: a grid's tiles may leave them to the grid) is copied
+// from from, which may be nil. The caller may add properties and items
+// before it builds the file.
+func (f *File) Images(data []byte, it, alpha, from *Item) ([]Image, error) {
 	if it.Type != TypeHEVC && it.Type != TypeAV1 {
 		return nil, fmt.Errorf("%w: item %d of type %q is not a coded image", ErrUnsupported, it.ID, it.Type)
 	}
@@ -277,7 +279,7 @@ func (f *File) Extract(data []byte, it, alpha, from *Item) ([]byte, error) {
 		a.Refs = []Ref{{Type: "auxl", To: []uint32{1}}}
 		images = append(images, a)
 	}
-	return Build(f.Brands, 1, images)
+	return images, nil
 }
 
 // Image returns item it of the file whose bytes are data as an [Image]
