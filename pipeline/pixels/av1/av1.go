@@ -11,15 +11,12 @@ import (
 	"context"
 	_ "embed"
 	"errors"
-	"fmt"
 
 	"github.com/thumbpipe/thumbpipe/pipeline/pixels/wasmrt"
 )
 
 //go:embed wasm/dav1d.wasm.gz
 var moduleGz []byte
-
-var module = wasmrt.New("av1", moduleGz)
 
 // Errors a decode returns, wrapped with what was wrong.
 var (
@@ -34,7 +31,8 @@ var (
 	ErrMemory = errors.New("AV1 decode needs more memory than allowed")
 )
 
-var errs = wasmrt.Errors{Corrupt: ErrCorrupt, TooLarge: ErrTooLarge, Memory: ErrMemory}
+var module = wasmrt.New("av1", moduleGz, "av1_decode",
+	wasmrt.Errors{Corrupt: ErrCorrupt, TooLarge: ErrTooLarge, Memory: ErrMemory})
 
 // Compile compiles the decoder now, rather than on the first decode (the
 // compiler's own memory, some 25 MB for a moment, is then not counted
@@ -50,23 +48,5 @@ func Compile() error { return module.Compile() }
 // it. Decode is safe for concurrent use: each call has an instance of its
 // own.
 func Decode(ctx context.Context, data []byte, maxPixels int, maxMemory int64, fn func(*wasmrt.Frame) error) error {
-	in, err := module.Instantiate(ctx, maxMemory)
-	if err != nil {
-		return err
-	}
-	defer in.Close(ctx)
-	src, ok := in.Put(ctx, data)
-	rec, ok2 := in.Alloc(ctx, wasmrt.FrameRecord)
-	if !ok || !ok2 {
-		return fmt.Errorf("%w: %d bytes of input", ErrMemory, len(data))
-	}
-	res, err := in.ExportedFunction("av1_decode").Call(ctx, uint64(src), uint64(len(data)), uint64(uint32(maxPixels)), uint64(rec))
-	if err := errs.Result(res, err, len(data), maxPixels, maxMemory); err != nil {
-		return err
-	}
-	f, err := in.ReadFrame(rec)
-	if err != nil {
-		return err
-	}
-	return fn(f)
+	return module.Decode(ctx, [][]byte{data}, nil, maxPixels, maxMemory, fn)
 }

@@ -25,8 +25,6 @@ import (
 //go:embed wasm/de265.wasm.gz
 var moduleGz []byte
 
-var module = wasmrt.New("hevc", moduleGz)
-
 // Errors a decode returns, wrapped with what was wrong.
 var (
 	// ErrCorrupt is a decoder configuration or an HEVC bitstream that
@@ -40,7 +38,8 @@ var (
 	ErrMemory = errors.New("HEVC decode needs more memory than allowed")
 )
 
-var errs = wasmrt.Errors{Corrupt: ErrCorrupt, TooLarge: ErrTooLarge, Memory: ErrMemory}
+var module = wasmrt.New("hevc", moduleGz, "hevc_decode",
+	wasmrt.Errors{Corrupt: ErrCorrupt, TooLarge: ErrTooLarge, Memory: ErrMemory})
 
 // Compile compiles the decoder now, rather than on the first decode (the
 // compiler's own memory is then not counted against that decode); it
@@ -65,27 +64,7 @@ func Decode(ctx context.Context, config, data []byte, maxPixels int, maxMemory i
 	if err != nil {
 		return err
 	}
-	in, err := module.Instantiate(ctx, maxMemory)
-	if err != nil {
-		return err
-	}
-	defer in.Close(ctx)
-	psAddr, ok := in.Put(ctx, ps)
-	src, ok2 := in.Put(ctx, data)
-	rec, ok3 := in.Alloc(ctx, wasmrt.FrameRecord)
-	if !ok || !ok2 || !ok3 {
-		return fmt.Errorf("%w: %d bytes of input", ErrMemory, len(ps)+len(data))
-	}
-	res, err := in.ExportedFunction("hevc_decode").Call(ctx, uint64(psAddr), uint64(len(ps)),
-		uint64(src), uint64(len(data)), uint64(lenSize), uint64(uint32(maxPixels)), uint64(rec))
-	if err := errs.Result(res, err, len(ps)+len(data), maxPixels, maxMemory); err != nil {
-		return err
-	}
-	f, err := in.ReadFrame(rec)
-	if err != nil {
-		return err
-	}
-	return fn(f)
+	return module.Decode(ctx, [][]byte{ps, data}, []uint64{uint64(lenSize)}, maxPixels, maxMemory, fn)
 }
 
 // parameterSets reads an hvcC body (ISO/IEC 14496-15,

@@ -53,10 +53,10 @@ func (f *Frame) ChromaShift() (x, y int) {
 // instance's memory.
 var ErrFrame = errors.New("decoded frame out of bounds")
 
-// Planes checks f's size, depth and layout, and slices its planes from
+// planes checks f's size, depth and layout, and slices its planes from
 // the instance's memory at offsets y, cb and cr (cb and cr unused for
 // I400).
-func (in *Instance) Planes(f *Frame, y, cb, cr uint32) error {
+func (in *instance) planes(f *Frame, y, cb, cr uint32) error {
 	if f.Width <= 0 || f.Height <= 0 || f.Layout < I400 || f.Layout > I444 || f.BitDepth < 8 || f.BitDepth > 16 {
 		return fmt.Errorf("%w: a %dx%d picture of %d bits, layout %d", ErrFrame, f.Width, f.Height, f.BitDepth, f.Layout)
 	}
@@ -92,16 +92,16 @@ func (in *Instance) Planes(f *Frame, y, cb, cr uint32) error {
 	return nil
 }
 
-// FrameRecord is the size of the frame record the codecs' entry points
+// frameRecord is the size of the frame record the codecs' entry points
 // fill: 13 little-endian 32-bit words, width, height, bit depth, layout,
 // the three planes' offsets, the luma and chroma strides, primaries,
 // transfer, matrix and full range.
-const FrameRecord = 13 * 4
+const frameRecord = 13 * 4
 
-// ReadFrame reads the frame record at rec and slices the planes it
+// readFrame reads the frame record at rec and slices the planes it
 // points to.
-func (in *Instance) ReadFrame(rec uint32) (*Frame, error) {
-	b, ok := in.Memory().Read(rec, FrameRecord)
+func (in *instance) readFrame(rec uint32) (*Frame, error) {
+	b, ok := in.Memory().Read(rec, frameRecord)
 	if !ok {
 		return nil, fmt.Errorf("%w: frame record at %d", ErrFrame, rec)
 	}
@@ -111,7 +111,7 @@ func (in *Instance) ReadFrame(rec uint32) (*Frame, error) {
 		YStride: int(int32(w(7))), CStride: int(int32(w(8))),
 		Primaries: int(w(9)), Transfer: int(w(10)), Matrix: int(w(11)), FullRange: w(12) != 0,
 	}
-	if err := in.Planes(f, w(4), w(5), w(6)); err != nil {
+	if err := in.planes(f, w(4), w(5), w(6)); err != nil {
 		return nil, err
 	}
 	return f, nil
@@ -131,10 +131,10 @@ const (
 	resultOpen      = -5 // the decoder would not open
 )
 
-// Result turns an entry point's result into an error (nil for 0): the
+// result turns an entry point's result into an error (nil for 0): the
 // call's trap, an allocation the decoder did not check, which the memory
 // limit causes first, is a memory error too.
-func (e Errors) Result(res []uint64, trap error, inputBytes, maxPixels int, maxMemory int64) error {
+func (e Errors) result(res []uint64, trap error, inputBytes, maxPixels int, maxMemory int64) error {
 	if trap != nil {
 		return fmt.Errorf("%w: %v", e.Memory, trap)
 	}

@@ -1,6 +1,6 @@
 /*
  * frame.h: what the codecs' entry points hand back to package wasmrt
- * (FrameRecord and Errors.Result in frame.go read them): the decoded
+ * (frameRecord and Errors.result in frame.go read them): the decoded
  * picture's frame record, and the results besides 0 (a picture).
  */
 #ifndef THUMBPIPE_FRAME_H

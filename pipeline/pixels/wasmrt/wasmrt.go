@@ -23,11 +23,14 @@ import (
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 )
 
-// Module is a gzipped WebAssembly reactor module (one that exports
-// _initialize, malloc and free), compiled once, on first use.
+// Module is a codec's gzipped WebAssembly reactor module (one that
+// exports _initialize, malloc, free and the codec's entry point),
+// compiled once, on first use.
 type Module struct {
-	name string
-	gz   []byte
+	name  string
+	gz    []byte
+	entry string
+	errs  Errors
 
 	once     sync.Once
 	rt       wazero.Runtime
@@ -35,13 +38,15 @@ type Module struct {
 	err      error
 }
 
-// New returns the module of the gzipped bytes gz; name says which codec
-// it is in errors.
-func New(name string, gz []byte) *Module { return &Module{name: name, gz: gz} }
+// New returns the module of the gzipped bytes gz, whose entry point
+// [Module.Decode] calls and whose results it reports with errs; name says
+// which codec it is in errors.
+func New(name string, gz []byte, entry string, errs Errors) *Module {
+	return &Module{name: name, gz: gz, entry: entry, errs: errs}
+}
 
-// Compile compiles the module now, rather than on the first
-// [Module.Instantiate]; it does so once a process and returns the same
-// error every time.
+// Compile compiles the module now, rather than on the first decode; it
+// does so once a process and returns the same error every time.
 func (m *Module) Compile() error {
 	m.once.Do(func() {
 		ctx := context.Background()
@@ -107,18 +112,57 @@ func CacheDir() (string, error) {
 	return filepath.Join(dir, "thumbpipe", "wasm"), nil
 }
 
-// Instance is one instance of a module, with its own memory.
-type Instance struct {
+// Decode starts an instance of the module whose memory may not grow past
+// maxMemory bytes (0: the module's own maximum), copies inputs into it,
+// and calls its entry point with each input's address and length in
+// turn, then args, then maxPixels, then the address of the frame record
+// it fills (frame.h). It calls fn with the picture, whose planes are read
+// in place and valid while fn runs, and returns fn's error as it is; the
+// instance's memory is unmapped when Decode returns. A context already
+// done returns its error; one done later does not stop a decode under
+// way. Decode is safe for concurrent use.
+func (m *Module) Decode(ctx context.Context, inputs [][]byte, args []uint64, maxPixels int, maxMemory int64, fn func(*Frame) error) error {
+	in, err := m.instantiate(ctx, maxMemory)
+	if err != nil {
+		return err
+	}
+	defer in.Close(ctx)
+	var call []uint64
+	size := 0
+	for _, b := range inputs {
+		addr, ok := in.alloc(ctx, len(b))
+		if !ok || !in.Memory().Write(addr, b) {
+			return fmt.Errorf("%w: %d bytes of input", m.errs.Memory, len(b))
+		}
+		call = append(call, uint64(addr), uint64(len(b)))
+		size += len(b)
+	}
+	rec, ok := in.alloc(ctx, frameRecord)
+	if !ok {
+		return fmt.Errorf("%w: the frame record", m.errs.Memory)
+	}
+	call = append(append(call, args...), uint64(uint32(maxPixels)), uint64(rec))
+	res, err := in.ExportedFunction(m.entry).Call(ctx, call...)
+	if err := m.errs.result(res, err, size, maxPixels, maxMemory); err != nil {
+		return err
+	}
+	f, err := in.readFrame(rec)
+	if err != nil {
+		return err
+	}
+	return fn(f)
+}
+
+// instance is one instance of a module, with its own memory.
+type instance struct {
 	api.Module
 	malloc api.Function
 }
 
-// Instantiate compiles the module if it has not been, and starts an
-// instance whose memory may not grow past maxMemory bytes (0: the
-// module's own maximum). Close it when done: that unmaps its memory. A
-// context already done returns its error; one done later does not stop
-// a call under way.
-func (m *Module) Instantiate(ctx context.Context, maxMemory int64) (*Instance, error) {
+// instantiate compiles the module if it has not been, and starts an
+// instance whose memory may not grow past maxMemory bytes. Closing it
+// unmaps its memory.
+func (m *Module) instantiate(ctx context.Context, maxMemory int64) (*instance, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -130,23 +174,12 @@ func (m *Module) Instantiate(ctx context.Context, maxMemory int64) (*Instance, e
 	if err != nil {
 		return nil, fmt.Errorf("%s: starting the module: %w", m.name, err)
 	}
-	return &Instance{Module: mod, malloc: mod.ExportedFunction("malloc")}, nil
+	return &instance{Module: mod, malloc: mod.ExportedFunction("malloc")}, nil
 }
 
-// Put copies data into memory the instance allocates for it and returns
-// its address; ok is false when the instance's memory cannot hold it.
-func (in *Instance) Put(ctx context.Context, data []byte) (addr uint32, ok bool) {
-	res, err := in.malloc.Call(ctx, uint64(len(data)))
-	if err != nil || res[0] == 0 {
-		return 0, false
-	}
-	addr = uint32(res[0])
-	return addr, in.Memory().Write(addr, data)
-}
-
-// Alloc allocates n bytes in the instance's memory; ok is false when it
+// alloc allocates n bytes in the instance's memory; ok is false when it
 // cannot.
-func (in *Instance) Alloc(ctx context.Context, n uint32) (addr uint32, ok bool) {
+func (in *instance) alloc(ctx context.Context, n int) (addr uint32, ok bool) {
 	res, err := in.malloc.Call(ctx, uint64(n))
 	if err != nil || res[0] == 0 {
 		return 0, false
