@@ -63,7 +63,7 @@ func (m *Module) Compile() error {
 		// Not WithCloseOnContextDone: it makes the compiled code check
 		// for a done context in every loop iteration, which costs a
 		// codec six times its time (an 18 MP AV1 picture: 8.5 s of CPU
-		// rather than 1.3). A decode is bounded by its pixel limit
+		// rather than 1.4). A decode is bounded by its pixel limit
 		// instead, and the context is checked before it starts.
 		cfg := wazero.NewRuntimeConfig()
 		if c := diskCache(); c != nil {
@@ -83,8 +83,8 @@ func (m *Module) Compile() error {
 
 // diskCache returns the compilation cache the modules share: machine
 // code kept in the user's cache directory (CacheDir), where the next
-// process finds it instead of compiling again (150 ms for libde265, 400
-// for dav1d, against some 10 to read it back); nil where there is no
+// process finds it instead of compiling again (150 to 250 ms for
+// libde265, 400 for dav1d, against 25 to 50 to read it back); nil where there is no
 // such directory or it cannot be made (a Lambda function has no HOME),
 // and every process compiles.
 var diskCache = sync.OnceValue(func() wazero.CompilationCache {
